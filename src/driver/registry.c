@@ -12,12 +12,3 @@ const ag_driver *ag_driver_for(ag_dialect dialect) {
     default: return NULL;
     }
 }
-
-const char *ag_dialect_name(ag_dialect d) {
-    switch (d) {
-    case AG_DIALECT_SQLITE: return "sqlite";
-    case AG_DIALECT_POSTGRESQL: return "postgresql";
-    case AG_DIALECT_MARIADB: return "mariadb";
-    default: return "unknown";
-    }
-}

@@ -1,0 +1,93 @@
+/*
+ * binding.h -- what the Lua binding files share: the userdata types, their
+ * registry names (also their __name, so Lua's own messages read
+ * "argent.Connection expected"), and the helpers that raise argent errors.
+ *
+ * The bindings check arguments, then call the core (src/engine, src/base);
+ * they never include a driver's header.  Every raise goes through
+ * ag_lua_raise / ag_lua_argerror so that errors are always objects with
+ * kind, message, code and sql.  Nothing here raises while the core holds a
+ * resource that no userdata owns.
+ */
+#ifndef ARGENT_LUA_BINDING_H
+#define ARGENT_LUA_BINDING_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "engine/engine.h"
+#include "lua/compat.h"
+
+#define AG_ENGINE_TYPE "argent.Engine"
+#define AG_CONNECTION_TYPE "argent.Connection"
+#define AG_RESULT_TYPE "argent.Result"
+#define AG_TRANSACTION_TYPE "argent.Transaction"
+#define AG_URL_TYPE "argent.URL"
+#define AG_POOL_TYPE "argent.Pool"
+#define AG_ERROR_TYPE "argent.Error"
+#define AG_NULL_TYPE "argent.null"
+#define AG_TEXT_TYPE "argent.TextClause"
+
+/* An engine userdata: one reference to the shared core engine.
+ * User values: 1 = the URL object, 2 = the echo function (or nil). */
+typedef struct ag_lua_engine {
+    ag_engine *engine; /* NULL only while being created */
+    int echo;          /* 0 off, 1 stderr, 2 function (user value 2) */
+} ag_lua_engine;
+
+/* A connection userdata.  User value 1 = its engine userdata. */
+typedef struct ag_lua_conn {
+    ag_conn *conn;     /* NULL once closed */
+    ag_value *scratch; /* parameter buffer, reused per statement */
+    int scratch_cap;
+    int echo;
+} ag_lua_conn;
+
+/* ---- errors (error.c) */
+/* Pushes an error object. sql may be NULL. */
+void ag_lua_push_error(lua_State *L, const char *kind, const char *message, const char *code,
+                       const char *sql);
+/* Raises err as an error object (never returns). */
+int ag_lua_raise(lua_State *L, const ag_error *err, const char *sql);
+/* Raises an error object of kind (e.g. "ArgumentError") with a formatted message. */
+int ag_lua_raisef(lua_State *L, ag_error_kind kind, const char *fmt, ...);
+#define ag_lua_argerror(L, ...) ag_lua_raisef((L), AG_ERR_ARGUMENT, __VA_ARGS__)
+void ag_lua_open_error(lua_State *L);
+
+/* ---- type registration helpers (module.c) */
+/* Creates metatable `name` with methods in a separate table (so __gc is not
+ * reachable through __index).  index may be NULL (then __index = methods);
+ * otherwise __index is that function with the methods table as upvalue 1. */
+void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
+                     lua_CFunction index);
+/* Type name of the value at idx for messages: "nil", "table", "argent.Connection". */
+const char *ag_lua_typename(lua_State *L, int idx);
+/* Is the value at idx argent.null? */
+int ag_lua_is_null(lua_State *L, int idx);
+
+/* ---- per type */
+void ag_lua_open_url(lua_State *L);
+void ag_lua_open_engine(lua_State *L);
+void ag_lua_open_connection(lua_State *L);
+void ag_lua_open_transaction(lua_State *L);
+void ag_lua_open_result(lua_State *L);
+
+/* Pushes a URL object holding a copy of url. */
+void ag_lua_push_url(lua_State *L, const ag_url *url);
+/* Pushes a new engine userdata holding one new reference to engine. */
+void ag_lua_push_engine(lua_State *L, ag_engine *engine);
+ag_lua_engine *ag_lua_check_engine(lua_State *L, int idx);
+ag_lua_conn *ag_lua_check_conn(lua_State *L, int idx); /* open connections only */
+/* Pushes a new transaction object for the connection at conn_idx. */
+void ag_lua_push_transaction(lua_State *L, int conn_idx, ag_tx tx);
+/* Makes the result object for stmt (already executed) of the connection at
+ * conn_idx; takes ownership of stmt.  See result.c. */
+typedef struct ag_lua_result ag_lua_result;
+ag_lua_result *ag_lua_new_result(lua_State *L, int conn_idx);
+void ag_lua_result_attach(lua_State *L, ag_lua_result *r, ag_stmt *stmt);
+
+/* module entry points */
+int ag_lua_create_engine(lua_State *L);
+int ag_lua_make_url(lua_State *L);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * engine.c -- the Engine userdata: create_engine's option checking, connect,
+ * dispose, and the read-only fields dialect, url, pool, echo.
+ * engine:begin(fn) is written in Lua (lua/argent/init.lua) on top of these.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/binding.h"
+
+ag_lua_engine *ag_lua_check_engine(lua_State *L, int idx) {
+    ag_lua_engine *e = luaL_checkudata(L, idx, AG_ENGINE_TYPE);
+    if (!e->engine) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this engine was not created completely");
+    return e;
+}
+
+void ag_lua_push_engine(lua_State *L, ag_engine *engine) {
+    ag_lua_engine *e = ag_lua_newuserdata(L, sizeof *e, 2);
+    e->engine = NULL;
+    e->echo = 0;
+    luaL_setmetatable(L, AG_ENGINE_TYPE);
+    ag_engine_retain(engine);
+    e->engine = engine;
+    ag_lua_push_url(L, ag_engine_url(engine));
+    ag_lua_setuservalue(L, -2, 1);
+}
+
+/* ---- option checking: each helper names the option in its error */
+
+static int opt_integer(lua_State *L, int idx, const char *name) {
+    if (!lua_isinteger(L, idx)) {
+        lua_Number n = lua_type(L, idx) == LUA_TNUMBER ? lua_tonumber(L, idx) : 0.5;
+        if (n != floor(n) || fabs(n) > 1e9)
+            return ag_lua_argerror(L, "create_engine: option '%s' must be an integer, got %s", name,
+                                   ag_lua_typename(L, idx));
+        return (int)n;
+    }
+    lua_Integer i = lua_tointeger(L, idx);
+    if (i < -1 || i > 1000000)
+        return ag_lua_argerror(L, "create_engine: option '%s' is out of range (%lld)", name, (long long)i);
+    return (int)i;
+}
+
+static double opt_number(lua_State *L, int idx, const char *name) {
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        return ag_lua_argerror(L, "create_engine: option '%s' must be a number of seconds, got %s", name,
+                               ag_lua_typename(L, idx));
+    double d = lua_tonumber(L, idx);
+    if (isnan(d)) return ag_lua_argerror(L, "create_engine: option '%s' must not be NaN", name);
+    return d;
+}
+
+static int opt_boolean(lua_State *L, int idx, const char *name) {
+    if (lua_type(L, idx) != LUA_TBOOLEAN)
+        return ag_lua_argerror(L, "create_engine: option '%s' must be a boolean, got %s", name,
+                               ag_lua_typename(L, idx));
+    return lua_toboolean(L, idx);
+}
+
+/* connect_args: a table of name -> string | number | boolean, as strings.
+ * The array of ag_url_param lives in a userdata (collected, never leaked). */
+static ag_url_param *opt_connect_args(lua_State *L, int idx, size_t *count) {
+    if (!lua_istable(L, idx))
+        ag_lua_argerror(L, "create_engine: option 'connect_args' must be a table, got %s", ag_lua_typename(L, idx));
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        n++;
+        lua_pop(L, 1);
+    }
+    ag_url_param *params = ag_lua_newuserdata(L, (n ? n : 1) * sizeof *params, 0);
+    int holder = lua_gettop(L);
+    lua_newtable(L); /* keeps converted strings alive */
+    int strings = lua_gettop(L);
+    size_t i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            ag_lua_argerror(L, "create_engine: connect_args keys must be strings, got %s", ag_lua_typename(L, -2));
+        const char *key = lua_tostring(L, -2);
+        int t = lua_type(L, -1);
+        if (t == LUA_TBOOLEAN) {
+            lua_pushstring(L, lua_toboolean(L, -1) ? "1" : "0");
+        } else if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+            lua_pushstring(L, lua_tostring(L, -1));
+        } else {
+            ag_lua_argerror(L, "create_engine: connect_args['%s'] must be a string, number or boolean, got %s",
+                            key, ag_lua_typename(L, -1));
+        }
+        params[i].key = (char *)key;
+        params[i].value = (char *)lua_tostring(L, -1);
+        lua_rawseti(L, strings, (lua_Integer)i + 1);
+        i++;
+        lua_pop(L, 1);
+    }
+    (void)holder;
+    *count = n;
+    return params; /* the userdata and the strings table stay on the stack */
+}
+
+/* argent.core.create_engine(url_or_nil, opts) */
+int ag_lua_create_engine(lua_State *L) {
+    lua_settop(L, 2);
+    size_t url_len = 0;
+    const char *url;
+    if (lua_isnil(L, 1)) {
+        url = getenv("DB_CONNECTION_STRING");
+        if (!url || !*url)
+            return ag_lua_argerror(L, "create_engine: no URL given and DB_CONNECTION_STRING is not set");
+        lua_pushstring(L, url);
+        lua_replace(L, 1);
+    } else if (luaL_testudata(L, 1, AG_URL_TYPE)) {
+        lua_getfield(L, 1, "render_as_string");
+        lua_pushvalue(L, 1);
+        lua_pushboolean(L, 0);
+        lua_call(L, 2, 1);
+        lua_replace(L, 1);
+    } else if (lua_type(L, 1) != LUA_TSTRING) {
+        return ag_lua_argerror(L, "create_engine: argument 'url' must be a string or URL, got %s",
+                               ag_lua_typename(L, 1));
+    }
+    url = lua_tolstring(L, 1, &url_len);
+
+    ag_engine_options options;
+    ag_engine_options_init(&options);
+    int echo = 0, echo_idx = 0;
+    if (!lua_isnil(L, 2)) {
+        if (!lua_istable(L, 2))
+            return ag_lua_argerror(L, "create_engine: argument 'opts' must be a table, got %s", ag_lua_typename(L, 2));
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            int v = lua_gettop(L);
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (!key) return ag_lua_argerror(L, "create_engine: option names must be strings");
+            if (strcmp(key, "pool_size") == 0) options.pool_size = opt_integer(L, v, key);
+            else if (strcmp(key, "max_overflow") == 0) options.max_overflow = opt_integer(L, v, key);
+            else if (strcmp(key, "pool_timeout") == 0) options.pool_timeout = opt_number(L, v, key);
+            else if (strcmp(key, "pool_recycle") == 0) options.pool_recycle = opt_number(L, v, key);
+            else if (strcmp(key, "pool_pre_ping") == 0) options.pool_pre_ping = opt_boolean(L, v, key);
+            else if (strcmp(key, "statement_cache_size") == 0) options.statement_cache_size = opt_integer(L, v, key);
+            else if (strcmp(key, "isolation_level") == 0) {
+                if (lua_type(L, v) != LUA_TSTRING)
+                    return ag_lua_argerror(L, "create_engine: option 'isolation_level' must be a string, got %s",
+                                           ag_lua_typename(L, v));
+                options.isolation_level = lua_tostring(L, v);
+            } else if (strcmp(key, "echo") == 0) {
+                if (lua_type(L, v) == LUA_TBOOLEAN) {
+                    echo = lua_toboolean(L, v);
+                } else if (lua_type(L, v) == LUA_TFUNCTION) {
+                    echo = 2;
+                    echo_idx = 1;
+                } else {
+                    return ag_lua_argerror(L, "create_engine: option 'echo' must be a boolean or a function, got %s",
+                                           ag_lua_typename(L, v));
+                }
+            } else if (strcmp(key, "connect_args") == 0) {
+                /* checked below, once the loop no longer needs the stack top */
+            } else {
+                return ag_lua_argerror(L,
+                                       "create_engine: unknown option '%s' (known: pool_size, max_overflow, "
+                                       "pool_timeout, pool_recycle, pool_pre_ping, echo, isolation_level, "
+                                       "connect_args, statement_cache_size)",
+                                       key);
+            }
+            lua_pop(L, 1);
+        }
+        lua_getfield(L, 2, "connect_args");
+        if (!lua_isnil(L, -1)) {
+            options.connect_args = opt_connect_args(L, lua_gettop(L), &options.nconnect_args);
+        }
+    }
+    (void)echo_idx;
+    /* The userdata exists before the engine it will own. */
+    ag_lua_engine *e = ag_lua_newuserdata(L, sizeof *e, 2);
+    e->engine = NULL;
+    e->echo = echo;
+    luaL_setmetatable(L, AG_ENGINE_TYPE);
+    ag_error err;
+    e->engine = ag_engine_create(url, url_len, &options, &err);
+    if (!e->engine) return ag_lua_raise(L, &err, NULL);
+    ag_lua_push_url(L, ag_engine_url(e->engine));
+    ag_lua_setuservalue(L, -2, 1);
+    if (echo == 2) {
+        lua_getfield(L, 2, "echo");
+        ag_lua_setuservalue(L, -2, 2);
+    }
+    return 1;
+}
+
+static int engine_gc(lua_State *L) {
+    ag_lua_engine *e = luaL_checkudata(L, 1, AG_ENGINE_TYPE);
+    if (e->engine) {
+        ag_engine_release(e->engine);
+        e->engine = NULL;
+    }
+    return 0;
+}
+
+/* engine:connect() */
+static int engine_connect(lua_State *L) {
+    ag_lua_engine *e = ag_lua_check_engine(L, 1);
+    ag_lua_conn *c = ag_lua_newuserdata(L, sizeof *c, 1);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, AG_CONNECTION_TYPE);
+    lua_pushvalue(L, 1);
+    ag_lua_setuservalue(L, -2, 1);
+    ag_error err;
+    c->conn = ag_engine_connect(e->engine, &err);
+    if (!c->conn) return ag_lua_raise(L, &err, NULL);
+    c->echo = e->echo;
+    return 1;
+}
+
+static int engine_dispose(lua_State *L) {
+    ag_lua_engine *e = ag_lua_check_engine(L, 1);
+    ag_engine_dispose(e->engine);
+    return 0;
+}
+
+static int engine_tostring(lua_State *L) {
+    ag_lua_engine *e = luaL_checkudata(L, 1, AG_ENGINE_TYPE);
+    if (!e->engine) {
+        lua_pushliteral(L, "Engine(?)");
+        return 1;
+    }
+    char *s = ag_url_render(ag_engine_url(e->engine), 1);
+    lua_pushfstring(L, "Engine(%s)", s ? s : "?");
+    free(s);
+    return 1;
+}
+
+static int engine_index(lua_State *L) {
+    ag_lua_engine *e = ag_lua_check_engine(L, 1);
+    const char *key = lua_tostring(L, 2);
+    if (key && strcmp(key, "dialect") == 0) {
+        lua_pushstring(L, ag_dialect_name(ag_engine_dialect(e->engine)));
+    } else if (key && strcmp(key, "url") == 0) {
+        ag_lua_getuservalue(L, 1, 1);
+    } else if (key && strcmp(key, "echo") == 0) {
+        if (e->echo == 2) ag_lua_getuservalue(L, 1, 2);
+        else lua_pushboolean(L, e->echo);
+    } else if (key && strcmp(key, "pool") == 0) {
+        lua_createtable(L, 0, 1); /* a small view; holds the engine alive */
+        lua_pushvalue(L, 1);
+        lua_setfield(L, -2, "engine");
+        luaL_setmetatable(L, AG_POOL_TYPE);
+    } else {
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));
+    }
+    return 1;
+}
+
+/* engine.pool:status() -> {size=, checked_in=, checked_out=, overflow=} */
+static int pool_status(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "engine");
+    ag_lua_engine *e = ag_lua_check_engine(L, -1);
+    ag_pool_status st;
+    ag_engine_pool_status(e->engine, &st);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, st.size);
+    lua_setfield(L, -2, "size");
+    lua_pushinteger(L, st.checked_in);
+    lua_setfield(L, -2, "checked_in");
+    lua_pushinteger(L, st.checked_out);
+    lua_setfield(L, -2, "checked_out");
+    lua_pushinteger(L, st.overflow);
+    lua_setfield(L, -2, "overflow");
+    return 1;
+}
+
+static int pool_dispose(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "engine");
+    ag_lua_engine *e = ag_lua_check_engine(L, -1);
+    ag_engine_dispose(e->engine);
+    return 0;
+}
+
+void ag_lua_open_engine(lua_State *L) {
+    static const luaL_Reg methods[] = {{"connect", engine_connect}, {"dispose", engine_dispose}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", engine_gc}, {"__tostring", engine_tostring}, {NULL, NULL}};
+    ag_lua_new_type(L, AG_ENGINE_TYPE, methods, meta, engine_index);
+    static const luaL_Reg pool_methods[] = {{"status", pool_status}, {"dispose", pool_dispose}, {NULL, NULL}};
+    static const luaL_Reg pool_meta[] = {{NULL, NULL}};
+    ag_lua_new_type(L, AG_POOL_TYPE, pool_methods, pool_meta, NULL);
+}

@@ -1,0 +1,119 @@
+/*
+ * module.c -- luaopen_argent_core: registers every userdata type and returns
+ * the table that lua/argent/init.lua builds the public module on.
+ */
+#include <string.h>
+
+#include "lua/binding.h"
+
+void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
+                     lua_CFunction index) {
+    luaL_newmetatable(L, name);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    if (index) {
+        lua_pushcclosure(L, index, 1);
+    }
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+const char *ag_lua_typename(lua_State *L, int idx) {
+    if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) {
+        const char *name = lua_tostring(L, -1);
+        lua_pop(L, 1); /* the name stays alive in the metatable */
+        return name;
+    }
+    return luaL_typename(L, idx);
+}
+
+static int null_key;
+
+int ag_lua_is_null(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TUSERDATA) return 0;
+    idx = lua_absindex(L, idx);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key);
+    int is = lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    return is;
+}
+
+static int null_tostring(lua_State *L) {
+    lua_pushliteral(L, "argent.null");
+    return 1;
+}
+
+static void open_null(lua_State *L) {
+    lua_newuserdatauv(L, 0, 0);
+    luaL_newmetatable(L, AG_NULL_TYPE);
+    lua_pushcfunction(L, null_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "null"); /* no methods; keep the metatable closed */
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
+    lua_setfield(L, -2, "null");
+}
+
+/* argent.text(sql): raw SQL with :name placeholders, as a clause object. */
+static int text_new(lua_State *L) {
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return ag_lua_argerror(L, "text: argument 'sql' must be a string, got %s", ag_lua_typename(L, 1));
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "text");
+    luaL_setmetatable(L, AG_TEXT_TYPE);
+    return 1;
+}
+
+static int text_tostring(lua_State *L) {
+    lua_getfield(L, 1, "text");
+    return 1;
+}
+
+static void open_text(lua_State *L) {
+    luaL_newmetatable(L, AG_TEXT_TYPE);
+    lua_pushcfunction(L, text_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, text_new);
+    lua_setfield(L, -2, "text");
+}
+
+int luaopen_argent_core(lua_State *L);
+
+int luaopen_argent_core(lua_State *L) {
+    luaL_checkversion(L);
+    lua_newtable(L);
+    ag_lua_open_error(L);
+    open_null(L);
+    open_text(L);
+    ag_lua_open_url(L);
+    ag_lua_open_engine(L);
+    ag_lua_open_connection(L);
+    ag_lua_open_transaction(L);
+    ag_lua_open_result(L);
+    lua_pushcfunction(L, ag_lua_create_engine);
+    lua_setfield(L, -2, "create_engine");
+    lua_pushcfunction(L, ag_lua_make_url);
+    lua_setfield(L, -2, "make_url");
+    /* method tables, so that init.lua can add methods written in Lua */
+    lua_newtable(L);
+    const char *types[] = {AG_ENGINE_TYPE, AG_CONNECTION_TYPE, AG_RESULT_TYPE, AG_TRANSACTION_TYPE,
+                           AG_URL_TYPE, AG_POOL_TYPE, NULL};
+    int methods = lua_gettop(L);
+    for (int i = 0; types[i]; i++) {
+        int top = lua_gettop(L);
+        luaL_getmetatable(L, types[i]);
+        lua_getfield(L, -1, "__index");
+        if (lua_iscfunction(L, -1)) lua_getupvalue(L, -1, 1);
+        lua_setfield(L, methods, types[i] + strlen("argent."));
+        lua_settop(L, top);
+    }
+    lua_setfield(L, -2, "methods");
+    lua_pushliteral(L, "0.1.0");
+    lua_setfield(L, -2, "version");
+    return 1;
+}

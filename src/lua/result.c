@@ -1,0 +1,300 @@
+/*
+ * result.c -- the Result userdata: rows() and tuples() stream the cursor one
+ * row at a time (constant memory); all, first, one, one_or_none, scalar,
+ * scalars, columns; fields rowcount and lastrowid; close.
+ *
+ * A result owns its statement until the last row is read (then the statement
+ * goes back to the connection's cache at once) or until close/__gc.  User
+ * value 1 is the connection (kept alive); user value 2 the column labels.
+ * Closing the connection releases every statement it lent out, so a result
+ * checks its connection before touching its statement.
+ */
+#include <string.h>
+
+#include "lua/binding.h"
+
+struct ag_lua_result {
+    ag_stmt *stmt;     /* NULL once finished or closed */
+    ag_lua_conn *conn;
+    int closed;
+    int ncols;         /* 0: the statement returns no rows */
+    lua_Integer rowcount;
+    int has_lastrowid;
+    lua_Integer lastrowid;
+};
+
+ag_lua_result *ag_lua_new_result(lua_State *L, int conn_idx) {
+    conn_idx = lua_absindex(L, conn_idx);
+    ag_lua_result *r = ag_lua_newuserdata(L, sizeof *r, 2);
+    memset(r, 0, sizeof *r);
+    r->rowcount = -1;
+    r->conn = lua_touserdata(L, conn_idx);
+    luaL_setmetatable(L, AG_RESULT_TYPE);
+    lua_pushvalue(L, conn_idx);
+    ag_lua_setuservalue(L, -2, 1);
+    return r;
+}
+
+static void result_release(ag_lua_result *r) {
+    if (r->stmt && r->conn->conn) ag_stmt_release(r->stmt);
+    r->stmt = NULL;
+}
+
+/* With stmt NULL: releases the current statement.  With the statement the
+ * result already holds and that has been executed: reads its metadata, and
+ * finishes it at once when it returns no rows.  Otherwise: takes stmt. */
+void ag_lua_result_attach(lua_State *L, ag_lua_result *r, ag_stmt *stmt) {
+    if (!stmt) {
+        result_release(r);
+        return;
+    }
+    if (r->stmt != stmt) {
+        r->stmt = stmt;
+        return;
+    }
+    const ag_driver *d = stmt->driver;
+    r->ncols = d->column_count(stmt->dstmt);
+    r->rowcount = (lua_Integer)d->rows_affected(stmt->dstmt);
+    int64_t id;
+    if (d->last_insert_id(stmt->dstmt, &id) == 0) {
+        r->has_lastrowid = 1;
+        r->lastrowid = (lua_Integer)id;
+    }
+    if (r->ncols == 0) {
+        result_release(r);
+        return;
+    }
+    /* the labels, once per execution (result at the stack top) */
+    lua_createtable(L, r->ncols, 0);
+    for (int i = 0; i < r->ncols; i++) {
+        lua_pushstring(L, d->column_name(stmt->dstmt, i));
+        lua_rawseti(L, -2, i + 1);
+    }
+    ag_lua_setuservalue(L, -2, 2);
+}
+
+static ag_lua_result *check_result(lua_State *L, int idx) {
+    ag_lua_result *r = luaL_checkudata(L, idx, AG_RESULT_TYPE);
+    if (r->closed) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this result is closed");
+    if (!r->conn->conn) {
+        r->stmt = NULL; /* the connection released it */
+        ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "the connection of this result is closed");
+    }
+    return r;
+}
+
+static ag_lua_result *check_rows(lua_State *L, int idx) {
+    ag_lua_result *r = check_result(L, idx);
+    if (r->ncols == 0)
+        ag_lua_raisef(L, AG_ERR_INVALID_REQUEST,
+                      "this result does not return rows (it comes from a statement without a result set)");
+    return r;
+}
+
+/* Advances: 1 with a row ready, 0 at the end.  Raises on error. */
+static int next_row(lua_State *L, ag_lua_result *r) {
+    if (!r->stmt) return 0;
+    ag_error err;
+    int rc = ag_stmt_fetch(r->stmt, &err);
+    if (rc == 1) return 1;
+    result_release(r);
+    if (rc < 0) return ag_lua_raise(L, &err, NULL);
+    return 0;
+}
+
+static void push_value(lua_State *L, const ag_value *v) {
+    switch (v->type) {
+    case AG_VALUE_INTEGER: lua_pushinteger(L, (lua_Integer)v->u.integer); break;
+    case AG_VALUE_FLOAT: lua_pushnumber(L, v->u.number); break;
+    case AG_VALUE_TEXT:
+    case AG_VALUE_BLOB: lua_pushlstring(L, v->u.bytes.data ? v->u.bytes.data : "", v->u.bytes.len); break;
+    case AG_VALUE_BOOLEAN: lua_pushboolean(L, v->u.boolean); break;
+    default: lua_pushnil(L); break;
+    }
+}
+
+/* Pushes the current row as a table keyed by label (labels at names_idx). */
+static void push_row(lua_State *L, ag_lua_result *r, int names_idx) {
+    const ag_driver *d = r->stmt->driver;
+    ag_driver_stmt *ds = r->stmt->dstmt;
+    lua_createtable(L, 0, r->ncols);
+    for (int i = 0; i < r->ncols; i++) {
+        ag_value v;
+        d->column_value(ds, i, &v);
+        if (v.type == AG_VALUE_NULL) continue;
+        lua_rawgeti(L, names_idx, i + 1);
+        push_value(L, &v);
+        lua_rawset(L, -3);
+    }
+}
+
+static int push_tuple(lua_State *L, ag_lua_result *r) {
+    const ag_driver *d = r->stmt->driver;
+    luaL_checkstack(L, r->ncols, "too many columns");
+    for (int i = 0; i < r->ncols; i++) {
+        ag_value v;
+        d->column_value(r->stmt->dstmt, i, &v);
+        push_value(L, &v);
+    }
+    return r->ncols;
+}
+
+static int rows_iter(lua_State *L) {
+    ag_lua_result *r = check_rows(L, lua_upvalueindex(1));
+    if (!next_row(L, r)) return 0;
+    push_row(L, r, lua_upvalueindex(2));
+    return 1;
+}
+
+/* for row in res:rows() do ... end */
+static int result_rows(lua_State *L) {
+    check_rows(L, 1);
+    lua_settop(L, 1);
+    ag_lua_getuservalue(L, 1, 2);
+    lua_pushcclosure(L, rows_iter, 2);
+    return 1;
+}
+
+static int tuples_iter(lua_State *L) {
+    ag_lua_result *r = check_rows(L, lua_upvalueindex(1));
+    if (!next_row(L, r)) return 0;
+    return push_tuple(L, r);
+}
+
+/* for id, name in res:tuples() do ... end */
+static int result_tuples(lua_State *L) {
+    check_rows(L, 1);
+    lua_settop(L, 1);
+    lua_pushcclosure(L, tuples_iter, 1);
+    return 1;
+}
+
+static int result_all(lua_State *L) {
+    ag_lua_result *r = check_rows(L, 1);
+    ag_lua_getuservalue(L, 1, 2);
+    int names = lua_gettop(L);
+    lua_newtable(L);
+    lua_Integer n = 0;
+    while (next_row(L, r)) {
+        push_row(L, r, names);
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+/* The first row (or nil); closes the result, as SQLAlchemy does. */
+static int result_first(lua_State *L) {
+    ag_lua_result *r = check_rows(L, 1);
+    ag_lua_getuservalue(L, 1, 2);
+    int names = lua_gettop(L);
+    if (next_row(L, r)) push_row(L, r, names);
+    else lua_pushnil(L);
+    result_release(r);
+    r->closed = 1;
+    return 1;
+}
+
+static int exactly_one(lua_State *L, int allow_none) {
+    ag_lua_result *r = check_rows(L, 1);
+    ag_lua_getuservalue(L, 1, 2);
+    int names = lua_gettop(L);
+    if (!next_row(L, r)) {
+        r->closed = 1;
+        if (allow_none) return 0;
+        return ag_lua_raisef(L, AG_ERR_NO_RESULT, "no row was found when one was required");
+    }
+    push_row(L, r, names);
+    int more = next_row(L, r);
+    result_release(r);
+    r->closed = 1;
+    if (more) return ag_lua_raisef(L, AG_ERR_MULTIPLE_RESULTS, "multiple rows were found when one was required");
+    return 1;
+}
+
+static int result_one(lua_State *L) { return exactly_one(L, 0); }
+
+static int result_one_or_none(lua_State *L) {
+    int n = exactly_one(L, 1);
+    if (n == 0) lua_pushnil(L);
+    return 1;
+}
+
+/* First column of the first row, or nil; closes the result. */
+static int result_scalar(lua_State *L) {
+    ag_lua_result *r = check_rows(L, 1);
+    if (next_row(L, r)) {
+        ag_value v;
+        r->stmt->driver->column_value(r->stmt->dstmt, 0, &v);
+        push_value(L, &v);
+    } else {
+        lua_pushnil(L);
+    }
+    result_release(r);
+    r->closed = 1;
+    return 1;
+}
+
+/* Array of the first column.  A NULL leaves a hole (nil), as in any Lua list. */
+static int result_scalars(lua_State *L) {
+    ag_lua_result *r = check_rows(L, 1);
+    lua_newtable(L);
+    lua_Integer n = 0;
+    while (next_row(L, r)) {
+        ag_value v;
+        r->stmt->driver->column_value(r->stmt->dstmt, 0, &v);
+        push_value(L, &v);
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+static int result_columns(lua_State *L) {
+    ag_lua_result *r = luaL_checkudata(L, 1, AG_RESULT_TYPE);
+    lua_newtable(L);
+    if (r->ncols == 0) return 1;
+    ag_lua_getuservalue(L, 1, 2);
+    for (int i = 1; i <= r->ncols; i++) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -3, i);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+static int result_close(lua_State *L) {
+    ag_lua_result *r = luaL_checkudata(L, 1, AG_RESULT_TYPE);
+    if (r->conn->conn) result_release(r);
+    r->stmt = NULL;
+    r->closed = 1;
+    return 0;
+}
+
+static int result_index(lua_State *L) {
+    ag_lua_result *r = luaL_checkudata(L, 1, AG_RESULT_TYPE);
+    const char *key = lua_tostring(L, 2);
+    if (key && strcmp(key, "rowcount") == 0) {
+        lua_pushinteger(L, r->rowcount);
+    } else if (key && strcmp(key, "lastrowid") == 0) {
+        if (r->has_lastrowid) lua_pushinteger(L, r->lastrowid);
+        else lua_pushnil(L);
+    } else if (key && strcmp(key, "closed") == 0) {
+        lua_pushboolean(L, r->closed);
+    } else if (key && strcmp(key, "returns_rows") == 0) {
+        lua_pushboolean(L, r->ncols > 0);
+    } else {
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));
+    }
+    return 1;
+}
+
+void ag_lua_open_result(lua_State *L) {
+    static const luaL_Reg methods[] = {
+        {"rows", result_rows},     {"tuples", result_tuples},   {"all", result_all},
+        {"first", result_first},   {"one", result_one},         {"one_or_none", result_one_or_none},
+        {"scalar", result_scalar}, {"scalars", result_scalars}, {"columns", result_columns},
+        {"close", result_close},   {NULL, NULL},
+    };
+    static const luaL_Reg meta[] = {{"__gc", result_close}, {"__close", result_close}, {NULL, NULL}};
+    ag_lua_new_type(L, AG_RESULT_TYPE, methods, meta, result_index);
+}
