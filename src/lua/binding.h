@@ -62,6 +62,7 @@ void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, co
                      lua_CFunction index);
 /* Type name of the value at idx for messages: "nil", "table", "argent.Connection". */
 const char *ag_lua_typename(lua_State *L, int idx);
+void ag_lua_push_null(lua_State *L);
 /* Is the value at idx argent.null? */
 int ag_lua_is_null(lua_State *L, int idx);
 

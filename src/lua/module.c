@@ -39,6 +39,8 @@ int ag_lua_is_null(lua_State *L, int idx) {
     return is;
 }
 
+void ag_lua_push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key); }
+
 static int null_tostring(lua_State *L) {
     lua_pushliteral(L, "argent.null");
     return 1;

@@ -128,13 +128,17 @@ static void push_row(lua_State *L, ag_lua_result *r, int names_idx) {
     }
 }
 
+/* The row as multiple values.  A generic `for` stops at a nil first value,
+ * so a NULL in the first column comes as argent.null (other NULLs are nil):
+ * no row is ever dropped silently. */
 static int push_tuple(lua_State *L, ag_lua_result *r) {
     const ag_driver *d = r->stmt->driver;
     luaL_checkstack(L, r->ncols, "too many columns");
     for (int i = 0; i < r->ncols; i++) {
         ag_value v;
         d->column_value(r->stmt->dstmt, i, &v);
-        push_value(L, &v);
+        if (i == 0 && v.type == AG_VALUE_NULL) ag_lua_push_null(L);
+        else push_value(L, &v);
     }
     return r->ncols;
 }

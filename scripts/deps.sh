@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# deps.sh -- the Debian packages argent needs to build and test, and the one
+# function that installs the missing ones.  Sourced by scripts/setup.sh and
+# scripts/test.sh (not run on its own).
+
+ARGENT_DEBIAN_PACKAGES=(
+    build-essential cmake pkg-config # compiler and build
+    lua5.4 liblua5.4-dev lua-unit    # Lua 5.4 and the test framework
+    libsqlite3-dev libpq-dev         # the database client libraries
+    postgresql                       # the server the tests start (scripts/pg.sh)
+    libjansson-dev                   # JSON in C
+    clang                            # clang-format, and a second compiler
+)
+
+# Installs the packages of ARGENT_DEBIAN_PACKAGES that are not installed.
+# Non-interactive (works with CI=true and no stdin); runs `apt-get update`
+# once, and only when something is missing.  Needs root (or sudo) then.
+argent_install_deps() {
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        echo "deps.sh: not a Debian system; make sure these are installed:" \
+            "${ARGENT_DEBIAN_PACKAGES[*]}" >&2
+        return 0
+    fi
+    local missing=() package
+    for package in "${ARGENT_DEBIAN_PACKAGES[@]}"; do
+        # Not `dpkg -s` alone: it succeeds for a removed package whose config files remain.
+        if [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]; then
+            missing+=("$package")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "deps.sh: missing packages, and not root: apt-get install ${missing[*]}" >&2
+            return 1
+        fi
+        sudo=(sudo)
+    fi
+    echo "deps.sh: installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -q </dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "${missing[@]}" </dev/null
+}

@@ -1,0 +1,195 @@
+-- tests/lua/helper.lua -- what every Lua suite of argent shares.
+--
+-- CMake runs each tests/lua/test_*.lua once per database, as
+--   build/argent run tests/lua/test_X.lua -v      (from the repository root)
+-- with ARGENT_TEST_DB = sqlite_file | sqlite_mem | postgresql and
+-- ARGENT_TEST_TMP = a scratch directory (created here if missing).
+-- PostgreSQL's URL comes from ARGENT_TEST_PG_URL; without it a PostgreSQL run
+-- exits with status 77, which CTest reports as "skipped".
+--
+-- This file turns that environment into a URL and an engine, owns the
+-- per-suite SQLite file, and holds the checks the suites repeat (an argent
+-- error of a given kind, table set-up and clean-up that cannot hang on a lock
+-- left by a failed test).  Suites end with `os.exit(helper.run(), true)`.
+
+local lu = require "luaunit"
+local argent = require "argent"
+
+local helper = {lu = lu, argent = argent}
+
+local KNOWN_DATABASES = {sqlite_file = true, sqlite_mem = true, postgresql = true}
+
+-- Run by hand without the environment, a suite uses an in-memory SQLite database.
+helper.db = os.getenv("ARGENT_TEST_DB") or "sqlite_mem"
+if not KNOWN_DATABASES[helper.db] then
+    io.stderr:write("ARGENT_TEST_DB must be sqlite_file, sqlite_mem or postgresql, not '",
+                    helper.db, "'\n")
+    os.exit(2)
+end
+
+helper.tmp = os.getenv("ARGENT_TEST_TMP") or "/tmp/argent-test"
+helper.pg_url = os.getenv("ARGENT_TEST_PG_URL")
+if helper.pg_url == "" then helper.pg_url = nil end
+
+-- The suite's name, from the script's path: ".../tests/lua/test_url.lua" -> "test_url".
+local script = (arg and arg[0]) or "suite"
+helper.suite = script:match("([^/\\]+)%.lua$") or script:match("([^/\\]+)$") or "suite"
+
+if helper.db == "postgresql" and not helper.pg_url then
+    io.stderr:write(helper.suite, ": ARGENT_TEST_PG_URL is not set, skipping the PostgreSQL run\n")
+    os.exit(77)
+end
+
+function helper.is_pg() return helper.db == "postgresql" end
+function helper.is_sqlite() return helper.db ~= "postgresql" end
+function helper.is_sqlite_mem() return helper.db == "sqlite_mem" end
+function helper.is_sqlite_file() return helper.db == "sqlite_file" end
+
+-- Shell-quotes s for os.execute (single quotes, ' written as '\'').
+local function shell_quote(s)
+    return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+function helper.mkdir(path)
+    os.execute("mkdir -p " .. shell_quote(path))
+end
+
+-- The SQLite file of this suite; deleted (with its journal files) when the
+-- suite starts, so every run begins from an empty database.
+helper.db_path = helper.tmp .. "/" .. helper.suite .. ".db"
+if helper.db == "sqlite_file" then
+    helper.mkdir(helper.tmp)
+    for _, suffix in ipairs {"", "-wal", "-shm", "-journal"} do
+        os.remove(helper.db_path .. suffix)
+    end
+end
+
+-- The URL of this run's database.
+function helper.url()
+    if helper.db == "sqlite_file" then
+        return "sqlite:///" .. helper.db_path
+    elseif helper.db == "sqlite_mem" then
+        return "sqlite:///:memory:"
+    end
+    return helper.pg_url
+end
+
+function helper.engine(opts)
+    return argent.create_engine(helper.url(), opts)
+end
+
+-- Dialect-specific column types for the typed tables of the suites.
+helper.types = {
+    blob = helper.is_pg() and "BYTEA" or "BLOB",
+    -- an integer key the database generates
+    autoinc_pk = helper.is_pg() and "SERIAL PRIMARY KEY" or "INTEGER PRIMARY KEY",
+}
+
+-- Reads a field of an error value without raising: a userdata without
+-- __index (or a string) would otherwise raise inside the check itself.
+local function field(value, name)
+    local t = type(value)
+    if t ~= "table" and t ~= "userdata" then return nil end
+    local ok, v = pcall(function() return value[name] end)
+    if ok then return v end
+    return nil
+end
+helper.field = field
+
+-- Calls fn(...) and checks that it raised an argent error object whose kind is
+-- `kind` and, when pattern is given, whose message contains pattern (a plain
+-- substring, compared case-insensitively so that "pool_size" matches
+-- "Pool_size").  Returns the error object.
+function helper.assert_error(kind, pattern, fn, ...)
+    local ok, err = pcall(fn, ...)
+    local want = kind .. (pattern and (" mentioning '" .. pattern .. "'") or "")
+    if ok then
+        lu.fail("expected " .. want .. ", but the call succeeded")
+    end
+    local got_kind = field(err, "kind")
+    if got_kind == nil then
+        lu.fail(("expected an argent error object (%s), got a %s: %s")
+                :format(want, type(err), tostring(err)))
+    end
+    if got_kind ~= kind then
+        lu.fail(("expected %s, got %s: %s"):format(want, tostring(got_kind), tostring(err)))
+    end
+    if pattern then
+        local message = field(err, "message")
+        if type(message) ~= "string" then
+            lu.fail(("expected %s, but err.message is a %s"):format(want, type(message)))
+        end
+        if not message:lower():find(pattern:lower(), 1, true) then
+            lu.fail(("expected %s, got message: %s"):format(want, message))
+        end
+    end
+    return err
+end
+
+-- Calls fn(...) and returns the raised value (fails if nothing was raised).
+function helper.raised(fn, ...)
+    local ok, err = pcall(fn, ...)
+    if ok then lu.fail("expected an error, but the call succeeded") end
+    return err
+end
+
+-- SELECT count(*) FROM tbl through conn.
+function helper.count(conn, tbl)
+    return conn:execute("SELECT count(*) AS n FROM " .. tbl):scalar()
+end
+
+-- Drops the named tables, in order, if they exist.  On PostgreSQL a lock
+-- left behind by a failed test must not make the suite hang forever.
+function helper.drop_tables(conn, names)
+    if helper.is_pg() then conn:execute("SET lock_timeout = '10s'") end
+    for _, name in ipairs(names) do
+        conn:execute("DROP TABLE IF EXISTS " .. name)
+    end
+end
+
+-- Creates the suite's tables from scratch.  tables is a list of
+-- {name, "CREATE TABLE ..."}, parents before children; they are dropped first
+-- (children first), so a crashed earlier run leaves no trace.
+function helper.create_tables(engine, tables)
+    local conn <close> = engine:connect()
+    local names = {}
+    for i = #tables, 1, -1 do names[#names + 1] = tables[i][1] end
+    helper.drop_tables(conn, names)
+    for _, t in ipairs(tables) do conn:execute(t[2]) end
+end
+
+-- The end of a test: collects what a failed test left open (its connections
+-- go back to the pool, rolled back), drops the tables (children first, as
+-- listed in tables) and disposes of the engine.
+function helper.cleanup(engine, tables)
+    collectgarbage()
+    collectgarbage()
+    if engine == nil then return end
+    if tables and #tables > 0 then
+        local names = {}
+        for i = #tables, 1, -1 do
+            local t = tables[i]
+            names[#names + 1] = type(t) == "table" and t[1] or t
+        end
+        local conn <close> = engine:connect()
+        helper.drop_tables(conn, names)
+    end
+    engine:dispose()
+end
+
+-- Runs the suites (luaunit's command line comes from the script's arguments,
+-- e.g. -v) and returns the exit status: 0 when everything passed, 1 otherwise
+-- (a failure count would wrap at 256).
+function helper.run()
+    local args = {}
+    if arg then
+        for i = 1, #arg do args[i] = arg[i] end
+    end
+    -- With no argument luaunit would read the global `arg` itself, which a
+    -- host may not have set.
+    if #args == 0 then args = {"-o", "text"} end
+    local failures = lu.LuaUnit.run(table.unpack(args))
+    return failures == 0 and 0 or 1
+end
+
+return helper

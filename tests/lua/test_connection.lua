@@ -1,0 +1,310 @@
+-- tests/lua/test_connection.lua -- the connection object (src/lua/connection.c),
+-- API.md section 3.
+--
+-- execute with `?` and `:name` parameters (text() and plain strings), the
+-- placeholder scanner leaving quotes, comments and casts alone, executemany,
+-- exec_driver_sql, autocommit outside begin(), close, and every misuse that
+-- must be an ArgumentError before the database is touched.
+
+local helper = require "tests.lua.helper"
+local lu, argent = helper.lu, helper.argent
+
+local TABLES = {
+    {"t_conn_users", "CREATE TABLE t_conn_users (id INTEGER PRIMARY KEY, name VARCHAR(50), n INTEGER)"},
+}
+
+local function insert_users(conn)
+    conn:execute("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", {1, "ann", 10})
+    conn:execute("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", {2, "bob", 20})
+    conn:execute("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", {3, "cy", 30})
+end
+
+TestConnection = {}
+
+function TestConnection:setUp()
+    self.engine = helper.engine()
+    helper.create_tables(self.engine, TABLES)
+end
+
+function TestConnection:tearDown()
+    helper.cleanup(self.engine, TABLES)
+    self.engine = nil
+end
+
+-- parameters
+
+function TestConnection:test_execute_with_positional_params()
+    local conn <close> = self.engine:connect()
+    insert_users(conn)
+    local rows = conn:execute("SELECT id, name FROM t_conn_users WHERE id > ? AND n < ? ORDER BY id",
+                              {1, 100}):all()
+    lu.assertEquals(#rows, 2)
+    lu.assertEquals(rows[1].name, "bob")
+    lu.assertEquals(rows[2].name, "cy")
+end
+
+function TestConnection:test_execute_text_with_named_params()
+    local conn <close> = self.engine:connect()
+    insert_users(conn)
+    local res = conn:execute(argent.text("SELECT id FROM t_conn_users WHERE name = :name"),
+                             {name = "bob"})
+    lu.assertEquals(res:scalar(), 2)
+end
+
+function TestConnection:test_execute_plain_string_with_named_params()
+    local conn <close> = self.engine:connect()
+    insert_users(conn)
+    local res = conn:execute("SELECT id FROM t_conn_users WHERE name = :name AND n > :low",
+                             {name = "cy", low = 5})
+    lu.assertEquals(res:scalar(), 3)
+end
+
+function TestConnection:test_named_param_used_twice()
+    local conn <close> = self.engine:connect()
+    insert_users(conn)
+    local res = conn:execute("SELECT count(*) AS c FROM t_conn_users WHERE name = :v OR name = :v",
+                             {v = "ann"})
+    lu.assertEquals(res:scalar(), 1)
+end
+
+function TestConnection:test_insert_with_named_params()
+    local conn <close> = self.engine:connect()
+    conn:execute("INSERT INTO t_conn_users (id, name, n) VALUES (:id, :name, :n)",
+                 {id = 9, name = "dee", n = 90})
+    lu.assertEquals(conn:execute("SELECT name FROM t_conn_users WHERE id = 9"):scalar(), "dee")
+end
+
+function TestConnection:test_quotes_and_comments_are_not_placeholders()
+    local conn <close> = self.engine:connect()
+    local row = conn:execute("SELECT '?' AS q, ':x' AS n -- ?"):first()
+    lu.assertEquals(row.q, "?")
+    lu.assertEquals(row.n, ":x")
+end
+
+function TestConnection:test_block_comment_is_not_a_placeholder()
+    local conn <close> = self.engine:connect()
+    lu.assertEquals(conn:execute("SELECT /* ? :x */ ? AS v", {"p"}):scalar(), "p")
+end
+
+function TestConnection:test_double_quoted_identifier_is_not_a_placeholder()
+    local conn <close> = self.engine:connect()
+    local row = conn:execute([[SELECT 1 AS "a?b:c"]]):first()
+    lu.assertEquals(row["a?b:c"], 1)
+end
+
+function TestConnection:test_postgresql_cast_is_not_a_param()
+    lu.skipIf(not helper.is_pg(), "PostgreSQL only")
+    local conn <close> = self.engine:connect()
+    lu.assertEquals(conn:execute("SELECT 1::int AS x"):scalar(), 1)
+end
+
+function TestConnection:test_postgresql_dollar_quotes_are_not_placeholders()
+    lu.skipIf(not helper.is_pg(), "PostgreSQL only")
+    local conn <close> = self.engine:connect()
+    lu.assertEquals(conn:execute("SELECT $$it's ? :x$$ AS s"):scalar(), "it's ? :x")
+end
+
+function TestConnection:test_postgresql_jsonb_operators_are_not_placeholders()
+    lu.skipIf(not helper.is_pg(), "PostgreSQL only")
+    local conn <close> = self.engine:connect()
+    -- DESIGN.md: `\?` stands for a literal `?`; `?|` and `?&` are kept as written
+    lu.assertIs(conn:execute([[SELECT '{"a":1}'::jsonb \? 'a' AS has]]):scalar(), true)
+    lu.assertIs(conn:execute([[SELECT '{"a":1}'::jsonb ?| array['a', 'b'] AS has]]):scalar(), true)
+    lu.assertIs(conn:execute([[SELECT '{"a":1}'::jsonb ?& array['a', 'b'] AS has]]):scalar(), false)
+end
+
+function TestConnection:test_param_that_looks_like_sql_stays_data()
+    local conn <close> = self.engine:connect()
+    local evil = "x'); DROP TABLE t_conn_users; --"
+    conn:execute("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", {1, evil, 1})
+    lu.assertEquals(conn:execute("SELECT name FROM t_conn_users WHERE id = 1"):scalar(), evil)
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 1)
+end
+
+-- executemany
+
+function TestConnection:test_executemany_positional_inserts_all_rows()
+    local conn <close> = self.engine:connect()
+    local rows = {}
+    for i = 1, 1000 do rows[i] = {i, "user" .. i, i * 2} end
+    local n = conn:executemany("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", rows)
+    lu.assertEquals(n, 1000)
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 1000)
+    lu.assertEquals(conn:execute("SELECT sum(n) AS s FROM t_conn_users"):scalar(), 1000 * 1001)
+    lu.assertEquals(conn:execute("SELECT name FROM t_conn_users WHERE id = 777"):scalar(), "user777")
+end
+
+function TestConnection:test_executemany_named_inserts_all_rows()
+    local conn <close> = self.engine:connect()
+    local rows = {}
+    for i = 1, 1000 do rows[i] = {id = i, name = "named" .. i, n = i} end
+    local n = conn:executemany("INSERT INTO t_conn_users (id, name, n) VALUES (:id, :name, :n)", rows)
+    lu.assertEquals(n, 1000)
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 1000)
+    lu.assertEquals(conn:execute("SELECT name FROM t_conn_users WHERE id = 1000"):scalar(), "named1000")
+end
+
+function TestConnection:test_executemany_of_an_update_returns_rows_matched()
+    local conn <close> = self.engine:connect()
+    insert_users(conn)
+    local n = conn:executemany("UPDATE t_conn_users SET n = n + 1 WHERE id = ?", {{1}, {2}, {99}})
+    lu.assertEquals(n, 2)
+end
+
+-- exec_driver_sql
+
+function TestConnection:test_exec_driver_sql_passes_sql_untouched()
+    local conn <close> = self.engine:connect()
+    if helper.is_pg() then
+        lu.assertEquals(conn:exec_driver_sql("SELECT $1::int AS x", {5}):scalar(), 5)
+    else
+        lu.assertEquals(conn:exec_driver_sql("SELECT ?1 AS x", {5}):scalar(), 5)
+    end
+end
+
+function TestConnection:test_exec_driver_sql_without_params()
+    local conn <close> = self.engine:connect()
+    conn:exec_driver_sql("INSERT INTO t_conn_users (id, name, n) VALUES (5, 'raw', 1)")
+    lu.assertEquals(conn:execute("SELECT name FROM t_conn_users WHERE id = 5"):scalar(), "raw")
+end
+
+-- autocommit and close
+
+function TestConnection:test_autocommit_outside_begin_is_visible_to_another_connection()
+    local c1 <close> = self.engine:connect()
+    local c2 <close> = self.engine:connect()
+    c1:execute("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", {1, "ann", 1})
+    lu.assertEquals(helper.count(c2, "t_conn_users"), 1)
+end
+
+function TestConnection:test_execute_after_close_is_invalid_request()
+    local conn = self.engine:connect()
+    conn:close()
+    helper.assert_error("InvalidRequestError", nil, conn.execute, conn, "SELECT 1")
+end
+
+function TestConnection:test_begin_after_close_is_invalid_request()
+    local conn = self.engine:connect()
+    conn:close()
+    helper.assert_error("InvalidRequestError", nil, conn.begin, conn)
+end
+
+function TestConnection:test_close_twice_is_fine()
+    local conn = self.engine:connect()
+    conn:close()
+    conn:close()
+end
+
+function TestConnection:test_close_variable_closes_the_connection()
+    local escaped
+    do
+        local conn <close> = self.engine:connect()
+        escaped = conn
+        lu.assertEquals(conn:execute("SELECT 1 AS x"):scalar(), 1)
+    end
+    helper.assert_error("InvalidRequestError", nil, escaped.execute, escaped, "SELECT 1")
+end
+
+-- misuse: ArgumentError before the database is touched
+
+function TestConnection:test_execute_number_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.execute, conn, 42)
+end
+
+function TestConnection:test_execute_nil_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.execute, conn, nil)
+end
+
+function TestConnection:test_too_few_positional_params_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.execute, conn, "SELECT ? AS a", {})
+end
+
+function TestConnection:test_missing_params_table_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.execute, conn, "SELECT ? AS a")
+end
+
+function TestConnection:test_too_many_positional_params_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.execute, conn, "SELECT ? AS a", {1, 2})
+end
+
+function TestConnection:test_missing_named_param_is_argument_error_naming_it()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", "alpha", conn.execute, conn, "SELECT :alpha AS a", {})
+end
+
+function TestConnection:test_params_string_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.execute, conn, "SELECT ? AS a", "x")
+end
+
+function TestConnection:test_table_param_is_argument_error_naming_position()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", "1", conn.execute, conn, "SELECT ? AS a", {{}})
+end
+
+function TestConnection:test_function_param_is_argument_error_naming_position()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", "2", conn.execute, conn, "SELECT ? AS a, ? AS b", {1, print})
+end
+
+function TestConnection:test_table_named_param_is_argument_error_naming_it()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", "payload", conn.execute, conn, "SELECT :payload AS a",
+                        {payload = {}})
+end
+
+function TestConnection:test_positional_hole_is_argument_error_suggesting_null()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", "argent.null", conn.execute, conn,
+                        "SELECT ? AS a, ? AS b", {nil, 2})
+end
+
+function TestConnection:test_mixing_positional_and_named_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.execute, conn, "SELECT ? AS a, :b AS b",
+                        {1, b = 2})
+end
+
+function TestConnection:test_executemany_with_bad_row_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.executemany, conn,
+                        "INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", {{1, "a", 1}, "x"})
+end
+
+function TestConnection:test_executemany_without_list_is_argument_error()
+    local conn <close> = self.engine:connect()
+    helper.assert_error("ArgumentError", nil, conn.executemany, conn,
+                        "INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", 5)
+end
+
+function TestConnection:test_connection_still_works_after_argument_error()
+    local conn <close> = self.engine:connect()
+    pcall(conn.execute, conn, "SELECT ? AS a", {})
+    lu.assertEquals(conn:execute("SELECT ? AS a", {"ok"}):scalar(), "ok")
+end
+
+-- NULL
+
+function TestConnection:test_argent_null_param_inserts_null()
+    local conn <close> = self.engine:connect()
+    conn:execute("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", {1, argent.null, 5})
+    lu.assertEquals(conn:execute("SELECT count(*) AS c FROM t_conn_users WHERE name IS NULL"):scalar(), 1)
+    local row = conn:execute("SELECT id, name, n FROM t_conn_users"):first()
+    lu.assertIsNil(row.name)
+    lu.assertEquals(row.n, 5)
+end
+
+-- A missing key cannot be told from nil, so argent.null says NULL by name too.
+function TestConnection:test_argent_null_named_param_inserts_null()
+    local conn <close> = self.engine:connect()
+    conn:execute("INSERT INTO t_conn_users (id, name, n) VALUES (:id, :name, :n)",
+                 {id = 1, name = argent.null, n = 5})
+    lu.assertEquals(conn:execute("SELECT count(*) AS c FROM t_conn_users WHERE name IS NULL"):scalar(), 1)
+end
+
+os.exit(helper.run(), true)

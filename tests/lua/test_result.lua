@@ -1,0 +1,326 @@
+-- tests/lua/test_result.lua -- the result object (src/lua/result.c), API.md section 3.
+--
+-- The ways of reading rows (rows, tuples, all, first, one, one_or_none,
+-- scalar, scalars, columns), rowcount and lastrowid, use after close,
+-- streaming in constant memory, and a second statement on the same
+-- connection while a result is being read.
+
+local helper = require "tests.lua.helper"
+local lu = helper.lu
+
+local TABLES = {
+    {"t_res_items", "CREATE TABLE t_res_items (id INTEGER PRIMARY KEY, name VARCHAR(50), n INTEGER)"},
+    {"t_res_auto", "CREATE TABLE t_res_auto (id " .. helper.types.autoinc_pk .. ", name VARCHAR(50))"},
+}
+
+local function fill(conn, count)
+    for i = 1, count do
+        conn:execute("INSERT INTO t_res_items (id, name, n) VALUES (?, ?, ?)", {i, "name" .. i, i * 10})
+    end
+end
+
+TestResult = {}
+
+function TestResult:setUp()
+    self.engine = helper.engine()
+    helper.create_tables(self.engine, TABLES)
+    self.conn = self.engine:connect()
+    fill(self.conn, 3)
+end
+
+function TestResult:tearDown()
+    if self.conn then self.conn:close() end
+    self.conn = nil
+    helper.cleanup(self.engine, TABLES)
+    self.engine = nil
+end
+
+function TestResult:select_all()
+    return self.conn:execute("SELECT id, name AS label, n FROM t_res_items ORDER BY id")
+end
+
+function TestResult:select_none()
+    return self.conn:execute("SELECT id, name AS label, n FROM t_res_items WHERE id < 0")
+end
+
+-- iterators
+
+function TestResult:test_rows_yields_tables_keyed_by_label()
+    local got = {}
+    for row in self:select_all():rows() do
+        got[#got + 1] = row
+    end
+    lu.assertEquals(#got, 3)
+    lu.assertEquals(got[1].id, 1)
+    lu.assertEquals(got[1].label, "name1")
+    lu.assertEquals(got[3].n, 30)
+    lu.assertIsNil(got[1].name, "the column is known by its label")
+end
+
+function TestResult:test_rows_on_empty_result_yields_nothing()
+    local n = 0
+    for _ in self:select_none():rows() do n = n + 1 end
+    lu.assertEquals(n, 0)
+end
+
+function TestResult:test_tuples_yields_multiple_values()
+    local ids, labels, ns = {}, {}, {}
+    for id, label, n in self:select_all():tuples() do
+        ids[#ids + 1], labels[#labels + 1], ns[#ns + 1] = id, label, n
+    end
+    lu.assertEquals(ids, {1, 2, 3})
+    lu.assertEquals(labels, {"name1", "name2", "name3"})
+    lu.assertEquals(ns, {10, 20, 30})
+end
+
+function TestResult:test_tuples_keeps_null_in_later_columns()
+    self.conn:execute("UPDATE t_res_items SET name = NULL WHERE id = 2")
+    local seen = {}
+    for id, label, n in self:select_all():tuples() do
+        seen[#seen + 1] = {id, label == nil, n}
+    end
+    lu.assertEquals(seen, {{1, false, 10}, {2, true, 20}, {3, false, 30}})
+end
+
+-- all / first / one / one_or_none
+
+function TestResult:test_all_returns_array_of_row_tables()
+    local rows = self:select_all():all()
+    lu.assertEquals(#rows, 3)
+    lu.assertEquals(rows[2].id, 2)
+    lu.assertEquals(rows[2].label, "name2")
+    lu.assertEquals(rows[2].n, 20)
+end
+
+function TestResult:test_all_on_empty_result_is_empty_table()
+    lu.assertEquals(self:select_none():all(), {})
+end
+
+function TestResult:test_first_returns_first_row()
+    local row = self:select_all():first()
+    lu.assertEquals(row.id, 1)
+    lu.assertEquals(row.label, "name1")
+end
+
+function TestResult:test_first_returns_nil_on_empty_result()
+    lu.assertIsNil(self:select_none():first())
+end
+
+function TestResult:test_one_returns_the_only_row()
+    local row = self.conn:execute("SELECT id, name FROM t_res_items WHERE id = ?", {2}):one()
+    lu.assertEquals(row.name, "name2")
+end
+
+function TestResult:test_one_raises_no_result_found_on_empty_result()
+    local res = self:select_none()
+    helper.assert_error("NoResultFound", nil, res.one, res)
+end
+
+function TestResult:test_one_raises_multiple_results_found()
+    local res = self:select_all()
+    helper.assert_error("MultipleResultsFound", nil, res.one, res)
+end
+
+function TestResult:test_one_or_none_returns_nil_on_empty_result()
+    lu.assertIsNil(self:select_none():one_or_none())
+end
+
+function TestResult:test_one_or_none_returns_the_only_row()
+    local row = self.conn:execute("SELECT id, name FROM t_res_items WHERE id = ?", {3}):one_or_none()
+    lu.assertEquals(row.id, 3)
+end
+
+function TestResult:test_one_or_none_raises_multiple_results_found()
+    local res = self:select_all()
+    helper.assert_error("MultipleResultsFound", nil, res.one_or_none, res)
+end
+
+-- scalar / scalars / columns
+
+function TestResult:test_scalar_returns_first_column_of_first_row()
+    lu.assertEquals(self:select_all():scalar(), 1)
+end
+
+function TestResult:test_scalar_returns_nil_on_empty_result()
+    lu.assertIsNil(self:select_none():scalar())
+end
+
+function TestResult:test_scalars_returns_array_of_first_column()
+    lu.assertEquals(self.conn:execute("SELECT name, id FROM t_res_items ORDER BY id"):scalars(),
+                    {"name1", "name2", "name3"})
+end
+
+function TestResult:test_scalars_on_empty_result_is_empty_table()
+    lu.assertEquals(self:select_none():scalars(), {})
+end
+
+function TestResult:test_columns_returns_labels_in_order()
+    lu.assertEquals(self:select_all():columns(), {"id", "label", "n"})
+end
+
+function TestResult:test_columns_of_empty_result()
+    lu.assertEquals(self:select_none():columns(), {"id", "label", "n"})
+end
+
+function TestResult:test_columns_of_expressions()
+    lu.assertEquals(self.conn:execute("SELECT 1 AS a, 2 AS b, 3 AS c"):columns(), {"a", "b", "c"})
+end
+
+-- rowcount / lastrowid
+
+function TestResult:test_rowcount_of_update_is_rows_matched()
+    local res = self.conn:execute("UPDATE t_res_items SET n = n + 1 WHERE id >= ?", {2})
+    lu.assertEquals(res.rowcount, 2)
+end
+
+-- SQLAlchemy's rowcount is rows matched, even when the values do not change.
+function TestResult:test_rowcount_of_update_counts_unchanged_rows()
+    local res = self.conn:execute("UPDATE t_res_items SET n = n")
+    lu.assertEquals(res.rowcount, 3)
+end
+
+function TestResult:test_rowcount_of_update_matching_nothing_is_zero()
+    local res = self.conn:execute("UPDATE t_res_items SET n = 0 WHERE id < 0")
+    lu.assertEquals(res.rowcount, 0)
+end
+
+function TestResult:test_rowcount_of_delete()
+    local res = self.conn:execute("DELETE FROM t_res_items WHERE id <> ?", {2})
+    lu.assertEquals(res.rowcount, 2)
+end
+
+function TestResult:test_rowcount_of_insert()
+    local res = self.conn:execute("INSERT INTO t_res_items (id, name, n) VALUES (?, ?, ?), (?, ?, ?)",
+                                  {10, "a", 1, 11, "b", 2})
+    lu.assertEquals(res.rowcount, 2)
+end
+
+function TestResult:test_lastrowid_after_single_row_insert_on_sqlite()
+    lu.skipIf(not helper.is_sqlite(), "raw-SQL lastrowid is SQLite's last-insert id")
+    local r1 = self.conn:execute("INSERT INTO t_res_auto (name) VALUES (?)", {"first"})
+    local r2 = self.conn:execute("INSERT INTO t_res_auto (name) VALUES (?)", {"second"})
+    lu.assertEquals(math.type(r1.lastrowid), "integer")
+    lu.assertEquals(math.type(r2.lastrowid), "integer")
+    lu.assertEquals(self.conn:execute("SELECT name FROM t_res_auto WHERE id = ?", {r2.lastrowid}):scalar(),
+                    "second")
+    lu.assertEquals(r2.lastrowid, r1.lastrowid + 1)
+end
+
+-- closed results
+
+function TestResult:test_closed_result_all_is_invalid_request()
+    local res = self:select_all()
+    res:close()
+    helper.assert_error("InvalidRequestError", nil, res.all, res)
+end
+
+function TestResult:test_closed_result_first_is_invalid_request()
+    local res = self:select_all()
+    res:close()
+    helper.assert_error("InvalidRequestError", nil, res.first, res)
+end
+
+function TestResult:test_closed_result_rows_is_invalid_request()
+    local res = self:select_all()
+    res:close()
+    helper.assert_error("InvalidRequestError", nil, function()
+        for _ in res:rows() do end
+    end)
+end
+
+function TestResult:test_closing_a_result_twice_is_fine()
+    local res = self:select_all()
+    res:close()
+    res:close()
+end
+
+function TestResult:test_result_close_variable()
+    do
+        local res <close> = self:select_all()
+        lu.assertEquals(res:first().id, 1)
+    end
+    lu.assertEquals(self.conn:execute("SELECT count(*) AS c FROM t_res_items"):scalar(), 3)
+end
+
+-- SQLAlchemy: the result of a closed connection is closed.
+function TestResult:test_result_of_closed_connection_is_invalid_request()
+    local res = self:select_all()
+    self.conn:close()
+    helper.assert_error("InvalidRequestError", nil, res.all, res)
+end
+
+-- DESIGN.md: a result keeps its connection alive.
+function TestResult:test_result_keeps_its_connection_alive()
+    local res = self.engine:connect():execute("SELECT id FROM t_res_items ORDER BY id")
+    collectgarbage()
+    collectgarbage()
+    lu.assertEquals(res:scalars(), {1, 2, 3})
+end
+
+-- streaming
+
+function TestResult:test_rows_streams_in_constant_memory()
+    local res = self.conn:execute(
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM s WHERE n < 200000) SELECT n FROM s")
+    collectgarbage()
+    collectgarbage()
+    local base = collectgarbage("count")  -- KiB
+    local peak = 0
+    local count, sum = 0, 0
+    for row in res:rows() do
+        count = count + 1
+        sum = sum + row.n
+        if count % 10000 == 0 then
+            local grown = collectgarbage("count") - base
+            if grown > peak then peak = grown end
+        end
+    end
+    lu.assertEquals(count, 200000)
+    lu.assertEquals(sum, 200000 * 200001 // 2)
+    lu.assertTrue(peak < 20 * 1024, ("Lua memory grew by %.0f KiB while streaming"):format(peak))
+end
+
+function TestResult:test_tuples_streams_200000_rows()
+    local count, last = 0, nil
+    local res = self.conn:execute(
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM s WHERE n < 200000) SELECT n FROM s")
+    for n in res:tuples() do
+        count = count + 1
+        last = n
+    end
+    lu.assertEquals(count, 200000)
+    lu.assertEquals(last, 200000)
+end
+
+function TestResult:test_breaking_out_of_rows_leaves_connection_usable()
+    for row in self:select_all():rows() do
+        if row.id == 1 then break end
+    end
+    lu.assertEquals(self.conn:execute("SELECT count(*) AS c FROM t_res_items"):scalar(), 3)
+end
+
+-- another statement while a result is read
+
+function TestResult:test_nested_query_on_same_connection_while_iterating()
+    for i = 4, 10 do
+        self.conn:execute("INSERT INTO t_res_items (id, name, n) VALUES (?, ?, ?)", {i, "name" .. i, i * 10})
+    end
+    local seen = {}
+    for row in self.conn:execute("SELECT id FROM t_res_items ORDER BY id"):rows() do
+        local name = self.conn:execute("SELECT name FROM t_res_items WHERE id = ?", {row.id}):scalar()
+        seen[#seen + 1] = name
+    end
+    lu.assertEquals(#seen, 10)
+    lu.assertEquals(seen[1], "name1")
+    lu.assertEquals(seen[10], "name10")
+end
+
+function TestResult:test_two_results_read_alternately()
+    local a = self.conn:execute("SELECT id FROM t_res_items ORDER BY id")
+    local b = self.conn:execute("SELECT id FROM t_res_items ORDER BY id DESC")
+    local ra, rb = a:first(), b:first()
+    lu.assertEquals(ra.id, 1)
+    lu.assertEquals(rb.id, 3)
+end
+
+os.exit(helper.run(), true)
