@@ -73,14 +73,18 @@ void ag_lua_result_attach(lua_State *L, ag_lua_result *r, ag_stmt *stmt) {
     ag_lua_setuservalue(L, -2, 2);
 }
 
-static ag_lua_result *check_result(lua_State *L, int idx) {
-    ag_lua_result *r = luaL_checkudata(L, idx, AG_RESULT_TYPE);
+/* State checks of a result whose type is known (the iterators' upvalue). */
+static ag_lua_result *check_open_result(lua_State *L, ag_lua_result *r) {
     if (r->closed) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this result is closed");
     if (!r->conn->conn) {
         r->stmt = NULL; /* the connection released it */
         ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "the connection of this result is closed");
     }
     return r;
+}
+
+static ag_lua_result *check_result(lua_State *L, int idx) {
+    return check_open_result(L, luaL_checkudata(L, idx, AG_RESULT_TYPE));
 }
 
 static ag_lua_result *check_rows(lua_State *L, int idx) {
@@ -143,8 +147,9 @@ static int push_tuple(lua_State *L, ag_lua_result *r) {
     return r->ncols;
 }
 
+/* The iterators hold their result as upvalue 1, checked when they were made. */
 static int rows_iter(lua_State *L) {
-    ag_lua_result *r = check_rows(L, lua_upvalueindex(1));
+    ag_lua_result *r = check_open_result(L, lua_touserdata(L, lua_upvalueindex(1)));
     if (!next_row(L, r)) return 0;
     push_row(L, r, lua_upvalueindex(2));
     return 1;
@@ -160,7 +165,7 @@ static int result_rows(lua_State *L) {
 }
 
 static int tuples_iter(lua_State *L) {
-    ag_lua_result *r = check_rows(L, lua_upvalueindex(1));
+    ag_lua_result *r = check_open_result(L, lua_touserdata(L, lua_upvalueindex(1)));
     if (!next_row(L, r)) return 0;
     return push_tuple(L, r);
 }
