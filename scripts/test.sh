@@ -23,9 +23,9 @@ pg_port=${ARGENT_PG_PORT:-55433}
 argent_install_deps
 
 # 2. Both builds, before any server is started.
-cmake -S . -B build
+cmake -S . -B build -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_SANITIZE=OFF
 cmake --build build -j "$jobs"
-cmake -S . -B build-asan -DARGENT_SANITIZE=ON
+cmake -S . -B build-asan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_SANITIZE=ON
 cmake --build build-asan -j "$jobs"
 
 # 3. PostgreSQL on a private port, stopped and removed on any exit.  /tmp, not
