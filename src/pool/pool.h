@@ -3,15 +3,22 @@
  *
  * A slot is a long-lived database connection; a checkout hands one slot to one
  * holder (the engine wraps it in an ag_conn).  Idle slots are reused LIFO.
- * At most size + max_overflow slots are open at once; overflow slots are closed
- * when they come back.  A checkout that finds none free waits up to `timeout`
- * seconds and then fails with AG_ERR_TIMEOUT.  At checkout a slot older than
+ * At most size + max_overflow slots are open at once, and at most size wait
+ * idle: a slot that comes back when size slots are idle already is closed.
+ * A checkout that finds none free waits up to `timeout` seconds and then
+ * fails with AG_ERR_TIMEOUT.  At checkout a slot older than
  * `recycle` seconds is replaced, and with `pre_ping` a dead one is replaced,
  * without the caller seeing an error.  At checkin an open transaction is
- * rolled back; a slot that cannot be reset is discarded.
+ * rolled back; a slot that cannot be reset is discarded.  A lost connection
+ * (a discard at checkin, a failed pre-ping) invalidates the whole pool as
+ * SQLAlchemy does: every slot connected before it is replaced at its next
+ * checkout or closed when it comes back, since a server that dropped one
+ * connection has usually dropped them all.
  *
  * SQLite :memory: databases use singleton mode: one slot shared by every
- * checkout (each in-memory connection is its own database).
+ * checkout (each in-memory connection is its own database), with no limit,
+ * timeout, recycle or pre-ping.  It is rolled back when its last holder
+ * returns it (never under another holder's transaction).
  *
  * Locking: `mutex` guards the idle list and the counters, nothing else.
  * Connecting, pinging, rolling back and closing happen outside the lock, and
@@ -77,7 +84,9 @@ void ag_pool_destroy(ag_pool *pool);
 ag_slot *ag_pool_checkout(ag_pool *pool, ag_error *err);
 
 /* Gives a slot back.  discard: close it instead of keeping it (it failed
- * with a disconnect error).  Rolls back any open transaction. */
+ * with a disconnect error), and invalidate the slots connected before it.
+ * Otherwise rolls back any open transaction (discarding the slot if that
+ * fails) and keeps it, unless `size` slots are idle already or it is stale. */
 void ag_pool_checkin(ag_pool *pool, ag_slot *slot, int discard);
 
 /* Closes every idle slot; checked-out slots are closed when they come back. */
