@@ -10,6 +10,9 @@ local argent = {
   null = core.null,
   text = core.text,
   make_url = core.make_url,
+  database_exists = core.database_exists,
+  create_database = core.create_database,
+  drop_database = core.drop_database,
   is_error = core.is_error,
 }
 
@@ -63,6 +66,67 @@ function Connection:begin_nested(fn)
     raise("ArgumentError", "begin_nested: argument 'fn' must be a function or nothing, got " .. type(fn))
   end
   return run_in_transaction(conn_begin_nested(self), fn, self)
+end
+
+-- ---- the SQL expression language and schema (API.md sections 4 and 5)
+local types = require "argent.types"
+local schema = require "argent.schema"
+local sqlapi = require "argent.sql"
+local inspect = require "argent.inspect"
+local sqlcore = core.sql
+
+for _, name in ipairs {"Integer", "BigInteger", "SmallInteger", "Float", "Double", "Numeric", "Boolean",
+                       "String", "Text", "Date", "DateTime", "Time", "LargeBinary", "JSON", "Enum"} do
+  argent[name] = types[name]
+end
+argent.types = types
+for _, name in ipairs {"MetaData", "Table", "Column", "ForeignKey", "Index", "UniqueConstraint",
+                       "CheckConstraint"} do
+  argent[name] = schema[name]
+end
+argent.select, argent.insert, argent.update, argent.delete = sqlapi.select, sqlapi.insert, sqlapi.update,
+  sqlapi.delete
+argent.union, argent.union_all = sqlapi.union, sqlapi.union_all
+argent.func = sqlapi.func
+argent.and_, argent.or_, argent.not_ = sqlcore.and_, sqlcore.or_, sqlcore.not_
+argent.literal, argent.bindparam, argent.case, argent.cast = sqlcore.literal, sqlcore.bindparam, sqlcore.case,
+  sqlcore.cast
+argent.exists, argent.distinct = sqlcore.exists, sqlcore.distinct
+argent.true_ = function() return sqlcore.keyword("true") end
+argent.false_ = function() return sqlcore.keyword("false") end
+argent.null_ = function() return sqlcore.keyword("null") end
+argent.inspect = inspect.inspect
+argent.json_encode, argent.json_decode = sqlcore.json_encode, sqlcore.json_decode
+
+-- Statements built with argent run through conn:execute / executemany: an
+-- insert without values takes the parameters as its values, Lua default
+-- functions are called per execution (per row for executemany).
+local conn_execute, conn_executemany = Connection.execute, Connection.executemany
+local prepare_execute, insert_many, sql_tag, sql_info = sqlapi.prepare_execute, sqlapi.insert_many, sqlcore.tag,
+  sqlcore.info
+
+local update_returning_emulated = sqlapi.update_returning_emulated
+
+function Connection:execute(stmt, params)
+  local tag = sql_tag(stmt)
+  if tag then
+    stmt, params = prepare_execute(stmt, params)
+    if tag == "UPDATE" and sqlcore.kid(stmt, 3) and self.dialect == "mariadb" then
+      return update_returning_emulated(self, conn_execute, stmt, params)
+    end
+  end
+  return conn_execute(self, stmt, params)
+end
+
+function Connection:executemany(stmt, rows)
+  if sql_tag(stmt) == "INSERT" and type(rows) == "table" then
+    local inf = sql_info(stmt)
+    if inf and not inf.has_values then
+      if #rows == 0 then return 0 end
+      stmt, rows = insert_many(stmt, rows)
+    end
+  end
+  return conn_executemany(self, stmt, rows)
 end
 
 return argent

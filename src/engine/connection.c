@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/engine_internal.h"
 
@@ -20,6 +21,7 @@ typedef struct stmt_cache {
     ag_stmt *lru_head; /* most recently used */
     ag_stmt *lru_tail;
     int count;
+    unsigned generation;  /* the engine's schema generation these statements were prepared in */
 } stmt_cache;
 
 static uint64_t hash_sql(const char *s, size_t n, int raw) {
@@ -91,8 +93,40 @@ static stmt_cache *cache_for(ag_conn *conn) {
         return NULL;
     }
     c->nbuckets = n;
+    c->generation = atomic_load(&conn->engine->schema_generation);
     conn->slot->owner_data = c;
     return c;
+}
+
+/* After DDL (on any connection of the engine) the cached statements may
+ * describe tables that no longer exist as they were: drop the idle ones. */
+static void cache_check_generation(ag_conn *conn, stmt_cache *c) {
+    unsigned now = atomic_load(&conn->engine->schema_generation);
+    if (c->generation == now) return;
+    ag_stmt *s = c->lru_head;
+    while (s) {
+        ag_stmt *next = s->lru_next;
+        if (!s->conn) {
+            cache_remove(c, s);
+            stmt_free(s);
+        }
+        s = next;
+    }
+    c->generation = now;
+}
+
+/* Does sql start with a keyword that changes the schema? */
+static int is_ddl_sql(const char *sql, size_t len) {
+    size_t i = 0;
+    while (i < len && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' || sql[i] == '(')) i++;
+    static const char *const words[] = {"CREATE", "DROP", "ALTER", "TRUNCATE", "RENAME", "COMMENT"};
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
+        size_t n = strlen(words[w]);
+        if (len - i >= n && strncasecmp(sql + i, words[w], n) == 0 &&
+            (len - i == n || !((sql[i + n] >= 'a' && sql[i + n] <= 'z') || (sql[i + n] >= 'A' && sql[i + n] <= 'Z'))))
+            return 1;
+    }
+    return 0;
 }
 
 /* Evicts idle statements from the cold end until the cache fits. */
@@ -130,6 +164,7 @@ ag_stmt *ag_conn_prepare(ag_conn *conn, const char *sql, size_t len, int rewrite
     uint64_t h = hash_sql(sql, len, raw);
     stmt_cache *c = cache_for(conn);
     int in_cache = 0;
+    if (c) cache_check_generation(conn, c);
     if (c) {
         for (ag_stmt *s = c->buckets[h & (c->nbuckets - 1)]; s; s = s->hash_next) {
             if (s->hash == h && s->raw == raw && s->key_len == len && memcmp(s->key, sql, len) == 0) {
@@ -155,6 +190,7 @@ ag_stmt *ag_conn_prepare(ag_conn *conn, const char *sql, size_t len, int rewrite
     stmt->key_len = len;
     stmt->hash = h;
     stmt->raw = raw;
+    stmt->ddl = is_ddl_sql(sql, len);
     stmt->slot = conn->slot;
     stmt->driver = conn->engine->driver;
     const char *driver_sql = stmt->key;
@@ -210,6 +246,7 @@ int ag_stmt_execute(ag_stmt *stmt, const ag_value *params, int nparams, ag_error
         return ag_conn_fail(stmt->conn, err);
     }
     stmt->executing = 1;
+    if (stmt->ddl) atomic_fetch_add(&stmt->conn->engine->schema_generation, 1);
     return 0;
 }
 

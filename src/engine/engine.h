@@ -85,6 +85,7 @@ struct ag_stmt {
     int raw;                    /* prepared without rewriting (exec_driver_sql) */
     int cached;                 /* lives in the slot's cache (else freed on release) */
     int executing;              /* has rows to read, or may have */
+    int ddl;                    /* CREATE / DROP / ALTER ...: running it outdates every cached statement */
     ag_stmt *lru_prev, *lru_next, *hash_next;
     ag_stmt *open_prev, *open_next; /* the connection's statements in use */
 };

@@ -18,6 +18,8 @@ struct ag_engine {
     int statement_cache_size;
     ag_connect_params params; /* points into the fields above */
     ag_pool *pool;
+    atomic_uint schema_generation; /* bumped by every DDL statement run: cached statements older than it are
+                                      prepared again (a PostgreSQL statement keeps its parameter types) */
 };
 
 struct ag_conn {

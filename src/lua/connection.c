@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lua/binding.h"
+#include "lua/sql_binding.h"
 
 ag_lua_conn *ag_lua_check_conn(lua_State *L, int idx) {
     ag_lua_conn *c = luaL_checkudata(L, idx, AG_CONNECTION_TYPE);
@@ -236,6 +237,21 @@ static void echo_statement(lua_State *L, ag_lua_conn *c, int conn_idx, const cha
 
 static int do_execute(lua_State *L, int rewrite, const char *fname) {
     ag_lua_conn *c = ag_lua_check_conn(L, 1);
+    if (rewrite && ag_lua_test_node(L, 2)) { /* a statement built with argent (statement.c) */
+        if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
+            return ag_lua_argerror(L, "%s: argument 'params' must be a table, got %s", fname, ag_lua_typename(L, 3));
+        lua_settop(L, 3);
+        double started = c->echo ? ag_monotonic_seconds() : 0;
+        int params_idx = lua_istable(L, 3) ? 3 : 0;
+        const char *sql = ag_lua_execute_statement(L, c, 1, 2, params_idx);
+        if (c->echo) {
+            double ms = (ag_monotonic_seconds() - started) * 1e3;
+            ag_lua_push_statement_params(L, 2, ag_engine_dialect(ag_conn_engine(c->conn)), params_idx);
+            echo_statement(L, c, 1, sql, lua_gettop(L), ms);
+            lua_pop(L, 1); /* the result is on top again */
+        }
+        return 1;
+    }
     size_t len;
     const char *sql = check_sql(L, 2, &len, fname);
     int params_idx = 0;
@@ -311,6 +327,13 @@ static int many_next_row(void *ctxp, ag_value *params, int nparams, ag_error *er
 /* conn:executemany(sql, { params1, params2, ... }) -> rows affected */
 static int conn_executemany(lua_State *L) {
     ag_lua_conn *c = ag_lua_check_conn(L, 1);
+    if (ag_lua_test_node(L, 2)) { /* a statement built with argent: rows keyed by parameter name */
+        if (!lua_istable(L, 3))
+            return ag_lua_argerror(L, "executemany: argument 'rows' must be a list of parameter tables, got %s",
+                                   ag_lua_typename(L, 3));
+        lua_settop(L, 3);
+        return ag_lua_executemany_statement(L, c, 1, 2, 3);
+    }
     size_t len;
     const char *sql = check_sql(L, 2, &len, "executemany");
     if (!lua_istable(L, 3))

@@ -9,9 +9,12 @@
  * Closing the connection releases every statement it lent out, so a result
  * checks its connection before touching its statement.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lua/binding.h"
+#include "lua/sql_binding.h"
 
 struct ag_lua_result {
     ag_stmt *stmt;     /* NULL once finished or closed */
@@ -21,6 +24,8 @@ struct ag_lua_result {
     lua_Integer rowcount;
     int has_lastrowid;
     lua_Integer lastrowid;
+    ag_sqltype *types; /* argent types of the columns (compiled statements), or NULL */
+    int ntypes;
 };
 
 ag_lua_result *ag_lua_new_result(lua_State *L, int conn_idx) {
@@ -117,6 +122,115 @@ static void push_value(lua_State *L, const ag_value *v) {
     }
 }
 
+/* Pushes column col's value converted by its argent type when the
+ * statement was compiled by argent (sql_binding.h): booleans from SQLite's
+ * 0/1, JSON decoded, Numeric as an exact string (or a float with
+ * as_number), Float columns as floats. */
+static void push_column(lua_State *L, ag_lua_result *r, int col, const ag_value *v) {
+    if (!r->types || col >= r->ntypes || v->type == AG_VALUE_NULL) {
+        push_value(L, v);
+        return;
+    }
+    const ag_sqltype *t = &r->types[col];
+    switch (t->kind) {
+    case AG_TYPE_BOOLEAN:
+        if (v->type == AG_VALUE_INTEGER) {
+            lua_pushboolean(L, v->u.integer != 0);
+            return;
+        }
+        break;
+    case AG_TYPE_FLOAT:
+    case AG_TYPE_DOUBLE:
+        if (v->type == AG_VALUE_INTEGER) {
+            lua_pushnumber(L, (lua_Number)v->u.integer);
+            return;
+        }
+        /* a decimal text (MariaDB's `/`) reads as a number */
+        __attribute__((fallthrough));
+    case AG_TYPE_INTEGER:
+    case AG_TYPE_BIGINT:
+    case AG_TYPE_SMALLINT:
+        if (v->type == AG_VALUE_TEXT && v->u.bytes.len < 64) {
+            char text[64];
+            memcpy(text, v->u.bytes.data, v->u.bytes.len);
+            text[v->u.bytes.len] = '\0';
+            if (lua_stringtonumber(L, text) != 0) return;
+        }
+        break;
+    case AG_TYPE_DATETIME:
+    case AG_TYPE_TIME:
+        if (v->type == AG_VALUE_TEXT && v->u.bytes.len < 64) {
+            char text[64];
+            lua_pushlstring(L, text, ag_lua_iso_normalize(v->u.bytes.data, v->u.bytes.len, text));
+            return;
+        }
+        break;
+    case AG_TYPE_JSON:
+        if (v->type == AG_VALUE_TEXT) {
+            ag_error err;
+            if (ag_lua_json_decode(L, v->u.bytes.data ? v->u.bytes.data : "", v->u.bytes.len, &err) != 0)
+                ag_lua_raise(L, &err, NULL);
+            return;
+        }
+        break;
+    case AG_TYPE_NUMERIC:
+        if (t->as_number) {
+            if (v->type == AG_VALUE_TEXT) {
+                lua_pushlstring(L, v->u.bytes.data, v->u.bytes.len);
+                if (lua_stringtonumber(L, lua_tostring(L, -1)) != 0) {
+                    lua_Number d = lua_tonumber(L, -1);
+                    lua_pop(L, 2);
+                    lua_pushnumber(L, d);
+                }
+                return;
+            }
+            if (v->type == AG_VALUE_INTEGER) {
+                lua_pushnumber(L, (lua_Number)v->u.integer);
+                return;
+            }
+        } else if (v->type == AG_VALUE_INTEGER || v->type == AG_VALUE_FLOAT) {
+            /* SQLite keeps NUMERIC as a number: give it back with the column's scale */
+            char text[64];
+            double d = v->type == AG_VALUE_INTEGER ? (double)v->u.integer : v->u.number;
+            if (v->type == AG_VALUE_INTEGER && t->scale == 0) snprintf(text, sizeof text, "%lld", (long long)v->u.integer);
+            else if (t->length || t->scale) snprintf(text, sizeof text, "%.*f", (int)t->scale, d);
+            else snprintf(text, sizeof text, "%.17g", d);
+            lua_pushstring(L, text);
+            return;
+        }
+        break;
+    default: break;
+    }
+    push_value(L, v);
+}
+
+void ag_lua_result_set_types(ag_lua_result *r, const ag_sqltype *types, int n) {
+    free(r->types);
+    r->types = NULL;
+    r->ntypes = 0;
+    if (n <= 0 || !(r->types = malloc((size_t)n * sizeof *types))) return; /* without types: values as the driver gives them */
+    memcpy(r->types, types, (size_t)n * sizeof *types);
+    r->ntypes = n;
+}
+
+void ag_lua_result_take_key(lua_State *L, ag_lua_result *r) {
+    if (!r->stmt || r->ncols == 0) return;
+    ag_error err;
+    int rc = ag_stmt_fetch(r->stmt, &err);
+    if (rc == 1) {
+        ag_value v;
+        r->stmt->driver->column_value(r->stmt->dstmt, 0, &v);
+        if (v.type == AG_VALUE_INTEGER) {
+            r->has_lastrowid = 1;
+            r->lastrowid = (lua_Integer)v.u.integer;
+        }
+    }
+    if (r->rowcount < 0) r->rowcount = rc == 1 ? 1 : 0;
+    result_release(r);
+    r->ncols = 0;
+    if (rc < 0) ag_lua_raise(L, &err, NULL);
+}
+
 /* Pushes the current row as a table keyed by label (labels at names_idx). */
 static void push_row(lua_State *L, ag_lua_result *r, int names_idx) {
     const ag_driver *d = r->stmt->driver;
@@ -127,7 +241,7 @@ static void push_row(lua_State *L, ag_lua_result *r, int names_idx) {
         d->column_value(ds, i, &v);
         if (v.type == AG_VALUE_NULL) continue;
         lua_rawgeti(L, names_idx, i + 1);
-        push_value(L, &v);
+        push_column(L, r, i, &v);
         lua_rawset(L, -3);
     }
 }
@@ -142,7 +256,7 @@ static int push_tuple(lua_State *L, ag_lua_result *r) {
         ag_value v;
         d->column_value(r->stmt->dstmt, i, &v);
         if (i == 0 && v.type == AG_VALUE_NULL) ag_lua_push_null(L);
-        else push_value(L, &v);
+        else push_column(L, r, i, &v);
     }
     return r->ncols;
 }
@@ -234,7 +348,7 @@ static int result_scalar(lua_State *L) {
     if (next_row(L, r)) {
         ag_value v;
         r->stmt->driver->column_value(r->stmt->dstmt, 0, &v);
-        push_value(L, &v);
+        push_column(L, r, 0, &v);
     } else {
         lua_pushnil(L);
     }
@@ -251,7 +365,7 @@ static int result_scalars(lua_State *L) {
     while (next_row(L, r)) {
         ag_value v;
         r->stmt->driver->column_value(r->stmt->dstmt, 0, &v);
-        push_value(L, &v);
+        push_column(L, r, 0, &v);
         lua_rawseti(L, -2, ++n);
     }
     return 1;
@@ -275,6 +389,9 @@ static int result_close(lua_State *L) {
     if (r->conn->conn) result_release(r);
     r->stmt = NULL;
     r->closed = 1;
+    free(r->types);
+    r->types = NULL;
+    r->ntypes = 0;
     return 0;
 }
 

@@ -1,0 +1,447 @@
+-- argent.schema: MetaData, Table, Column, ForeignKey, Index, UniqueConstraint,
+-- CheckConstraint (API.md section 4), and the DDL they produce
+-- (create_all / drop_all in foreign-key order).
+--
+-- What is naturally Lua lives here: bookkeeping of tables and their
+-- columns, resolving foreign keys by name, ordering tables.  The SQL itself
+-- is compiled in C: a column is a ClauseElement (src/lua/expression.c)
+-- whose information table holds its name, key, type and options, and DDL
+-- statements are trees (src/sql/node.h) executed like any statement.
+--
+-- Column(...) gives a column *spec*; Table(...) turns each spec into the
+-- table's column element, so a column node is made once, complete, and
+-- never changes (the ORM does the same with the specs of a model).
+local core = require "argent.core"
+local types = require "argent.types"
+
+local sql = core.sql
+local raise = core.error
+local make, list, info = sql.make, sql.list, sql.info
+
+local schema = {}
+
+-- node flag values (src/sql/node.h)
+local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT, COL_UNIQUE = 1, 2, 4, 8
+local CONS_PRIMARY_KEY, CONS_UNIQUE, CONS_CHECK, CONS_FOREIGN_KEY = 1, 2, 3, 4
+local DDL_IF_NOT_EXISTS, DDL_IF_EXISTS, DDL_UNIQUE = 1, 2, 4
+local FK_ACTIONS = {CASCADE = 1, ["SET NULL"] = 2, ["SET DEFAULT"] = 3, RESTRICT = 4, ["NO ACTION"] = 5}
+
+local function check_name(fname, what, v)
+  if type(v) ~= "string" or v == "" or v:find("\0", 1, true) then
+    raise("ArgumentError", ("%s: %s must be a non-empty string without NUL bytes, got %s")
+      :format(fname, what, type(v) == "string" and "an empty or NUL-holding string" or type(v)))
+  end
+  return v
+end
+
+-- ---------------------------------------------------------------- ForeignKey
+
+local ForeignKey = {__name = "argent.ForeignKey"}
+ForeignKey.__index = ForeignKey
+
+local function fk_action(opts, key)
+  local v = opts and opts[key]
+  if v == nil then return nil end
+  local up = type(v) == "string" and v:upper() or nil
+  if not up or not FK_ACTIONS[up] then
+    raise("ArgumentError", ("ForeignKey: %s must be one of CASCADE, SET NULL, SET DEFAULT, RESTRICT, NO ACTION, got %s")
+      :format(key, tostring(v)))
+  end
+  return up
+end
+
+--- ForeignKey("table.column", {ondelete=, onupdate=, name=})
+function schema.ForeignKey(target, opts)
+  check_name("ForeignKey", "the target", target)
+  local tname, cname = target:match("^(.+)%.([^.]+)$")
+  if not tname then
+    raise("ArgumentError", ("ForeignKey: the target must read \"table.column\", got '%s'"):format(target))
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    raise("ArgumentError", "ForeignKey: options must be a table, got " .. type(opts))
+  end
+  return setmetatable({target = target, table_name = tname, column_name = cname,
+                       ondelete = fk_action(opts, "ondelete"), onupdate = fk_action(opts, "onupdate"),
+                       name = opts and opts.name}, ForeignKey)
+end
+
+-- ---------------------------------------------------------------- Column specs
+
+local ColumnSpec = {__name = "argent.Column"}
+ColumnSpec.__index = ColumnSpec
+local creation_order = 0
+
+local COLUMN_OPTIONS = {
+  primary_key = true, autoincrement = true, nullable = true, unique = true, index = true, default = true,
+  server_default = true, onupdate = true, key = true, foreign_key = true, comment = true, name = true,
+  type = true,
+}
+
+--- Column([name,] [type,] [opts]): a column spec for Table (or a model).
+function schema.Column(...)
+  local n = select("#", ...)
+  local args = {...}
+  local i = 1
+  local name
+  if type(args[1]) == "string" then
+    name = check_name("Column", "the name", args[1])
+    i = 2
+  end
+  local typ
+  if types.is_type(args[i]) then
+    typ = args[i]
+    i = i + 1
+  end
+  local opts = args[i]
+  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) ~= nil) then
+    raise("ArgumentError", ("Column: argument %d must be %s, got %s"):format(i,
+      typ and "an options table" or "a type (argent.Integer, ...) or an options table",
+      type(opts) == "string" and ("'" .. opts .. "'") or type(opts)))
+  end
+  if n > i then
+    raise("ArgumentError", ("Column: unexpected argument %d (%s)"):format(i + 1, type(args[i + 1])))
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not COLUMN_OPTIONS[k] then
+      raise("ArgumentError", ("Column: unknown option '%s'"):format(tostring(k)))
+    end
+  end
+  if opts.type ~= nil then typ = types.check(opts.type, "Column: option 'type'") end
+  if opts.name ~= nil then name = check_name("Column", "option 'name'", opts.name) end
+  if opts.key ~= nil then check_name("Column", "option 'key'", opts.key) end
+  local fk = opts.foreign_key
+  if fk ~= nil then
+    if type(fk) == "string" then fk = schema.ForeignKey(fk)
+    elseif getmetatable(fk) ~= ForeignKey then
+      raise("ArgumentError", "Column: foreign_key must be \"table.column\" or argent.ForeignKey(...), got "
+        .. type(fk))
+    end
+  end
+  creation_order = creation_order + 1
+  return setmetatable({name = name, type = typ, opts = opts, foreign_key = fk, order = creation_order},
+                      ColumnSpec)
+end
+
+function schema.is_column_spec(v) return getmetatable(v) == ColumnSpec end
+
+-- ---------------------------------------------------------------- table extras
+
+local Index = {__name = "argent.Index"}
+Index.__index = Index
+local UniqueConstraint = {__name = "argent.UniqueConstraint"}
+UniqueConstraint.__index = UniqueConstraint
+local CheckConstraint = {__name = "argent.CheckConstraint"}
+CheckConstraint.__index = CheckConstraint
+
+--- Index(name, col...) (columns as names or column objects); Index(name, col..., {unique=true})
+function schema.Index(name, ...)
+  check_name("Index", "the name", name)
+  local cols, unique = {}, false
+  for i = 1, select("#", ...) do
+    local c = select(i, ...)
+    if type(c) == "table" and getmetatable(c) == nil then
+      unique = c.unique and true or false
+    else
+      cols[#cols + 1] = c
+    end
+  end
+  if #cols == 0 then raise("ArgumentError", "Index: needs at least one column") end
+  return setmetatable({name = name, columns = cols, unique = unique}, Index)
+end
+
+--- UniqueConstraint(col..., [{name=}])
+function schema.UniqueConstraint(...)
+  local cols, name = {}, nil
+  for i = 1, select("#", ...) do
+    local c = select(i, ...)
+    if type(c) == "table" and getmetatable(c) == nil then name = c.name else cols[#cols + 1] = c end
+  end
+  if #cols == 0 then raise("ArgumentError", "UniqueConstraint: needs at least one column") end
+  return setmetatable({columns = cols, name = name}, UniqueConstraint)
+end
+
+--- CheckConstraint(sql_text, [{name=}]) -- the SQL text is the constraint's own expression
+function schema.CheckConstraint(text, opts)
+  if type(text) ~= "string" or text == "" or text:find("\0", 1, true) then
+    raise("ArgumentError", "CheckConstraint: argument must be the SQL text of the condition, got " .. type(text))
+  end
+  return setmetatable({text = text, name = opts and opts.name}, CheckConstraint)
+end
+
+-- ---------------------------------------------------------------- Table
+
+local Table = {__name = "argent.Table"}
+Table.__index = Table
+Table.__tostring = function(t) return "Table(" .. t.name .. ")" end
+
+local INTEGER_TYPES = {Integer = true, BigInteger = true, SmallInteger = true}
+
+-- A server default as a node: argent.text(...) or an expression as is, a Lua value as a literal.
+local function server_default_node(v, colname)
+  if type(v) == "function" then
+    raise("ArgumentError", ("Column %s: server_default cannot be a Lua function (use default)"):format(colname))
+  end
+  if type(v) == "string" and v:find("\0", 1, true) then
+    raise("ArgumentError", ("Column %s: server_default cannot contain a NUL byte"):format(colname))
+  end
+  return sql.to_expr(v)
+end
+
+-- The column of table t named (by key, then SQL name) name, or a column object of t.
+local function resolve_column(t, c, what)
+  if type(c) == "string" then
+    local col = t.c[c]
+    if not col then
+      for _, x in ipairs(t.columns) do
+        if x.name == c then col = x end
+      end
+    end
+    if not col then raise("ArgumentError", ("%s: table %s has no column '%s'"):format(what, t.name, c)) end
+    return col
+  end
+  if sql.tag(c) == "COLUMN" then return c end
+  if schema.is_column_spec(c) then
+    for _, x in ipairs(t.columns) do
+      if x._spec == c then return x end
+    end
+  end
+  raise("ArgumentError", ("%s: columns must be column names or columns of %s, got %s"):format(what, t.name, type(c)))
+end
+schema.resolve_column = resolve_column
+
+--- Table(name, metadata, item...): items are Column specs, Index, UniqueConstraint, CheckConstraint.
+function schema.Table(name, meta, ...)
+  check_name("Table", "the name", name)
+  if getmetatable(meta) ~= schema.MetaDataClass then
+    raise("ArgumentError", "Table: argument 2 must be an argent.MetaData(), got " .. type(meta))
+  end
+  local t = setmetatable({name = name, metadata = meta, c = {}, columns = {}, primary_key = {},
+                          foreign_keys = {}, indexes = {}, constraints = {}}, Table)
+  t._node = make("TABLE", 0, 0, name)
+  info(t._node, t)
+  local specs, extras = {}, {}
+  for i = 1, select("#", ...) do
+    local item = select(i, ...)
+    if schema.is_column_spec(item) then specs[#specs + 1] = item
+    elseif getmetatable(item) == Index or getmetatable(item) == UniqueConstraint
+        or getmetatable(item) == CheckConstraint then extras[#extras + 1] = item
+    else
+      raise("ArgumentError", ("Table %s: argument %d must be a Column, Index, UniqueConstraint or CheckConstraint, got %s")
+        :format(name, i + 2, type(item)))
+    end
+  end
+  local npk = 0
+  for _, s in ipairs(specs) do
+    if s.opts.primary_key then npk = npk + 1 end
+  end
+  for _, s in ipairs(specs) do schema.add_column(t, s, npk) end
+  for _, x in ipairs(extras) do
+    local mt = getmetatable(x)
+    if mt == Index then
+      local cols = {}
+      for i, c in ipairs(x.columns) do cols[i] = resolve_column(t, c, "Index " .. x.name) end
+      t.indexes[#t.indexes + 1] = {name = x.name, columns = cols, unique = x.unique}
+    elseif mt == UniqueConstraint then
+      local cols = {}
+      for i, c in ipairs(x.columns) do cols[i] = resolve_column(t, c, "UniqueConstraint") end
+      t.constraints[#t.constraints + 1] = {kind = "unique", columns = cols, name = x.name}
+    else
+      t.constraints[#t.constraints + 1] = {kind = "check", text = x.text, name = x.name}
+    end
+  end
+  meta:_add(t)
+  return t
+end
+
+--- Turns spec into a column of t (npk: the table's primary key column count).
+function schema.add_column(t, s, npk, name)
+  local o = s.opts
+  name = name or s.name
+  if not name then raise("ArgumentError", ("Table %s: a column has no name"):format(t.name)) end
+  local typ = s.type
+  if not typ then
+    if s.foreign_key then typ = types.Integer
+    else raise("ArgumentError", ("Table %s: column %s has no type"):format(t.name, name)) end
+  end
+  if typ.__type == "Enum" and #typ.enums == 0 then
+    raise("ArgumentError", ("Table %s: column %s: Enum needs its values, e.g. argent.Enum(\"a\", \"b\")"):format(t.name, name))
+  end
+  local key = o.key or (s.key) or name
+  if t.c[key] then raise("ArgumentError", ("Table %s: two columns have the key '%s'"):format(t.name, key)) end
+  local pk = o.primary_key and true or false
+  local nullable = o.nullable
+  if nullable == nil then nullable = not pk end
+  local autoinc = false
+  if pk and o.autoincrement ~= false and npk == 1 and INTEGER_TYPES[typ.__type] then
+    autoinc = (o.autoincrement == true or o.autoincrement == nil or o.autoincrement == "auto")
+      and (s.foreign_key == nil or o.autoincrement == true)
+  end
+  local flags = (pk and COL_PRIMARY_KEY or 0) | (nullable and 0 or COL_NOT_NULL) | (autoinc and COL_AUTOINCREMENT or 0)
+    | ((o.unique and not o.index) and COL_UNIQUE or 0)
+  local server_default = o.server_default ~= nil and server_default_node(o.server_default, name) or nil
+  local col = make("COLUMN", 0, flags, name, 2, t._node, server_default)
+  sql.set_type(col, typ)
+  local meta = {name = name, key = key, type = typ, table = t, primary_key = pk, nullable = nullable,
+                unique = o.unique and true or false, index = o.index and true or false,
+                default = o.default, onupdate = o.onupdate, server_default = o.server_default,
+                autoincrement = autoinc, foreign_key = s.foreign_key, comment = o.comment,
+                order = s.order, _spec = s}
+  if o.default ~= nil and type(o.default) ~= "function" and not sql.tag(o.default) then
+    local ok, err = pcall(sql.to_expr, o.default, col)
+    if not ok then raise("ArgumentError", ("Column %s: bad default: %s"):format(name, tostring(err.message or err))) end
+  end
+  info(col, meta)
+  t.c[key] = col
+  t.columns[#t.columns + 1] = col
+  if pk then t.primary_key[#t.primary_key + 1] = col end
+  if s.foreign_key then t.foreign_keys[#t.foreign_keys + 1] = {column = col, fk = s.foreign_key} end
+  if o.index then
+    t.indexes[#t.indexes + 1] = {name = ("ix_%s_%s"):format(t.name, name), columns = {col},
+                                 unique = o.unique and true or false}
+  end
+  if autoinc then t.autoincrement_column = col end
+  return col
+end
+
+-- ---------------------------------------------------------------- DDL
+
+local function column_list(cols)
+  return list(table.unpack(cols))
+end
+
+-- A bare column element named name (for constraints that name another table's columns).
+local function name_column(name) return make("COLUMN", 0, 0, name, 2) end
+
+--- The CREATE TABLE statement of t.
+function Table:create_statement(if_not_exists)
+  local constraints = {}
+  for _, c in ipairs(self.constraints) do
+    if c.kind == "unique" then
+      constraints[#constraints + 1] = make("CONSTRAINT", CONS_UNIQUE, 0, c.name, 4, column_list(c.columns))
+    else
+      constraints[#constraints + 1] = make("CONSTRAINT", CONS_CHECK, 0, c.name, 4, nil, nil, nil,
+                                           sql.to_expr(core.text(c.text)))
+    end
+  end
+  for _, f in ipairs(self.foreign_keys) do
+    local fk = f.fk
+    local flags = (FK_ACTIONS[fk.ondelete] or 0) | ((FK_ACTIONS[fk.onupdate] or 0) << 4)
+    constraints[#constraints + 1] = make("CONSTRAINT", CONS_FOREIGN_KEY, flags, fk.name, 4,
+      list(f.column), make("TABLE", 0, 0, fk.table_name), list(name_column(fk.column_name)))
+  end
+  return make("CREATE_TABLE", 0, if_not_exists and DDL_IF_NOT_EXISTS or 0, nil, 3, self._node,
+              column_list(self.columns), list(table.unpack(constraints)))
+end
+
+function Table:drop_statement(if_exists)
+  return make("DROP_TABLE", 0, if_exists and DDL_IF_EXISTS or 0, nil, 1, self._node)
+end
+
+--- COMMENT ON COLUMN statements (dialects that keep column comments).
+function Table:comment_statements()
+  local out = {}
+  for _, c in ipairs(self.columns) do
+    local text = info(c).comment
+    if text ~= nil then out[#out + 1] = make("COMMENT", 0, 0, nil, 2, c, sql.literal(tostring(text))) end
+  end
+  return out
+end
+
+function Table:index_statements()
+  local out = {}
+  for i, ix in ipairs(self.indexes) do
+    out[i] = make("CREATE_INDEX", 0, ix.unique and DDL_UNIQUE or 0, ix.name, 2, self._node, column_list(ix.columns))
+  end
+  return out
+end
+
+-- ---------------------------------------------------------------- MetaData
+
+local MetaData = {__name = "argent.MetaData"}
+MetaData.__index = MetaData
+schema.MetaDataClass = MetaData
+
+function schema.MetaData()
+  return setmetatable({tables = {}, _order = {}}, MetaData)
+end
+
+function MetaData:_add(t)
+  if self.tables[t.name] then
+    for i, x in ipairs(self._order) do
+      if x == self.tables[t.name] then table.remove(self._order, i) break end
+    end
+  end
+  self.tables[t.name] = t
+  self._order[#self._order + 1] = t
+end
+
+--- The tables, parents before children (foreign keys within this MetaData), else in definition order.
+function MetaData:sorted_tables()
+  local order, placed, visiting = {}, {}, {}
+  local function visit(t)
+    if placed[t] or visiting[t] then return end -- a cycle: leave it where it is
+    visiting[t] = true
+    for _, f in ipairs(t.foreign_keys) do
+      local parent = self.tables[f.fk.table_name]
+      if parent and parent ~= t then visit(parent) end
+    end
+    visiting[t] = nil
+    placed[t] = true
+    order[#order + 1] = t
+  end
+  for _, t in ipairs(self._order) do visit(t) end
+  return order
+end
+
+-- Runs fn(conn) on bind: an engine (a transaction on a new connection) or a connection.
+local function with_connection(bind, fn)
+  if type(bind) == "userdata" and bind.begin and bind.engine then return fn(bind) end
+  if bind == nil or not bind.connect then
+    raise("ArgumentError", "expected an engine or a connection, got " .. type(bind))
+  end
+  return bind:begin(fn)
+end
+schema.with_connection = with_connection
+
+function MetaData:create_all(bind)
+  local inspect = require "argent.inspect"
+  with_connection(bind, function(conn)
+    local existing = {}
+    for _, name in ipairs(inspect.table_names(conn)) do existing[name] = true end
+    for _, t in ipairs(self:sorted_tables()) do
+      if not existing[t.name] then
+        conn:execute(t:create_statement())
+        for _, stmt in ipairs(t:index_statements()) do conn:execute(stmt) end
+        if conn.dialect == "postgresql" then
+          for _, stmt in ipairs(t:comment_statements()) do conn:execute(stmt) end
+        end
+      end
+    end
+  end)
+end
+
+function MetaData:drop_all(bind)
+  local inspect = require "argent.inspect"
+  with_connection(bind, function(conn)
+    local existing = {}
+    for _, name in ipairs(inspect.table_names(conn)) do existing[name] = true end
+    local order = self:sorted_tables()
+    for i = #order, 1, -1 do
+      if existing[order[i].name] then conn:execute(order[i]:drop_statement()) end
+    end
+  end)
+end
+
+function MetaData:reflect(bind)
+  local inspect = require "argent.inspect"
+  return inspect.reflect(self, bind)
+end
+
+function MetaData:clear()
+  self.tables, self._order = {}, {}
+end
+
+schema.TableClass = Table
+schema.ColumnSpecClass = ColumnSpec
+return schema

@@ -1,0 +1,162 @@
+-- argent.types: the column types of API.md section 4, as Lua values.
+--
+-- A type is a table with `__type` (its name, which the C bindings read:
+-- src/lua/expression.c) and its parameters (length, precision, scale,
+-- as_number, enums).  Each type is usable as it is (argent.Integer,
+-- argent.String) and callable for parameters (argent.String(128),
+-- argent.Numeric(10, 2), argent.Enum("a", "b")); a call makes a new type
+-- value and never changes the original.
+local core = require "argent.core"
+
+local raise = core.error
+local types = {}
+
+local Type = {}
+Type.__index = Type
+Type.__name = "argent.Type"
+
+function Type.__tostring(t)
+  if t.sql_name then return t.sql_name end -- a reflected type: the database's own name
+  if t.__type == "Enum" then
+    local q = {}
+    for i, v in ipairs(t.enums) do q[i] = ("%q"):format(v) end
+    return "Enum(" .. table.concat(q, ", ") .. ")"
+  elseif t.__type == "Numeric" and t.precision then
+    return ("Numeric(%d, %d)"):format(t.precision, t.scale or 0)
+  elseif t.length then
+    return ("%s(%d)"):format(t.__type, t.length)
+  end
+  return t.__type
+end
+
+local function check_count(name, v, what)
+  if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
+    raise("ArgumentError", ("%s: %s must be a non-negative integer, got %s"):format(name, what,
+      type(v) == "string" and ("'" .. v .. "'") or tostring(v)))
+  end
+end
+
+-- The constructor of each parametrised type (self is the base type).
+local makers = {}
+
+function makers.String(base, length)
+  check_count("String", length, "the length")
+  return setmetatable({__type = base.__type, length = length}, Type)
+end
+makers.LargeBinary = makers.String
+
+function makers.Numeric(base, precision, scale, opts)
+  if type(scale) == "table" and opts == nil then opts, scale = scale, nil end
+  check_count("Numeric", precision, "the precision")
+  check_count("Numeric", scale, "the scale")
+  if opts ~= nil and type(opts) ~= "table" then
+    raise("ArgumentError", "Numeric: options must be a table, got " .. type(opts))
+  end
+  return setmetatable({__type = "Numeric", precision = precision, scale = scale or (precision and 0) or nil,
+                       as_number = opts and opts.as_number and true or nil}, Type)
+end
+
+function makers.Enum(base, ...)
+  local n = select("#", ...)
+  local values = ...
+  local enums = {}
+  if n == 1 and type(values) == "table" then
+    for i, v in ipairs(values) do enums[i] = v end
+  else
+    for i = 1, n do enums[i] = (select(i, ...)) end
+  end
+  if #enums == 0 then raise("ArgumentError", "Enum: needs at least one value") end
+  local longest = 0
+  for i, v in ipairs(enums) do
+    if type(v) ~= "string" then
+      raise("ArgumentError", ("Enum: value %d must be a string, got %s"):format(i, type(v)))
+    end
+    if #v > longest then longest = #v end
+  end
+  return setmetatable({__type = "Enum", enums = enums, length = longest}, Type)
+end
+
+local function plain(base, ...)
+  if select("#", ...) > 0 then
+    raise("ArgumentError", base.__type .. " takes no parameters")
+  end
+  return setmetatable({__type = base.__type}, Type)
+end
+
+function Type.__call(base, ...)
+  return (makers[base.__type] or plain)(base, ...)
+end
+
+for _, name in ipairs {"Integer", "BigInteger", "SmallInteger", "Float", "Double", "Numeric", "Boolean",
+                       "String", "Text", "Date", "DateTime", "Time", "LargeBinary", "JSON", "Enum"} do
+  types[name] = setmetatable({__type = name}, Type)
+end
+-- a bare Enum has no values; only Enum(...) is a usable column type
+types.Enum.enums = {}
+
+--- Is v a type value?
+function types.is_type(v)
+  return getmetatable(v) == Type
+end
+
+--- The type value for v: a type, or nil with an error message.
+function types.check(v, what)
+  if getmetatable(v) == Type then return v end
+  raise("ArgumentError", ("%s must be an argent type (argent.Integer, argent.String(50), ...), got %s")
+    :format(what, type(v) == "string" and ("'" .. v .. "'") or type(v)))
+end
+
+-- What each type accepts from Lua (API.md section 1); a value that cannot
+-- fit is refused before the database sees it, the same on every dialect
+-- (SQLite would store it as it is, MariaDB would bend it).
+local function integral(v)
+  return math.type(v) == "integer" or (math.type(v) == "float" and v == math.floor(v))
+    or (type(v) == "string" and v:match("^%s*[-+]?%d+%s*$") ~= nil)
+end
+local function numeric(v)
+  return type(v) == "number" or (type(v) == "string" and tonumber(v) ~= nil)
+end
+local DATE = "^%d%d%d%d%-%d%d%-%d%d$"
+local function is_time(v)
+  return v:match("^%d%d:%d%d$") or v:match("^%d%d:%d%d:%d%d$") or v:match("^%d%d:%d%d:%d%d%.%d+$")
+end
+local function is_datetime(v)
+  if v:match(DATE) then return true end
+  local d, rest = v:match("^(%d%d%d%d%-%d%d%-%d%d)[ T](.+)$")
+  if not d then return false end
+  rest = rest:gsub("Z$", ""):gsub("[+-]%d%d:?%d%d$", "")
+  return is_time(rest) ~= nil
+end
+
+local accepts = {
+  Integer = integral, BigInteger = integral, SmallInteger = integral,
+  Float = numeric, Double = numeric, Numeric = numeric,
+  Boolean = function(v) return type(v) == "boolean" or v == 0 or v == 1 end,
+  Date = function(v) return type(v) == "string" and v:match(DATE) ~= nil end,
+  DateTime = function(v) return type(v) == "string" and is_datetime(v) end,
+  Time = function(v) return type(v) == "string" and is_time(v) ~= nil end,
+  LargeBinary = function(v) return type(v) == "string" end,
+}
+local EXAMPLES = {Date = " (like \"2026-11-24\")", DateTime = " (like \"2026-11-24 02:26:03\")",
+                  Time = " (like \"02:26:03\")"}
+
+-- Checks a Lua value bound for a column of type t: raises an ArgumentError
+-- that names the column, the type and the value when it cannot fit.
+function types.check_value(t, v, column_name)
+  if t.__type == "Enum" and type(v) == "string" and #t.enums > 0 then
+    for _, e in ipairs(t.enums) do
+      if e == v then return end
+    end
+    raise("ArgumentError", ("'%s' is not one of the Enum's values (%s) of column %s")
+      :format(v, table.concat(t.enums, ", "), column_name or "?"))
+  end
+  local ok = accepts[t.__type]
+  if ok and type(v) ~= "table" and type(v) ~= "userdata" and not ok(v) then
+    local shown = type(v) == "string" and ("'" .. (#v > 40 and v:sub(1, 40) .. "..." or v) .. "'") or tostring(v)
+    raise("ArgumentError", ("column %s (%s) cannot take %s %s%s"):format(column_name or "?", tostring(t),
+      type(v), shown, EXAMPLES[t.__type] or ""))
+  end
+end
+
+types.Type = Type
+return types

@@ -1,0 +1,199 @@
+/*
+ * json.c -- JSON values in and out of Lua, with jansson (DESIGN.md: JSON is
+ * encoded and decoded in C by a maintained library, never by hand).
+ *
+ * Lua to JSON: a table whose keys are exactly 1..n (n > 0) is an array,
+ * any other table an object (keys must be strings or numbers, written as
+ * strings); an empty table is {}; argent.null is null.  JSON to Lua: null is
+ * argent.null inside arrays and objects (so positions are kept) and nil at
+ * the top.  Integers stay integers.  Neither direction raises except for
+ * memory (the encoder only reads tables raw).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "lua/sql_binding.h"
+
+#define JSON_MAX_DEPTH 200
+
+static json_t *to_json(lua_State *L, int idx, int depth, ag_error *err);
+
+static int is_array(lua_State *L, int idx, size_t *n) {
+    size_t len = lua_rawlen(L, idx);
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1)) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        lua_Integer k = lua_tointeger(L, -1);
+        if (k < 1 || (size_t)k > len) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        count++;
+    }
+    *n = len;
+    return count == len && len > 0;
+}
+
+static json_t *table_to_json(lua_State *L, int idx, int depth, ag_error *err) {
+    size_t n;
+    if (is_array(L, idx, &n)) {
+        json_t *a = json_array();
+        if (!a) goto nomem;
+        for (size_t i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, (lua_Integer)i);
+            json_t *v = to_json(L, lua_gettop(L), depth + 1, err);
+            lua_pop(L, 1);
+            if (!v || json_array_append_new(a, v) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    json_t *o = json_object();
+    if (!o) goto nomem;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        char numkey[64];
+        const char *key;
+        size_t keylen;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            key = lua_tolstring(L, -2, &keylen);
+        } else if (lua_type(L, -2) == LUA_TNUMBER) {
+            if (lua_isinteger(L, -2)) snprintf(numkey, sizeof numkey, "%lld", (long long)lua_tointeger(L, -2));
+            else snprintf(numkey, sizeof numkey, "%.17g", lua_tonumber(L, -2));
+            key = numkey;
+            keylen = strlen(numkey);
+        } else {
+            ag_error_set(err, AG_ERR_ARGUMENT, NULL, "a JSON object key must be a string or a number, not a %s",
+                         lua_typename(L, lua_type(L, -2)));
+            lua_pop(L, 2);
+            json_decref(o);
+            return NULL;
+        }
+        json_t *v = to_json(L, lua_gettop(L), depth + 1, err);
+        if (!v || json_object_setn_new(o, key, keylen, v) != 0) {
+            if (v == NULL && err->kind == AG_OK) ag_error_nomem(err);
+            lua_pop(L, 2);
+            json_decref(o);
+            return NULL;
+        }
+        lua_pop(L, 1);
+    }
+    return o;
+nomem:
+    ag_error_nomem(err);
+    return NULL;
+}
+
+static json_t *to_json(lua_State *L, int idx, int depth, ag_error *err) {
+    if (depth > JSON_MAX_DEPTH) {
+        ag_error_set(err, AG_ERR_ARGUMENT, NULL, "JSON value nested too deeply (or a table contains itself)");
+        return NULL;
+    }
+    if (!lua_checkstack(L, 4)) {
+        ag_error_nomem(err);
+        return NULL;
+    }
+    json_t *v = NULL;
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: v = json_null(); break;
+    case LUA_TBOOLEAN: v = json_boolean(lua_toboolean(L, idx)); break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            v = json_integer((json_int_t)lua_tointeger(L, idx));
+        } else {
+            double d = lua_tonumber(L, idx);
+            if (!isfinite(d)) {
+                ag_error_set(err, AG_ERR_ARGUMENT, NULL, "JSON cannot hold %g", d);
+                return NULL;
+            }
+            v = json_real(d);
+        }
+        break;
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        v = json_stringn_nocheck(s, len);
+        break;
+    }
+    case LUA_TTABLE: return table_to_json(L, idx, depth, err);
+    default:
+        if (ag_lua_is_null(L, idx)) {
+            v = json_null();
+            break;
+        }
+        ag_error_set(err, AG_ERR_ARGUMENT, NULL, "a %s cannot be stored as JSON", lua_typename(L, lua_type(L, idx)));
+        return NULL;
+    }
+    if (!v) ag_error_nomem(err);
+    return v;
+}
+
+static int dump_callback(const char *buffer, size_t size, void *data) {
+    return ag_buf_append(data, buffer, size);
+}
+
+int ag_lua_json_encode(lua_State *L, int idx, ag_buf *out, ag_error *err) {
+    ag_error_clear(err);
+    idx = lua_absindex(L, idx);
+    json_t *v = to_json(L, idx, 0, err);
+    if (!v) {
+        if (err->kind == AG_OK) ag_error_nomem(err);
+        return -1;
+    }
+    int rc = json_dump_callback(v, dump_callback, out, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ALLOW_NUL);
+    json_decref(v);
+    if (rc != 0) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "the value cannot be written as JSON");
+    return 0;
+}
+
+static void push_json(lua_State *L, json_t *v, int top) {
+    luaL_checkstack(L, 4, "JSON nested too deeply");
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        lua_createtable(L, 0, (int)json_object_size(v));
+        const char *key;
+        size_t keylen;
+        json_t *item;
+        json_object_keylen_foreach(v, key, keylen, item) {
+            lua_pushlstring(L, key, keylen);
+            push_json(L, item, 0);
+            lua_rawset(L, -3);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        lua_createtable(L, (int)n, 0);
+        for (size_t i = 0; i < n; i++) {
+            push_json(L, json_array_get(v, i), 0);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
+    case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
+    case JSON_TRUE: lua_pushboolean(L, 1); break;
+    case JSON_FALSE: lua_pushboolean(L, 0); break;
+    default:
+        if (top) lua_pushnil(L);
+        else ag_lua_push_null(L);
+    }
+}
+
+int ag_lua_json_decode(lua_State *L, const char *text, size_t len, ag_error *err) {
+    json_error_t jerr;
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!v) return ag_error_set(err, AG_ERR_DATA, NULL, "invalid JSON from the database: %s", jerr.text);
+    push_json(L, v, 1); /* may raise a memory error: jansson's value would leak then, an accepted edge */
+    json_decref(v);
+    return 0;
+}

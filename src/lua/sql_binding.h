@@ -1,0 +1,89 @@
+/*
+ * sql_binding.h -- what the SQL expression bindings (expression.c,
+ * statement.c, schema.c, json.c) share with each other and with the
+ * connection and result bindings.
+ *
+ * Every tree node Lua sees is one userdata of type argent.ClauseElement
+ * holding one reference to an ag_node (src/sql/node.h); its user value is a
+ * Lua table of extra information (a column's name, key, type object, table
+ * and options) or nil.  Nodes are created straight into a userdata that
+ * already exists, so that a raise never leaks one; a helper that turns a
+ * Lua value into a node pushes that node's userdata and returns the node
+ * borrowed from it.
+ */
+#ifndef ARGENT_LUA_SQL_BINDING_H
+#define ARGENT_LUA_SQL_BINDING_H
+
+#include "base/buf.h"
+#include "lua/binding.h"
+#include "sql/compile.h"
+#include "sql/node.h"
+
+#define AG_NODE_TYPE "argent.ClauseElement"
+
+typedef struct ag_lua_node {
+    ag_node *node; /* NULL only while being made */
+} ag_lua_node;
+
+/* ---- expression.c */
+/* Pushes a new userdata for n, taking over the caller's reference; n NULL
+ * (out of memory) raises a memory error. */
+ag_node *ag_lua_push_node(lua_State *L, ag_node *n);
+/* Pushes a userdata and a fresh node of tag with nkids (all NULL) in it. */
+ag_node *ag_lua_push_new_node(lua_State *L, ag_node_tag tag, int nkids);
+/* The node of the ClauseElement at idx, or NULL. */
+ag_node *ag_lua_test_node(lua_State *L, int idx);
+/* The node at idx, or an ArgumentError "<what> must be a SQL expression, got <type>". */
+ag_node *ag_lua_check_node(lua_State *L, int idx, const char *what);
+/* Turns the Lua value at idx into an expression node and pushes its
+ * userdata: a ClauseElement as is, argent.text() as TEXT, nil/argent.null as
+ * NULL, a table with a `_node` field (a Table, a model) as that node, other
+ * values as a BIND typed like hint (the column it is compared with or
+ * assigned to; JSON values are encoded, Enum values checked).  hint_idx is
+ * the stack index of hint's userdata, or 0.  Raises ArgumentError. */
+ag_node *ag_lua_to_expr(lua_State *L, int idx, int hint_idx, const char *what);
+/* Reads an argent type object (types.lua) at idx into *out; 0, or -1 if it
+ * is not a type object. */
+int ag_lua_to_sqltype(lua_State *L, int idx, ag_sqltype *out);
+/* Converts the Lua value at idx into a value of type t for binding (JSON is
+ * encoded into a string pushed on the stack, which must stay there while
+ * out is in use).  Never raises except for memory; -1 with err. */
+int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out, ag_error *err);
+void ag_lua_open_expression(lua_State *L, int module_idx);
+/* Writes s in API.md's date/time form into out (len bytes at most): a "T"
+ * separator becomes a space, a fraction loses its trailing zeros (and the
+ * point when nothing is left).  Returns the new length. */
+size_t ag_lua_iso_normalize(const char *s, size_t len, char *out);
+
+/* ---- statement.c */
+void ag_lua_open_statement(lua_State *L, int module_idx);
+/* Executes the statement at stmt_idx on the connection at conn_idx with the
+ * named parameters at params_idx (0: none); pushes the result.  Returns the
+ * SQL text (valid while the statement lives) for echo. */
+const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx);
+/* Pushes the list of the parameter values the statement at stmt_idx was
+ * executed with (for echo): its bound values, and the named ones from the
+ * table at params_idx (0: none). */
+void ag_lua_push_statement_params(lua_State *L, int stmt_idx, ag_dialect d, int params_idx);
+/* conn:executemany(statement, rows): rows are tables keyed by parameter name. */
+int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int rows_idx);
+
+/* ---- schema.c */
+void ag_lua_open_schema(lua_State *L, int module_idx);
+
+/* ---- json.c */
+/* Encodes the Lua value at idx as JSON into out.  0, or -1 with err. */
+int ag_lua_json_encode(lua_State *L, int idx, ag_buf *out, ag_error *err);
+/* Decodes JSON text and pushes the Lua value.  0, or -1 with err (nothing pushed). */
+int ag_lua_json_decode(lua_State *L, const char *text, size_t len, ag_error *err);
+
+/* ---- result.c (argent types of the result's columns) */
+void ag_lua_result_set_types(ag_lua_result *r, const ag_sqltype *types, int n);
+/* After an insert that got RETURNING key added for lastrowid: reads that row
+ * into lastrowid and finishes the result (which then returns no rows). */
+void ag_lua_result_take_key(lua_State *L, ag_lua_result *r);
+
+/* module.c calls this: registers every SQL binding into the module table at the top. */
+void ag_lua_open_sql(lua_State *L);
+
+#endif
