@@ -10,10 +10,14 @@
 local argent = require "argent"
 
 local url = os.getenv("DB_CONNECTION_STRING") or "sqlite:///blog.db"
+-- as the seed's auto_create_db: the database is made when it is not there yet
+if not argent.database_exists(url) then argent.create_database(url) end
 local engine = argent.create_engine(url, {pool_pre_ping = true, pool_recycle = 3600})
 print(("engine: %s (%s)"):format(tostring(engine.url), engine.dialect))
 
-local key = engine.dialect == "postgresql" and "SERIAL PRIMARY KEY" or "INTEGER PRIMARY KEY AUTOINCREMENT"
+local key = engine.dialect == "postgresql" and "SERIAL PRIMARY KEY"
+  or engine.dialect == "mariadb" and "INTEGER PRIMARY KEY AUTO_INCREMENT"
+  or "INTEGER PRIMARY KEY AUTOINCREMENT"
 local schema = {
   ([[CREATE TABLE IF NOT EXISTS users (
       id %s, username VARCHAR(128), email VARCHAR(128), password VARCHAR(128),

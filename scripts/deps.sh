@@ -7,7 +7,9 @@ ARGENT_DEBIAN_PACKAGES=(
     build-essential cmake pkg-config # compiler and build
     lua5.4 liblua5.4-dev lua-unit    # Lua 5.4 and the test framework
     libsqlite3-dev libpq-dev         # the database client libraries
+    libmariadb-dev                   # ... MariaDB Connector/C
     postgresql                       # the server the tests start (scripts/pg.sh)
+    mariadb-server                   # ... and scripts/mariadb.sh
     libjansson-dev                   # JSON in C
     clang                            # clang-format, and a second compiler
 )

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # test.sh -- the test command (README, CI): installs what is missing, builds
 # argent twice -- build/ as usual and build-asan/ with ASan+UBSan -- and runs
-# the whole suite with each against real databases: SQLite files, and a
+# the whole suite with each against real databases (and the threaded tests
+# once more in build-tsan/ under ThreadSanitizer): SQLite files, and a
 # throwaway PostgreSQL server (scripts/pg.sh) that lives as long as this
 # script, whatever way it ends.
 #
 #   bash scripts/test.sh            (from anywhere)
 #
 # Environment: ARGENT_PG_PORT (default 55433), the server's port on 127.0.0.1;
+# ARGENT_MY_PORT (default 55434), the MariaDB server's (scripts/mariadb.sh);
 # ARGENT_JOBS (default 2), parallel build and test jobs.
-# Exits non-zero when either run fails; the last run's ctest summary is the
+# Exits non-zero when any run fails; the last run's ctest summary is the
 # last thing this script prints.
 set -euo pipefail
 
@@ -18,30 +20,67 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 jobs=${ARGENT_JOBS:-2}
 pg_port=${ARGENT_PG_PORT:-55433}
+my_port=${ARGENT_MY_PORT:-55434}
 
 # 1. What the build and the tests need.
 argent_install_deps
 
 # 2. Both builds, before any server is started.
-cmake -S . -B build -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_SANITIZE=OFF
+cmake -S . -B build -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=OFF
 cmake --build build -j "$jobs"
-cmake -S . -B build-asan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_SANITIZE=ON
+cmake -S . -B build-asan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=ON
 cmake --build build-asan -j "$jobs"
+# ThreadSanitizer: only what runs threads (the pool test, and the embedding
+# host example when this tree has it).
+cmake -S . -B build-tsan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=thread
+cmake --build build-tsan --target test_pool -j "$jobs"
+tsan_tests='^c_test_pool$'
+tsan_targets=$(cmake --build build-tsan --target help 2>/dev/null || true)
+if grep -Eq '(^|[[:space:]])argent-host-example([[:space:]:]|$)' <<<"$tsan_targets"; then
+    cmake --build build-tsan --target argent-host-example -j "$jobs"
+    tsan_tests='^c_test_pool$|^host_example'
+fi
+# The compiler's fuzzer (tests/fuzz/), with clang's libFuzzer when there is one.
+fuzz_bin=""
+if command -v clang >/dev/null 2>&1; then
+    mkdir -p build-fuzz
+    if clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc tests/fuzz/fuzz_compile.c \
+        src/sql/*.c src/base/buf.c src/base/error.c src/base/value.c -o build-fuzz/fuzz_compile; then
+        fuzz_bin=build-fuzz/fuzz_compile
+    fi
+fi
 
 # 3. PostgreSQL on a private port, stopped and removed on any exit.  /tmp, not
 # $TMPDIR: the server's user must reach it, and a unix socket path is short.
 pg_dir=$(mktemp -d /tmp/argent-pg.XXXXXX)
 # shellcheck disable=SC2317 # called by the trap
 stop_postgres() { scripts/pg.sh stop "$pg_dir" || true; }
-trap stop_postgres EXIT
+my_dir=$(mktemp -d /tmp/argent-my.XXXXXX)
+# shellcheck disable=SC2317 # called by the trap
+stop_servers() {
+    stop_postgres
+    scripts/mariadb.sh stop "$my_dir" || true
+}
+trap stop_servers EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 scripts/pg.sh start "$pg_dir" "$pg_port"
 export ARGENT_TEST_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/argent_test"
+# ... and MariaDB (scripts/mariadb.sh) likewise.
+scripts/mariadb.sh start "$my_dir" "$my_port"
+export ARGENT_TEST_MY_URL="mariadb://root@127.0.0.1:$my_port/argent_test"
 
-# 4. The suite, on each build.  Both runs happen even when the first fails.
+# 4. The suite, on each build.  Every run happens even when one fails; the
+# TSan run (the threaded tests only) comes before the ASan run, whose summary
+# ends the output.
 status=0
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1
+if [ -n "$fuzz_bin" ]; then # 60 s of random trees through the compiler
+    mkdir -p build-fuzz/corpus
+    "$fuzz_bin" -max_total_time=60 -max_len=512 -artifact_prefix=build-fuzz/ build-fuzz/corpus || status=1
+fi
+TSAN_OPTIONS=halt_on_error=1 \
+    ctest --test-dir build-tsan -R "$tsan_tests" --output-on-failure || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" || status=1

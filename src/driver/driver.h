@@ -2,7 +2,7 @@
  * driver.h -- the one interface every database driver implements.
  *
  * A driver is one `const ag_driver` of function pointers (sqlite.c,
- * postgres.c, mariadb.c later).  Only driver files include a database's
+ * postgres.c, mariadb.c).  Only driver files include a database's
  * header; everything above them (pool, engine, bindings) sees this vtable.
  *
  * Ownership and threads: an ag_driver_conn and its statements are used by one
@@ -16,8 +16,8 @@
  *   connection refused or lost, database locked/busy, I/O   -> AG_ERR_OPERATIONAL
  *   feature not supported                          -> AG_ERR_NOT_SUPPORTED
  *   anything else from the database                -> AG_ERR_OPERATIONAL (DatabaseError-like)
- * err->code is the SQLSTATE (PostgreSQL) or the extended result code in
- * decimal (SQLite).  err->disconnect is set when the connection is unusable
+ * err->code is the SQLSTATE (PostgreSQL, MariaDB) or the extended result
+ * code in decimal (SQLite).  err->disconnect is set when the connection is unusable
  * afterwards (the pool then discards it).  Messages are the database's own
  * text, trimmed of trailing newlines, and never contain parameter values or
  * the password.
@@ -127,7 +127,7 @@ typedef struct ag_driver {
     /* The current row's value of column col (0-based), typed per API.md
      * section 1: integers as AG_VALUE_INTEGER, floats as AG_VALUE_FLOAT,
      * NULL as AG_VALUE_NULL, blobs/bytea as AG_VALUE_BLOB, booleans (PostgreSQL
-     * bool, SQLite columns declared BOOLEAN) as AG_VALUE_BOOLEAN, numeric as
+     * bool, SQLite columns declared BOOLEAN, MariaDB TINYINT(1)) as AG_VALUE_BOOLEAN, numeric as
      * AG_VALUE_TEXT (exact), dates and times as AG_VALUE_TEXT in ISO-8601
      * ("2026-11-24", "2026-11-24 02:26:03", "02:26:03", fraction only when
      * non-zero).  Text pointers stay valid until the next fetch/reset/execute. */
@@ -157,6 +157,7 @@ typedef struct ag_driver {
 
 extern const ag_driver ag_driver_sqlite;
 extern const ag_driver ag_driver_postgres;
+extern const ag_driver ag_driver_mariadb;
 
 /* The driver for a dialect, or NULL if this build has none for it. */
 const ag_driver *ag_driver_for(ag_dialect dialect);

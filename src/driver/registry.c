@@ -9,6 +9,9 @@ const ag_driver *ag_driver_for(ag_dialect dialect) {
 #ifdef ARGENT_WITH_POSTGRES
     case AG_DIALECT_POSTGRESQL: return &ag_driver_postgres;
 #endif
+#ifdef ARGENT_WITH_MARIADB
+    case AG_DIALECT_MARIADB: return &ag_driver_mariadb;
+#endif
     default: return NULL;
     }
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lua/binding.h"
+#include "lua/sql_binding.h"
 
 void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
                      lua_CFunction index) {
@@ -97,6 +98,8 @@ int luaopen_argent_core(lua_State *L) {
     ag_lua_open_connection(L);
     ag_lua_open_transaction(L);
     ag_lua_open_result(L);
+    ag_lua_open_database(L); /* database_exists, create_database, drop_database */
+    ag_lua_open_sql(L); /* argent.core.sql: the expression language (expression.c, statement.c) */
     lua_pushcfunction(L, ag_lua_create_engine);
     lua_setfield(L, -2, "create_engine");
     lua_pushcfunction(L, ag_lua_make_url);

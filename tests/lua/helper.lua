@@ -2,10 +2,11 @@
 --
 -- CMake runs each tests/lua/test_*.lua once per database, as
 --   build/argent run tests/lua/test_X.lua -v      (from the repository root)
--- with ARGENT_TEST_DB = sqlite_file | sqlite_mem | postgresql and
+-- with ARGENT_TEST_DB = sqlite_file | sqlite_mem | postgresql | mariadb and
 -- ARGENT_TEST_TMP = a scratch directory (created here if missing).
--- PostgreSQL's URL comes from ARGENT_TEST_PG_URL; without it a PostgreSQL run
--- exits with status 77, which CTest reports as "skipped".
+-- PostgreSQL's URL comes from ARGENT_TEST_PG_URL, MariaDB's from
+-- ARGENT_TEST_MY_URL; without it such a run exits with status 77, which
+-- CTest reports as "skipped".
 --
 -- This file turns that environment into a URL and an engine, owns the
 -- per-suite SQLite file, and holds the checks the suites repeat (an argent
@@ -17,12 +18,12 @@ local argent = require "argent"
 
 local helper = {lu = lu, argent = argent}
 
-local KNOWN_DATABASES = {sqlite_file = true, sqlite_mem = true, postgresql = true}
+local KNOWN_DATABASES = {sqlite_file = true, sqlite_mem = true, postgresql = true, mariadb = true}
 
 -- Run by hand without the environment, a suite uses an in-memory SQLite database.
 helper.db = os.getenv("ARGENT_TEST_DB") or "sqlite_mem"
 if not KNOWN_DATABASES[helper.db] then
-    io.stderr:write("ARGENT_TEST_DB must be sqlite_file, sqlite_mem or postgresql, not '",
+    io.stderr:write("ARGENT_TEST_DB must be sqlite_file, sqlite_mem, postgresql or mariadb, not '",
                     helper.db, "'\n")
     os.exit(2)
 end
@@ -30,6 +31,8 @@ end
 helper.tmp = os.getenv("ARGENT_TEST_TMP") or "/tmp/argent-test"
 helper.pg_url = os.getenv("ARGENT_TEST_PG_URL")
 if helper.pg_url == "" then helper.pg_url = nil end
+helper.my_url = os.getenv("ARGENT_TEST_MY_URL")
+if helper.my_url == "" then helper.my_url = nil end
 
 -- The suite's name, from the script's path: ".../tests/lua/test_url.lua" -> "test_url".
 local script = (arg and arg[0]) or "suite"
@@ -39,9 +42,14 @@ if helper.db == "postgresql" and not helper.pg_url then
     io.stderr:write(helper.suite, ": ARGENT_TEST_PG_URL is not set, skipping the PostgreSQL run\n")
     os.exit(77)
 end
+if helper.db == "mariadb" and not helper.my_url then
+    io.stderr:write(helper.suite, ": ARGENT_TEST_MY_URL is not set, skipping the MariaDB run\n")
+    os.exit(77)
+end
 
 function helper.is_pg() return helper.db == "postgresql" end
-function helper.is_sqlite() return helper.db ~= "postgresql" end
+function helper.is_mariadb() return helper.db == "mariadb" end
+function helper.is_sqlite() return helper.db == "sqlite_file" or helper.db == "sqlite_mem" end
 function helper.is_sqlite_mem() return helper.db == "sqlite_mem" end
 function helper.is_sqlite_file() return helper.db == "sqlite_file" end
 
@@ -70,6 +78,8 @@ function helper.url()
         return "sqlite:///" .. helper.db_path
     elseif helper.db == "sqlite_mem" then
         return "sqlite:///:memory:"
+    elseif helper.db == "mariadb" then
+        return helper.my_url
     end
     return helper.pg_url
 end
@@ -80,9 +90,12 @@ end
 
 -- Dialect-specific column types for the typed tables of the suites.
 helper.types = {
-    blob = helper.is_pg() and "BYTEA" or "BLOB",
+    blob = helper.is_pg() and "BYTEA" or (helper.is_mariadb() and "LONGBLOB" or "BLOB"),
     -- an integer key the database generates
-    autoinc_pk = helper.is_pg() and "SERIAL PRIMARY KEY" or "INTEGER PRIMARY KEY",
+    autoinc_pk = helper.is_pg() and "SERIAL PRIMARY KEY"
+        or (helper.is_mariadb() and "INTEGER PRIMARY KEY AUTO_INCREMENT" or "INTEGER PRIMARY KEY"),
+    -- a date and time without time zone (MariaDB's TIMESTAMP converts zones and stops at 2038)
+    datetime = helper.is_mariadb() and "DATETIME(6)" or "TIMESTAMP",
 }
 
 -- Reads a field of an error value without raising: a userdata without
@@ -138,10 +151,12 @@ function helper.count(conn, tbl)
     return conn:execute("SELECT count(*) AS n FROM " .. tbl):scalar()
 end
 
--- Drops the named tables, in order, if they exist.  On PostgreSQL a lock
--- left behind by a failed test must not make the suite hang forever.
+-- Drops the named tables, in order, if they exist.  On PostgreSQL and
+-- MariaDB a lock left behind by a failed test must not make the suite hang
+-- forever.
 function helper.drop_tables(conn, names)
     if helper.is_pg() then conn:execute("SET lock_timeout = '10s'") end
+    if helper.is_mariadb() then conn:execute("SET SESSION lock_wait_timeout = 10") end
     for _, name in ipairs(names) do
         conn:execute("DROP TABLE IF EXISTS " .. name)
     end
@@ -190,6 +205,155 @@ function helper.run()
     if #args == 0 then args = {"-o", "text"} end
     local failures = lu.LuaUnit.run(table.unpack(args))
     return failures == 0 and 0 or 1
+end
+
+-- ---- The SQL expression language suites (test_schema, test_expression,
+-- test_statement, test_types, test_ddl, test_inspect, test_hostile).
+
+-- The dialects a statement compiles for by name, without a database.
+helper.DIALECTS = {"sqlite", "postgresql"}
+
+-- The placeholder of the n-th parameter in a dialect's compiled SQL.
+function helper.placeholder(dialect, n)
+    if dialect == "postgresql" then return "$" .. n end
+    return "?"
+end
+
+-- stmt:compile(target) -> sql, params, checked to be a string and a table.
+function helper.compile(stmt, target)
+    local sql, params = stmt:compile(target)
+    lu.assertEquals(type(sql), "string", "compile must return the SQL text")
+    lu.assertEquals(type(params), "table", "compile must return the parameter list")
+    return sql, params
+end
+
+-- sql with every run of white space made one space, and trimmed.
+function helper.squash(sql)
+    return (sql:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", ""))
+end
+
+local function show_sql(sql)
+    if #sql > 400 then return sql:sub(1, 400) .. "..." end
+    return sql
+end
+
+-- Checks that sql contains sub (a plain substring); case-insensitive when
+-- `nocase` is true.
+function helper.assert_has(sql, sub, nocase)
+    local hay, needle = sql, sub
+    if nocase then hay, needle = sql:lower(), sub:lower() end
+    if not hay:find(needle, 1, true) then
+        lu.fail(("expected the SQL to contain %q:\n  %s"):format(sub, show_sql(sql)))
+    end
+end
+
+-- Checks that sql does not contain sub (a plain substring).
+function helper.assert_lacks(sql, sub, nocase)
+    local hay, needle = sql, sub
+    if nocase then hay, needle = sql:lower(), sub:lower() end
+    if hay:find(needle, 1, true) then
+        local shown = #sub > 60 and ("<%d bytes>"):format(#sub) or ("%q"):format(sub)
+        lu.fail(("expected the SQL not to contain %s:\n  %s"):format(shown, show_sql(sql)))
+    end
+end
+
+-- Checks that sql matches the Lua pattern (on the squashed text when
+-- `squashed` is true).
+function helper.assert_sql_matches(sql, pattern, squashed)
+    local s = squashed and helper.squash(sql) or sql
+    if not s:find(pattern) then
+        lu.fail(("expected the SQL to match the pattern %q:\n  %s"):format(pattern, show_sql(s)))
+    end
+end
+
+-- The PostgreSQL SQL must number its placeholders $1..$n, in order of
+-- appearance, with n = #params, and hold no `?`; the SQLite SQL must hold
+-- exactly #params `?` and no `$n`.  (Strings inside quotes are not expected
+-- in compiled SQL: values are bound.)
+function helper.assert_placeholders(sql, params, dialect)
+    if dialect == "postgresql" then
+        local n = 0
+        for d in sql:gmatch("%$(%d+)") do
+            n = n + 1
+            lu.assertEquals(tonumber(d), n, "placeholders must be $1, $2, ... in order: " .. show_sql(sql))
+        end
+        lu.assertEquals(n, #params, "one $n per parameter: " .. show_sql(sql))
+        helper.assert_lacks(sql, "?")
+    else
+        local _, n = sql:gsub("%?", "")
+        lu.assertEquals(n, #params, "one ? per parameter: " .. show_sql(sql))
+        lu.assertNil(sql:find("%$%d"), "no $n placeholder on SQLite: " .. show_sql(sql))
+    end
+end
+
+-- The names of the tables in the database (its current schema on
+-- PostgreSQL), read from the catalog with plain SQL, as a set.
+function helper.table_set(conn)
+    local sql
+    if helper.is_pg() then
+        sql = "SELECT table_name AS name FROM information_schema.tables "
+              .. "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+    elseif helper.is_mariadb() then
+        sql = "SELECT table_name AS name FROM information_schema.tables "
+              .. "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+    else
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    end
+    local set = {}
+    for row in conn:execute(sql):rows() do set[row.name] = true end
+    return set
+end
+
+function helper.table_exists(conn, name)
+    return helper.table_set(conn)[name] == true
+end
+
+-- The names of the indexes on table `name`, from the catalog, as a set
+-- (name -> true).
+function helper.index_set(conn, name)
+    local sql
+    if helper.is_pg() then
+        sql = "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() "
+              .. "AND tablename = ?"
+    elseif helper.is_mariadb() then
+        sql = "SELECT DISTINCT index_name AS name FROM information_schema.statistics "
+              .. "WHERE table_schema = DATABASE() AND table_name = ?"
+    else
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+    end
+    local set = {}
+    for row in conn:execute(sql, {name}):rows() do set[row.name] = true end
+    return set
+end
+
+-- An engine whose echo hook records every SQL statement it runs in `log`
+-- (a list of strings); returns engine, log.
+function helper.logging_engine(opts)
+    local log = {}
+    local o = {}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    o.echo = function(sql) log[#log + 1] = sql end
+    return helper.engine(o), log
+end
+
+-- The end of a test of a suite built on MetaData: meta:drop_all (when meta
+-- is given; its failure is ignored, the plain DROPs below are the safety
+-- net), then DROP TABLE IF EXISTS of `names` (parents first in the list, so
+-- they are dropped children first; write names that need quoting quoted),
+-- then the engine is disposed of.
+function helper.cleanup_meta(engine, meta, names)
+    collectgarbage()
+    collectgarbage()
+    if engine == nil then return end
+    if meta then pcall(meta.drop_all, meta, engine) end
+    helper.cleanup(engine, names)
+end
+
+-- The value of `field` in each row of a result, as a list.
+function helper.column_of(res, field)
+    local out = {}
+    for row in res:rows() do out[#out + 1] = row[field] end
+    return out
 end
 
 return helper

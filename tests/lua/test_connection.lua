@@ -157,6 +157,8 @@ function TestConnection:test_exec_driver_sql_passes_sql_untouched()
     local conn <close> = self.engine:connect()
     if helper.is_pg() then
         lu.assertEquals(conn:exec_driver_sql("SELECT $1::int AS x", {5}):scalar(), 5)
+    elseif helper.is_mariadb() then  -- `?` is MariaDB's own placeholder
+        lu.assertEquals(conn:exec_driver_sql("SELECT ? AS x", {5}):scalar(), 5)
     else
         lu.assertEquals(conn:exec_driver_sql("SELECT ?1 AS x", {5}):scalar(), 5)
     end

@@ -31,7 +31,8 @@ end
 -- creating engines
 
 function TestEngine:test_dialect_of_this_run()
-    lu.assertEquals(self.engine.dialect, helper.is_pg() and "postgresql" or "sqlite")
+    lu.assertEquals(self.engine.dialect, helper.is_pg() and "postgresql"
+                    or (helper.is_mariadb() and "mariadb" or "sqlite"))
 end
 
 function TestEngine:test_connect_returns_a_working_connection()

@@ -196,7 +196,7 @@ function TestResult:test_rowcount_of_insert()
 end
 
 function TestResult:test_lastrowid_after_single_row_insert_on_sqlite()
-    lu.skipIf(not helper.is_sqlite(), "raw-SQL lastrowid is SQLite's last-insert id")
+    lu.skipIf(helper.is_pg(), "raw-SQL lastrowid is the database's last-insert id (none on PostgreSQL)")
     local r1 = self.conn:execute("INSERT INTO t_res_auto (name) VALUES (?)", {"first"})
     local r2 = self.conn:execute("INSERT INTO t_res_auto (name) VALUES (?)", {"second"})
     lu.assertEquals(math.type(r1.lastrowid), "integer")

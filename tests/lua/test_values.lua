@@ -11,11 +11,13 @@ local helper = require "tests.lua.helper"
 local lu, argent = helper.lu, helper.argent
 
 local pg = helper.is_pg()
+local my = helper.is_mariadb()
 
 local TABLES = {
     {"t_val_items", "CREATE TABLE t_val_items (id INTEGER PRIMARY KEY, i BIGINT, f DOUBLE PRECISION, "
-        .. "s TEXT, b " .. helper.types.blob .. ", flag BOOLEAN, d DATE, ts TIMESTAMP, tm TIME"
-        .. (pg and ", num NUMERIC(10,2), short VARCHAR(5)" or "") .. ")"},
+        .. "s " .. (my and "LONGTEXT" or "TEXT") .. ", b " .. helper.types.blob .. ", flag BOOLEAN, d DATE, "
+        .. "ts " .. (my and "DATETIME(6)" or "TIMESTAMP") .. ", tm " .. (my and "TIME(6)" or "TIME")
+        .. ((pg or my) and ", num NUMERIC(10,2), short VARCHAR(5)" or "") .. ")"},
 }
 
 local INTEGERS = {0, 1, -1, 42, 2147483647, 2147483648, -2147483649, math.maxinteger, math.mininteger}
@@ -250,18 +252,19 @@ end
 -- numeric
 
 function TestValues:test_postgresql_numeric_is_exact_string()
-    lu.skipIf(not pg, "PostgreSQL only")
+    lu.skipIf(not (pg or my), "server databases only (PostgreSQL, MariaDB)")
     lu.assertEquals(self:store("num", "12.5"), "12.50")
 end
 
 function TestValues:test_postgresql_numeric_from_float_param()
-    lu.skipIf(not pg, "PostgreSQL only")
+    lu.skipIf(not (pg or my), "server databases only (PostgreSQL, MariaDB)")
     lu.assertEquals(self:store("num", 12.5), "12.50")
 end
 
 function TestValues:test_postgresql_numeric_literal_is_exact_string()
-    lu.skipIf(not pg, "PostgreSQL only")
-    lu.assertEquals(self.conn:execute("SELECT CAST(12.5 AS NUMERIC(10,2)) AS v"):scalar(), "12.50")
+    lu.skipIf(not (pg or my), "server databases only (PostgreSQL, MariaDB)")
+    local numeric = my and "DECIMAL" or "NUMERIC"  -- MariaDB's CAST knows only DECIMAL
+    lu.assertEquals(self.conn:execute("SELECT CAST(12.5 AS " .. numeric .. "(10,2)) AS v"):scalar(), "12.50")
 end
 
 -- several types in one row
