@@ -4,7 +4,8 @@
 -- and SQLAlchemy by shared/bench/peers/run.sh (listed in bench/peers.txt).
 --
 -- usage: argent run bench/peers_core.lua <url> <N> <label>
---   url: sqlite:///path.db, sqlite:// (memory) or postgresql://user@host:port/db
+--   url: sqlite:///path.db, sqlite:// (memory), postgresql://user@host:port/db
+--        or mariadb://user@host:port/db
 -- stdout: "<label> <workload> <seconds> <rows>"; stderr: "# check <label> <workload> <checksum>".
 --
 -- Every statement is built with the expression language (argent.insert /
@@ -63,6 +64,7 @@ if sqlite then
 end
 local engine = argent.create_engine(url, {connect_args = connect_args})
 local pg = engine.dialect == "postgresql"
+local my = engine.dialect == "mariadb"
 local conn = engine:connect()
 
 -- ---------------------------------------------------------------- schema
@@ -94,6 +96,27 @@ meta:drop_all(conn)
 if pg then
   -- SERIAL PRIMARY KEY, indexes ix_<table>_<column>: the spec's DDL
   meta:create_all(conn)
+elseif my then
+  -- The spec's MariaDB DDL, character for character what c_mariadb.c,
+  -- luadbi_bench.lua and SQLAlchemy create (SHOW CREATE TABLE is identical):
+  -- DATETIME timestamps, TEXT, ENGINE=InnoDB DEFAULT CHARSET=utf8mb4.
+  -- argent's DDL compiler would emit DATETIME(6) (microseconds) and LONGTEXT
+  -- (TEXT stops at 64 kB) and no table options, so the tables are created
+  -- with the spec's DDL text; the Table objects above describe the same columns.
+  local opts = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+  for _, s in ipairs({
+    "CREATE TABLE users (id INTEGER PRIMARY KEY AUTO_INCREMENT, username VARCHAR(128) NOT NULL,"
+      .. " email VARCHAR(128) NOT NULL, password VARCHAR(128) NOT NULL,"
+      .. " created_at DATETIME DEFAULT CURRENT_TIMESTAMP, updated_at DATETIME DEFAULT CURRENT_TIMESTAMP)" .. opts,
+    "CREATE TABLE posts (id INTEGER PRIMARY KEY AUTO_INCREMENT, title VARCHAR(256) NOT NULL,"
+      .. " content TEXT NOT NULL, image_url VARCHAR(256), owner_id INTEGER NOT NULL REFERENCES users(id))" .. opts,
+    "CREATE INDEX ix_posts_owner_id ON posts (owner_id)",
+    "CREATE TABLE comments (id INTEGER PRIMARY KEY AUTO_INCREMENT, text TEXT NOT NULL,"
+      .. " owner_id INTEGER NOT NULL REFERENCES users(id), post_id INTEGER NOT NULL REFERENCES posts(id),"
+      .. " created_at DATETIME DEFAULT CURRENT_TIMESTAMP)" .. opts,
+    "CREATE INDEX ix_comments_owner_id ON comments (owner_id)",
+    "CREATE INDEX ix_comments_post_id ON comments (post_id)",
+  }) do conn:execute(s) end
 else
   -- The spec (and SQLAlchemy's sqlite_autoincrement=True) declares the keys
   -- INTEGER PRIMARY KEY AUTOINCREMENT, which keeps sqlite_sequence up to date
@@ -197,9 +220,19 @@ do
     end
   end
   conn:executemany(argent.insert(posts), prows)
+  -- The comments' post ids come from the database, not from the spec's
+  -- (u-1)*5+j: a bulk insert need not give gap-free ids (on MariaDB InnoDB
+  -- reserves AUTO_INCREMENT values per array execute).  A user's posts,
+  -- ordered by id, are its posts j = 1..5 in insertion order.
+  local post_id = {}
+  for p in conn:execute(argent.select(pc.id, pc.owner_id):order_by(pc.owner_id, pc.id)):rows() do
+    local list = post_id[p.owner_id]
+    if not list then list = {}; post_id[p.owner_id] = list end
+    list[#list + 1] = p.id
+  end
   for u = 1, R do
     for j = 1, POSTS_PER_USER do
-      local pid = (u - 1) * POSTS_PER_USER + j
+      local pid = post_id[u][j]
       for k = 1, COMMENTS_PER_POST do
         crows[#crows + 1] = {text = fmt("Comment %d on post %d", k, pid), owner_id = u % R + 1, post_id = pid}
       end
@@ -207,7 +240,8 @@ do
   end
   conn:executemany(argent.insert(comments), crows)
   tx:commit()
-  conn:execute("ANALYZE")
+  -- MariaDB's bare ANALYZE is a statement prefix, not a command: name the tables
+  conn:execute(my and "ANALYZE TABLE users, posts, comments" or "ANALYZE")
 end
 
 -- ---------------------------------------------------------------- W5
