@@ -101,29 +101,33 @@ argent.json_encode, argent.json_decode = sqlcore.json_encode, sqlcore.json_decod
 -- Statements built with argent run through conn:execute / executemany: an
 -- insert without values takes the parameters as its values, Lua default
 -- functions are called per execution (per row for executemany).
-local conn_execute, conn_executemany = Connection.execute, Connection.executemany
+local conn_executemany = Connection.executemany
 local prepare_execute, insert_many, sql_tag, sql_info = sqlapi.prepare_execute, sqlapi.insert_many, sqlcore.tag,
   sqlcore.info
 
 local update_returning_emulated = sqlapi.update_returning_emulated
 
-function Connection:execute(stmt, params)
+-- conn:execute is C (src/lua/connection.c); it calls this for statements
+-- other than SELECT and UNION (a query has nothing to prepare in Lua: only
+-- inserts and updates carry values, defaults and problems).  `execute` is
+-- conn:execute without this hook.
+sqlcore.set_execute_hook(function(self, stmt, params, execute)
   local tag = sql_tag(stmt)
-  if tag then
-    stmt, params = prepare_execute(stmt, params)
-    if tag == "UPDATE" and sqlcore.kid(stmt, 3) and self.dialect == "mariadb" then
-      return update_returning_emulated(self, conn_execute, stmt, params)
-    end
+  stmt, params = prepare_execute(stmt, params)
+  if tag == "UPDATE" and sqlcore.kid(stmt, 3) and self.dialect == "mariadb" then
+    return update_returning_emulated(self, execute, stmt, params)
   end
-  return conn_execute(self, stmt, params)
-end
+  return execute(self, stmt, params)
+end)
 
 function Connection:executemany(stmt, rows)
   if sql_tag(stmt) == "INSERT" and type(rows) == "table" then
     local inf = sql_info(stmt)
     if inf and not inf.has_values then
       if #rows == 0 then return 0 end
-      stmt, rows = insert_many(stmt, rows)
+      local convert_row
+      stmt, rows, convert_row = insert_many(stmt, rows)
+      if convert_row then return conn_executemany(self, stmt, rows, convert_row) end
     end
   end
   return conn_executemany(self, stmt, rows)

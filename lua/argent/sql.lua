@@ -633,8 +633,13 @@ function Insert:on_conflict_do_update(opts)
 end
 
 -- The insert for executemany(insert(t), rows): one named parameter per
--- column of the first row, defaults filled per row.  Returns the statement
--- and the converted rows.
+-- column of the first row (named by the column's key), defaults filled per
+-- row.  Returns the statement and the rows to bind.  When no column needs a
+-- value made in Lua per row (a default function or a default value), the
+-- rows go to C as they are, with a third result: the per-row conversion,
+-- which C calls only for a row that its own checks do not clear (a key that
+-- is not a column key of the first row, a value that needs types.check_value),
+-- so every row is still checked, with the same messages, before any runs.
 function M.insert_many(stmt, rows)
   local t = info(stmt).table
   local first = rows[1]
@@ -644,14 +649,16 @@ function M.insert_many(stmt, rows)
   local given = {}
   for k in pairs(first) do given[value_column(t, k, "executemany")] = true end
   local cols, vals, fill = {}, {}, {}
+  local direct = getmetatable(rows) == nil
   for _, c in ipairs(t.columns) do
     local ci = info(c)
     if given[c] or ci.default ~= nil then
       cols[#cols + 1] = c
       if given[c] or not tag_of(ci.default) then
-        local name = "p_" .. #cols
+        local name = ci.key
         vals[#vals + 1] = sql.bindparam(name, nil, ci.type)
         fill[#fill + 1] = {name = name, column = c, info = ci}
+        if not given[c] then direct = false end
       else
         vals[#vals + 1] = ci.default
       end
@@ -659,8 +666,7 @@ function M.insert_many(stmt, rows)
   end
   local s = derive(stmt, INS.columns, list(table.unpack(cols)))
   s = derive(s, INS.rows, list(list(table.unpack(vals))))
-  local out = {}
-  for r, row in ipairs(rows) do
+  local function convert_row(r, row)
     if type(row) ~= "table" or getmetatable(row) ~= nil then
       raise("ArgumentError", ("executemany: row %d must be a table of column values, got %s"):format(r, describe(row)))
     end
@@ -683,8 +689,11 @@ function M.insert_many(stmt, rows)
       if v ~= null then types.check_value(f.info.type, v, f.info.name) end
       p[f.name] = v
     end
-    out[r] = p
+    return p
   end
+  if direct then return s, rows, convert_row end
+  local out = {}
+  for r, row in ipairs(rows) do out[r] = convert_row(r, row) end
   return s, out
 end
 

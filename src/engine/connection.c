@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/hash.h"
 #include "engine/engine_internal.h"
 
 typedef struct stmt_cache {
@@ -24,14 +25,9 @@ typedef struct stmt_cache {
     unsigned generation;  /* the engine's schema generation these statements were prepared in */
 } stmt_cache;
 
-static uint64_t hash_sql(const char *s, size_t n, int raw) {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)raw;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
+/* The cache key's hash: the text's, with the raw flag mixed in (the same
+ * text prepared raw and rewritten are two statements). */
+static uint64_t key_hash(uint64_t text_hash, int raw) { return text_hash ^ (uint64_t)raw; }
 
 static void stmt_free(ag_stmt *stmt) {
     if (stmt->dstmt) stmt->driver->finalize(stmt->dstmt);
@@ -160,8 +156,13 @@ static void open_detach(ag_stmt *s) {
 }
 
 ag_stmt *ag_conn_prepare(ag_conn *conn, const char *sql, size_t len, int rewrite, ag_error *err) {
+    return ag_conn_prepare_hashed(conn, sql, len, ag_hash_sql(sql, len), rewrite, err);
+}
+
+ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint64_t hash, int rewrite,
+                                ag_error *err) {
     int raw = !rewrite;
-    uint64_t h = hash_sql(sql, len, raw);
+    uint64_t h = key_hash(hash, raw);
     stmt_cache *c = cache_for(conn);
     int in_cache = 0;
     if (c) cache_check_generation(conn, c);

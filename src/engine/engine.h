@@ -95,6 +95,11 @@ struct ag_stmt {
  * The statement is the caller's until ag_stmt_release.  NULL with err. */
 ag_stmt *ag_conn_prepare(ag_conn *conn, const char *sql, size_t len, int rewrite, ag_error *err);
 
+/* The same for SQL whose ag_hash_sql (base/hash.h) the caller has already
+ * (a compiled statement keeps it): the text is not hashed again. */
+ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint64_t hash, int rewrite,
+                                ag_error *err);
+
 /* Ends the caller's use: resets the statement and gives it back to the cache
  * (or finalizes it when it is not cached).  NULL-safe. */
 void ag_stmt_release(ag_stmt *stmt);

@@ -281,8 +281,27 @@ static int do_execute(lua_State *L, int rewrite, const char *fname) {
     return 1;
 }
 
-/* conn:execute(sql | argent.text(sql), params) */
-static int conn_execute(lua_State *L) { return do_execute(L, 1, "execute"); }
+/* execute without the hook: what the hook calls */
+static int conn_execute_direct(lua_State *L) { return do_execute(L, 1, "execute"); }
+
+/* conn:execute(sql | argent.text(sql) | statement, params).  Statements
+ * other than SELECT and UNION (inserts and updates take values, defaults
+ * and deferred problems from Lua) go through the Lua hook that init.lua
+ * registers (ag_lua_push_execute_hook), as hook(conn, stmt, params,
+ * execute_direct); the common case, SQL text and queries, stays in C. */
+static int conn_execute(lua_State *L) {
+    ag_node *n = ag_lua_test_node(L, 2);
+    if (n && n->tag != AG_N_SELECT && n->tag != AG_N_COMPOUND) {
+        lua_settop(L, 3);
+        if (ag_lua_push_execute_hook(L)) {
+            lua_insert(L, 1);
+            lua_pushcfunction(L, conn_execute_direct);
+            lua_call(L, 4, LUA_MULTRET);
+            return lua_gettop(L);
+        }
+    }
+    return do_execute(L, 1, "execute");
+}
 
 /* conn:exec_driver_sql(sql, params): the SQL goes to the driver untouched. */
 static int conn_exec_driver_sql(lua_State *L) { return do_execute(L, 0, "exec_driver_sql"); }
@@ -331,8 +350,9 @@ static int conn_executemany(lua_State *L) {
         if (!lua_istable(L, 3))
             return ag_lua_argerror(L, "executemany: argument 'rows' must be a list of parameter tables, got %s",
                                    ag_lua_typename(L, 3));
-        lua_settop(L, 3);
-        return ag_lua_executemany_statement(L, c, 1, 2, 3);
+        int convert_idx = lua_isfunction(L, 4) ? 4 : 0; /* rows keyed by column (init.lua's insert path) */
+        lua_settop(L, convert_idx ? 4 : 3);
+        return ag_lua_executemany_statement(L, c, 1, 2, 3, convert_idx);
     }
     size_t len;
     const char *sql = check_sql(L, 2, &len, "executemany");
@@ -385,6 +405,10 @@ static int conn_in_transaction(lua_State *L) {
 }
 
 static int conn_index(lua_State *L) {
+    /* methods first: conn:execute(...) looks one up per call (no method is named like a field) */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
     ag_lua_conn *c = luaL_checkudata(L, 1, AG_CONNECTION_TYPE);
     const char *key = lua_tostring(L, 2);
     if (key && strcmp(key, "closed") == 0) {
@@ -395,8 +419,7 @@ static int conn_index(lua_State *L) {
         ag_lua_getuservalue(L, 1, 1);
         lua_getfield(L, -1, "dialect");
     } else {
-        lua_pushvalue(L, 2);
-        lua_rawget(L, lua_upvalueindex(1));
+        lua_pushnil(L);
     }
     return 1;
 }

@@ -5,7 +5,8 @@
  *
  * A result owns its statement until the last row is read (then the statement
  * goes back to the connection's cache at once) or until close/__gc.  User
- * value 1 is the connection (kept alive); user value 2 the column labels.
+ * value 1 is the connection (kept alive); user value 2 the column labels
+ * (shared with later results of the same statement: see push_labels).
  * Closing the connection releases every statement it lent out, so a result
  * checks its connection before touching its statement.
  */
@@ -45,6 +46,56 @@ static void result_release(ag_lua_result *r) {
     r->stmt = NULL;
 }
 
+static int labels_cache_key;
+
+/* Pushes the labels of stmt's columns.  The table made for the previous
+ * execution of the same statement is reused (no table and no string made
+ * per execution) when it holds exactly the names the driver reports now:
+ * entries live in a registry table keyed by the statement's address, with
+ * weak values (an entry lasts while a result uses it, at most until the next
+ * collection), and are only ever copies of names that are compared before
+ * use -- a stale entry (a statement freed and its address reused, a statement
+ * the database prepared again after a schema change) can never be used.  A
+ * labels table is never given to the user (columns() copies it), so sharing
+ * it between results is safe. */
+static void push_labels(lua_State *L, ag_stmt *stmt, int ncols) {
+    const ag_driver *d = stmt->driver;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &labels_cache_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "v");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &labels_cache_key);
+    }
+    int cache = lua_gettop(L);
+    if (lua_rawgetp(L, cache, stmt) == LUA_TTABLE && lua_rawlen(L, -1) == (lua_Unsigned)ncols) {
+        int same = 1;
+        for (int i = 0; i < ncols && same; i++) {
+            lua_rawgeti(L, -1, i + 1);
+            const char *have = lua_tostring(L, -1);
+            const char *now = d->column_name(stmt->dstmt, i);
+            same = have && now && strcmp(have, now) == 0;
+            lua_pop(L, 1);
+        }
+        if (same) {
+            lua_remove(L, cache);
+            return;
+        }
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, ncols, 0);
+    for (int i = 0; i < ncols; i++) {
+        lua_pushstring(L, d->column_name(stmt->dstmt, i));
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, cache, stmt);
+    lua_remove(L, cache);
+}
+
 /* With stmt NULL: releases the current statement.  With the statement the
  * result already holds and that has been executed: reads its metadata, and
  * finishes it at once when it returns no rows.  Otherwise: takes stmt. */
@@ -69,12 +120,7 @@ void ag_lua_result_attach(lua_State *L, ag_lua_result *r, ag_stmt *stmt) {
         result_release(r);
         return;
     }
-    /* the labels, once per execution (result at the stack top) */
-    lua_createtable(L, r->ncols, 0);
-    for (int i = 0; i < r->ncols; i++) {
-        lua_pushstring(L, d->column_name(stmt->dstmt, i));
-        lua_rawseti(L, -2, i + 1);
-    }
+    push_labels(L, stmt, r->ncols); /* result at the stack top */
     ag_lua_setuservalue(L, -2, 2);
 }
 
@@ -396,6 +442,10 @@ static int result_close(lua_State *L) {
 }
 
 static int result_index(lua_State *L) {
+    /* methods first: every res:first() looks one up (no method is named like a field) */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
     ag_lua_result *r = luaL_checkudata(L, 1, AG_RESULT_TYPE);
     const char *key = lua_tostring(L, 2);
     if (key && strcmp(key, "rowcount") == 0) {
@@ -408,8 +458,7 @@ static int result_index(lua_State *L) {
     } else if (key && strcmp(key, "returns_rows") == 0) {
         lua_pushboolean(L, r->ncols > 0);
     } else {
-        lua_pushvalue(L, 2);
-        lua_rawget(L, lua_upvalueindex(1));
+        lua_pushnil(L);
     }
     return 1;
 }

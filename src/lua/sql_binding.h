@@ -65,8 +65,17 @@ const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx,
  * executed with (for echo): its bound values, and the named ones from the
  * table at params_idx (0: none). */
 void ag_lua_push_statement_params(lua_State *L, int stmt_idx, ag_dialect d, int params_idx);
-/* conn:executemany(statement, rows): rows are tables keyed by parameter name. */
-int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int rows_idx);
+/* Pushes the function that init.lua registered with core.sql.set_execute_hook
+ * and returns 1, or pushes nothing and returns 0 (connection.c). */
+int ag_lua_push_execute_hook(lua_State *L);
+/* conn:executemany(statement, rows): rows are tables keyed by parameter name.
+ * convert_idx 0, or the stack index of insert_many's row conversion
+ * (lua/argent/sql.lua): then the rows are an insert's column-value tables,
+ * a missing value is NULL, and every row is checked before any runs -- in C
+ * where the check is sure, else by calling convert(r, row), which raises
+ * the error or returns the row to bind instead. */
+int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int rows_idx,
+                                 int convert_idx);
 
 /* ---- schema.c */
 void ag_lua_open_schema(lua_State *L, int module_idx);

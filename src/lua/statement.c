@@ -299,7 +299,8 @@ static int ensure_scratch(ag_lua_conn *c, int n, ag_error *err) {
  * params_idx (0: none).  Converted strings are pushed on the stack (the
  * caller keeps them until the statement has run).  Never raises except
  * for memory.  0 or -1 with err. */
-static int bind_compiled(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, int params_idx, ag_error *err) {
+static int bind_compiled(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, int params_idx, int nil_is_null,
+                         int names_base, ag_error *err) {
     if (ensure_scratch(c, comp->nparams > 0 ? comp->nparams : 1, err) != 0) return -1;
     for (int i = 0; i < comp->nparams; i++) {
         const ag_node *b = comp->params[i];
@@ -310,10 +311,15 @@ static int bind_compiled(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, 
         if (!params_idx)
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "a value is required for parameter '%s'", b->name);
         if (!lua_checkstack(L, 4)) return ag_error_nomem(err);
-        lua_pushlstring(L, b->name, b->name_len);
+        if (names_base) lua_pushvalue(L, names_base + i); /* pushed once for all the rows */
+        else lua_pushlstring(L, b->name, b->name_len);
         lua_rawget(L, params_idx);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
+            if (nil_is_null) {
+                c->scratch[i].type = AG_VALUE_NULL;
+                continue;
+            }
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                                 "a value is required for parameter '%s' (use argent.null for NULL)", b->name);
         }
@@ -349,10 +355,10 @@ const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx,
     ag_lua_result *r = ag_lua_new_result(L, conn_idx);
     int result_idx = lua_gettop(L);
     ag_error err;
-    ag_stmt *st = ag_conn_prepare(c->conn, comp->sql, comp->len, 0, &err);
+    ag_stmt *st = ag_conn_prepare_hashed(c->conn, comp->sql, comp->len, comp->hash, 0, &err);
     if (!st) ag_lua_raise(L, &err, comp->sql);
     ag_lua_result_attach(L, r, st);
-    if (bind_compiled(L, c, comp, params_idx, &err) != 0 || ag_stmt_execute(st, c->scratch, comp->nparams, &err) != 0) {
+    if (bind_compiled(L, c, comp, params_idx, 0, 0, &err) != 0 || ag_stmt_execute(st, c->scratch, comp->nparams, &err) != 0) {
         ag_lua_result_attach(L, r, NULL);
         ag_lua_raise(L, &err, comp->sql);
     }
@@ -369,6 +375,9 @@ typedef struct many_ctx {
     ag_lua_conn *c;
     const ag_compiled *comp;
     int rows_idx;
+    int fixed_idx; /* 0, or a table of replacement rows by number (column rows) */
+    int column_rows;
+    int names_base; /* the parameters' names are at names_base + i */
     int base;
     lua_Integer next, count;
 } many_ctx;
@@ -378,13 +387,16 @@ static int many_next(void *p, ag_value *params, int nparams, ag_error *err) {
     lua_State *L = m->L;
     lua_settop(L, m->base); /* the previous row's converted values are no longer needed */
     if (m->next > m->count) return 0;
-    lua_rawgeti(L, m->rows_idx, m->next);
+    if (!m->fixed_idx || lua_rawgeti(L, m->fixed_idx, m->next) == LUA_TNIL) {
+        if (m->fixed_idx) lua_pop(L, 1);
+        lua_rawgeti(L, m->rows_idx, m->next);
+    }
     if (!lua_istable(L, -1)) {
         ag_error_set(err, AG_ERR_ARGUMENT, NULL, "executemany: row %lld must be a table, got %s",
                      (long long)m->next, lua_typename(L, lua_type(L, -1)));
         return -1;
     }
-    if (bind_compiled(L, m->c, m->comp, m->base + 1, err) != 0) {
+    if (bind_compiled(L, m->c, m->comp, m->base + 1, m->column_rows, m->names_base, err) != 0) {
         char msg[AG_ERROR_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", err->message);
         ag_error_set(err, err->kind, NULL, "executemany: row %lld: %s", (long long)m->next, msg);
@@ -395,10 +407,101 @@ static int many_next(void *p, ag_value *params, int nparams, ag_error *err) {
     return 1;
 }
 
-int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int rows_idx) {
+/* Would types.check_value (lua/argent/types.lua) surely accept the Lua
+ * value at idx for a column of type t?  0 means "ask Lua", not "wrong":
+ * what this answers 1 for is a subset of what check_value accepts. */
+static int surely_fits(lua_State *L, int idx, const ag_sqltype *t) {
+    int lt = lua_type(L, idx);
+    if (lt == LUA_TTABLE || lt == LUA_TUSERDATA || lt == LUA_TLIGHTUSERDATA) return 1; /* not checked there */
+    switch (t->kind) {
+    case AG_TYPE_INTEGER:
+    case AG_TYPE_BIGINT:
+    case AG_TYPE_SMALLINT: return lua_isinteger(L, idx);
+    case AG_TYPE_FLOAT:
+    case AG_TYPE_DOUBLE:
+    case AG_TYPE_NUMERIC: return lt == LUA_TNUMBER;
+    case AG_TYPE_BOOLEAN: return lt == LUA_TBOOLEAN;
+    case AG_TYPE_BINARY: return lt == LUA_TSTRING;
+    case AG_TYPE_STRING:
+    case AG_TYPE_TEXT:
+    case AG_TYPE_JSON: return 1;
+    case AG_TYPE_ENUM: return lt != LUA_TSTRING;
+    default: return 0; /* dates and times: their forms are checked in Lua */
+    }
+}
+
+/* Checks every column row of executemany(insert(t), rows) before anything
+ * runs, as insert_many did in Lua: a row that is a plain table whose keys
+ * are all parameter names and whose values surely fit is taken as it is;
+ * any other row goes through convert(r, row) (at convert_idx), which raises
+ * the same error as before or returns the row to bind, kept in a table
+ * pushed here (or nil when no row needed it).  Returns the row count: the
+ * rows up to the first nil, as ipairs counts them. */
+static lua_Integer check_column_rows(lua_State *L, const ag_compiled *comp, int rows_idx, int convert_idx) {
+    luaL_checkstack(L, 12, NULL);
+    lua_createtable(L, 0, comp->nparams); /* parameter name -> index */
+    int names = lua_gettop(L);
+    for (int i = 0; i < comp->nparams; i++) {
+        const ag_node *b = comp->params[i];
+        if (b->flags & AG_BIND_HAS_VALUE) continue;
+        lua_pushlstring(L, b->name, b->name_len);
+        lua_pushinteger(L, i);
+        lua_rawset(L, names);
+    }
+    lua_pushnil(L); /* the replacement rows, made when one is needed */
+    int fixed = lua_gettop(L);
+    lua_Integer r = 1;
+    for (;; r++) {
+        int type = lua_rawgeti(L, rows_idx, r);
+        if (type == LUA_TNIL) {
+            lua_pop(L, 1);
+            break;
+        }
+        int row = lua_gettop(L);
+        int sure = type == LUA_TTABLE && !lua_getmetatable(L, row);
+        if (sure) {
+            lua_pushnil(L);
+            while (lua_next(L, row)) {
+                /* key at -2, value at -1 */
+                if (lua_type(L, -2) != LUA_TSTRING) sure = 0;
+                else {
+                    lua_pushvalue(L, -2);
+                    if (lua_rawget(L, names) != LUA_TNUMBER) sure = 0;
+                    else sure = surely_fits(L, -2, &comp->params[lua_tointeger(L, -1)]->type);
+                    lua_pop(L, 1);
+                }
+                lua_pop(L, 1);
+                if (!sure) {
+                    lua_pop(L, 1);
+                    break;
+                }
+            }
+        } else if (type == LUA_TTABLE) {
+            lua_pop(L, 1); /* the metatable */
+        }
+        if (!sure) {
+            lua_pushvalue(L, convert_idx);
+            lua_pushinteger(L, r);
+            lua_pushvalue(L, row);
+            lua_call(L, 2, 1); /* raises for a bad row */
+            if (lua_isnil(L, fixed)) {
+                lua_newtable(L);
+                lua_replace(L, fixed);
+            }
+            lua_rawseti(L, fixed, r);
+        }
+        lua_settop(L, fixed);
+    }
+    lua_remove(L, names);
+    return r - 1;
+}
+
+int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int rows_idx,
+                                 int convert_idx) {
     conn_idx = lua_absindex(L, conn_idx);
     stmt_idx = lua_absindex(L, stmt_idx);
     rows_idx = lua_absindex(L, rows_idx);
+    if (convert_idx) convert_idx = lua_absindex(L, convert_idx);
     const ag_compiled *comp = compile_for(L, c, stmt_idx);
     if (comp->implicit_returning) {
         /* the RETURNING added for lastrowid is not wanted for many rows: the same insert without its key */
@@ -409,20 +512,35 @@ int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int
         comp = compile_for(L, c, stmt_idx);
     }
     if (comp->ncols > 0) ag_lua_argerror(L, "executemany: the statement returns rows; use execute");
-    lua_Integer count = (lua_Integer)lua_rawlen(L, rows_idx);
+    lua_Integer count;
+    int fixed_idx = 0;
+    if (convert_idx) {
+        count = check_column_rows(L, comp, rows_idx, convert_idx);
+        if (!lua_isnil(L, -1)) fixed_idx = lua_gettop(L);
+    } else {
+        count = (lua_Integer)lua_rawlen(L, rows_idx);
+    }
+    /* the parameters' names, as Lua strings once rather than once per row */
+    luaL_checkstack(L, comp->nparams + 8, "too many parameters");
+    int names_base = lua_gettop(L) + 1;
+    for (int i = 0; i < comp->nparams; i++) {
+        const ag_node *b = comp->params[i];
+        if (b->flags & AG_BIND_HAS_VALUE) lua_pushnil(L);
+        else lua_pushlstring(L, b->name, b->name_len);
+    }
     ag_lua_result *r = ag_lua_new_result(L, conn_idx); /* holds the statement so that a raise cannot leak it */
     ag_error err;
     const char *use_sql = comp->sql;
     size_t len = comp->len;
     int base = lua_gettop(L);
-    ag_stmt *st = ag_conn_prepare(c->conn, use_sql, len, 0, &err);
+    ag_stmt *st = ag_conn_prepare_hashed(c->conn, use_sql, len, comp->hash, 0, &err);
     if (!st) ag_lua_raise(L, &err, use_sql);
     ag_lua_result_attach(L, r, st);
     int64_t affected = 0;
     int rc = 0;
     if (count > 0) {
         if (ensure_scratch(c, comp->nparams > 0 ? comp->nparams : 1, &err) != 0) rc = -1;
-        many_ctx m = {L, c, comp, rows_idx, base, 1, count};
+        many_ctx m = {L, c, comp, rows_idx, fixed_idx, convert_idx != 0, names_base, base, 1, count};
         if (rc == 0) rc = ag_stmt_execute_many(st, comp->nparams, many_next, &m, &affected, &err);
     }
     lua_settop(L, base);
@@ -432,12 +550,30 @@ int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int
     return 1;
 }
 
+static const char execute_hook_key = 0; /* the hook's registry key */
+
+/* set_execute_hook(fn): conn:execute calls fn(conn, stmt, params, execute)
+ * for statements other than queries (see connection.c). */
+static int s_set_execute_hook(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &execute_hook_key);
+    return 0;
+}
+
+int ag_lua_push_execute_hook(lua_State *L) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &execute_hook_key) == LUA_TFUNCTION) return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
 void ag_lua_open_statement(lua_State *L, int module_idx) {
     static const luaL_Reg funcs[] = {
         {"make", s_make},       {"list", s_list},         {"derive", s_derive},
         {"extend", s_extend},   {"conjoin", s_conjoin},   {"kid", s_kid},
         {"shape", s_shape},     {"set_type", s_set_type}, {"attach", s_attach},
         {"set_server_default", s_set_server_default},     {"compile", s_compile},
+        {"set_execute_hook", s_set_execute_hook},
         {NULL, NULL},
     };
     lua_pushvalue(L, module_idx);

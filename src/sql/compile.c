@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "base/buf.h"
+#include "base/hash.h"
 #include "sql/compile.h"
 
 typedef struct node_set {
@@ -1059,6 +1060,7 @@ ag_compiled *ag_compile_uncached(const ag_node *stmt, const ag_sql_dialect *dial
         return NULL;
     }
     out->len = strlen(out->sql);
+    out->hash = ag_hash_sql(out->sql, out->len);
     out->params = c.params;
     out->nparams = c.nparams;
     out->col_types = c.col_types;

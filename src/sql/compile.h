@@ -17,6 +17,7 @@
 struct ag_compiled {
     char *sql;                  /* NUL-terminated */
     size_t len;
+    uint64_t hash;              /* ag_hash_sql(sql, len) (base/hash.h): the statement cache's key hash */
     int nparams;
     const ag_node **params;     /* BIND nodes: value, or name to look up at execution */
     int ncols;                  /* result columns (SELECT, RETURNING), 0 when none */
