@@ -133,4 +133,9 @@ function Connection:executemany(stmt, rows)
   return conn_executemany(self, stmt, rows)
 end
 
+-- ---- declarative models (API.md section 6)
+local orm = require "argent.orm"
+argent.declarative_base, argent.relationship = orm.declarative_base, orm.relationship
+argent.state, argent.as_table = orm.state, orm.as_table
+
 return argent

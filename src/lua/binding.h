@@ -74,6 +74,8 @@ void ag_lua_open_transaction(lua_State *L);
 void ag_lua_open_result(lua_State *L);
 /* Sets database_exists, create_database, drop_database on the table on top (database.c). */
 void ag_lua_open_database(lua_State *L);
+/* Sets argent.core.orm (ORM instances, instance.c) on the table on top. */
+void ag_lua_open_instance(lua_State *L);
 
 /* Pushes a URL object holding a copy of url. */
 void ag_lua_push_url(lua_State *L, const ag_url *url);

@@ -1,0 +1,309 @@
+-- argent.orm: declarative models (API.md section 6) -- declarative_base,
+-- Base:model, relationship -- and the instance functions state / as_table.
+--
+-- A model is a Lua table (the class) built on the schema layer: its columns
+-- become a Table in Base.metadata (schema.lua makes the column elements, so
+-- `User.email` is the very column expression of `User.__table__.c.email`),
+-- and its description for instances (the mapper) is a plain table that the
+-- C proxy reads (src/lua/instance.c).  Instances are made, read and written
+-- in C; what is naturally Lua lives here: checking specs, ordering columns,
+-- resolving relationship targets by class name through the Base's registry.
+--
+-- The class holds, as raw fields: __name, __tablename, __table__, __mapper__,
+-- one column expression per column attribute, one Relationship per
+-- relationship attribute, and whatever else the spec gave (methods).
+-- Its metatable gives `_node` (so a model works wherever a table does in the
+-- expression language), __call (User{...}) and __tostring.
+local core = require "argent.core"
+local types = require "argent.types"
+local schema = require "argent.schema"
+
+local orm = {}
+local raise = core.error
+local corm = core.orm
+local KINDS = corm.kinds
+
+local function describe(v)
+  if type(v) == "string" then return ("'%s'"):format(v) end
+  local mt = getmetatable(v)
+  if type(mt) == "table" and type(mt.__name) == "string" then return mt.__name end
+  return type(v)
+end
+
+-- ---------------------------------------------------------------- relationship
+
+local Relationship = {__name = "argent.Relationship"}
+Relationship.__index = Relationship
+
+local LAZY = {select = true, selectin = true, joined = true, raise = true, noload = true}
+local CASCADES = {["save-update"] = true, merge = true, delete = true, ["delete-orphan"] = true,
+                  expunge = true, ["refresh-expire"] = true, all = true, none = true}
+local RELATIONSHIP_OPTIONS = {back_populates = true, lazy = true, uselist = true, order_by = true, cascade = true,
+                              secondary = true, foreign_keys = true, remote_side = true}
+
+-- Parses a cascade string ("all, delete-orphan") into a set.
+local function parse_cascade(s)
+  if type(s) ~= "string" then
+    raise("ArgumentError", "relationship: cascade must be a string like \"all, delete-orphan\", got " .. describe(s))
+  end
+  local set = {}
+  for word in s:gmatch("[^,%s]+") do
+    if not CASCADES[word] then
+      raise("ArgumentError", ("relationship: unknown cascade '%s' (known: save-update, merge, delete, "
+        .. "delete-orphan, expunge, refresh-expire, all, none)"):format(word))
+    end
+    set[word] = true
+  end
+  if set.all then
+    set.all = nil
+    for _, w in ipairs {"save-update", "merge", "delete", "expunge", "refresh-expire"} do set[w] = true end
+  end
+  if set.none then set = {} end
+  return set
+end
+
+-- A column reference in an option: a column expression, a name ("id",
+-- "Model.attr", "table.column"), or a list of them.
+local function check_columns(what, v)
+  local function one(c)
+    if type(c) == "string" and c ~= "" then return end
+    if core.sql.tag(c) then return end
+    raise("ArgumentError", ("relationship: %s must be a column, a column name or a list of them, got %s")
+      :format(what, describe(c)))
+  end
+  if type(v) == "table" and getmetatable(v) == nil then
+    if #v == 0 then raise("ArgumentError", ("relationship: %s is an empty list"):format(what)) end
+    for _, c in ipairs(v) do one(c) end
+  else
+    one(v)
+  end
+end
+
+--- relationship(target, opts): target is a model's name (resolved lazily) or a model class.
+function orm.relationship(target, opts)
+  if not (type(target) == "string" and target ~= "") and not (type(target) == "table" and rawget(target, "__mapper__")) then
+    raise("ArgumentError", "relationship: argument 1 must be the target model's name (\"Post\") or the model, got "
+      .. describe(target))
+  end
+  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) ~= nil) then
+    raise("ArgumentError", "relationship: argument 2 must be an options table, got " .. describe(opts))
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not RELATIONSHIP_OPTIONS[k] then
+      raise("ArgumentError", ("relationship: unknown option '%s' (known: back_populates, lazy, uselist, order_by, "
+        .. "cascade, secondary, foreign_keys, remote_side)"):format(tostring(k)))
+    end
+  end
+  if opts.back_populates ~= nil and (type(opts.back_populates) ~= "string" or opts.back_populates == "") then
+    raise("ArgumentError", "relationship: back_populates must be the name of the other side's attribute, got "
+      .. describe(opts.back_populates))
+  end
+  local lazy = opts.lazy
+  if lazy == nil then lazy = "select" end
+  if not LAZY[lazy] then
+    raise("ArgumentError", ("relationship: lazy must be one of select, selectin, joined, raise, noload, got %s")
+      :format(describe(lazy)))
+  end
+  if opts.uselist ~= nil and type(opts.uselist) ~= "boolean" then
+    raise("ArgumentError", "relationship: uselist must be a boolean, got " .. describe(opts.uselist))
+  end
+  local cascade = parse_cascade(opts.cascade or "save-update, merge")
+  if opts.secondary ~= nil and not (type(opts.secondary) == "string" and opts.secondary ~= "")
+      and getmetatable(opts.secondary) ~= schema.TableClass then
+    raise("ArgumentError", "relationship: secondary must be a Table or a table's name, got " .. describe(opts.secondary))
+  end
+  if opts.order_by ~= nil then check_columns("order_by", opts.order_by) end
+  if opts.foreign_keys ~= nil then check_columns("foreign_keys", opts.foreign_keys) end
+  if opts.remote_side ~= nil then check_columns("remote_side", opts.remote_side) end
+  return setmetatable({target = target, back_populates = opts.back_populates, lazy = lazy, uselist = opts.uselist,
+                       order_by = opts.order_by, cascade = cascade, secondary = opts.secondary,
+                       foreign_keys = opts.foreign_keys, remote_side = opts.remote_side}, Relationship)
+end
+
+function orm.is_relationship(v) return getmetatable(v) == Relationship end
+
+function Relationship.__tostring(r)
+  return ("relationship(%s.%s -> %s)"):format(r.parent and r.parent.__name or "?", r.key or "?",
+    type(r.target) == "string" and r.target or (r.target.__name or "?"))
+end
+
+--- The target model of the relationship, looked up (once) in its Base's
+--- registry: an InvalidRequestError naming the missing model if there is none.
+function Relationship:target_model()
+  local m = self._target
+  if m then return m end
+  local t = self.target
+  if type(t) == "string" then
+    m = self.base and self.base.registry[t]
+    if not m then
+      local known = {}
+      for name in pairs(self.base and self.base.registry or {}) do known[#known + 1] = name end
+      table.sort(known)
+      raise("InvalidRequestError", ("relationship %s.%s refers to a model named '%s', but there is no such model "
+        .. "in its Base (its models: %s); define it with Base:model(\"%s\", {...})")
+        :format(self.parent.__name, self.key, t, #known > 0 and table.concat(known, ", ") or "none", t))
+    end
+  else
+    m = t
+  end
+  if self.back_populates then
+    local other = rawget(m, "__mapper__").relationships[self.back_populates]
+    if not other then
+      raise("InvalidRequestError", ("relationship %s.%s: back_populates = '%s', but model %s has no relationship "
+        .. "named '%s'"):format(self.parent.__name, self.key, self.back_populates, m.__name, self.back_populates))
+    end
+  end
+  self._target = m
+  return m
+end
+
+-- ---------------------------------------------------------------- models
+
+local Model = {__name = "argent.Model"}
+
+function Model.__index(cls, k)
+  if k == "_node" then return rawget(cls, "__table__")._node end
+  return nil
+end
+
+function Model.__call(cls, init) return corm.construct(cls, init) end
+
+function Model.__tostring(cls) return ("<model %s>"):format(rawget(cls, "__name")) end
+
+function orm.is_model(v) return type(v) == "table" and getmetatable(v) == Model end
+
+local Base = {__name = "argent.Base"}
+Base.__index = Base
+
+--- declarative_base() -> a Base: Base.metadata, Base.registry (name -> model), Base:model(name, spec).
+function orm.declarative_base(metadata)
+  if metadata ~= nil and getmetatable(metadata) ~= schema.MetaDataClass then
+    raise("ArgumentError", "declarative_base: the argument, if any, must be an argent.MetaData(), got "
+      .. describe(metadata))
+  end
+  return setmetatable({metadata = metadata or schema.MetaData(), registry = {}, _models = {}}, Base)
+end
+
+-- The mapper's attribute description for a column.
+local function column_attr(model, key, col, typ)
+  local kind = KINDS[typ.__type] or KINDS.JSON
+  local a = {kind = kind, type = typ, column = col, key = key}
+  if typ.__type == "Date" or typ.__type == "DateTime" or typ.__type == "Time" then
+    local label = model .. "." .. key
+    a.check = function(v) types.check_value(typ, v, label) end
+  end
+  return a
+end
+
+--- Base:model(name, spec) -> the model class.
+function Base:model(name, spec)
+  if getmetatable(self) ~= Base then
+    raise("ArgumentError", "model: call it as Base:model(name, spec) (with a colon), on a declarative_base()")
+  end
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    raise("ArgumentError", ("Base:model: argument 1 must be the model's name, an identifier like \"User\", got %s")
+      :format(describe(name)))
+  end
+  if type(spec) ~= "table" or getmetatable(spec) ~= nil then
+    raise("ArgumentError", ("Base:model(\"%s\", spec): spec must be a table of columns and relationships "
+      .. "with __tablename, got %s"):format(name, describe(spec)))
+  end
+  if self.registry[name] then
+    raise("ArgumentError", ("Base:model: a model named '%s' already exists in this Base; give the new one another "
+      .. "name (or use another declarative_base())"):format(name))
+  end
+  local tablename = spec.__tablename
+  if type(tablename) ~= "string" or tablename == "" then
+    raise("ArgumentError", ("Base:model(\"%s\"): the spec needs __tablename, the SQL table's name, e.g. "
+      .. "__tablename = \"%ss\" (got %s)"):format(name, name:lower(), describe(tablename)))
+  end
+  local table_args = spec.__table_args
+  if table_args ~= nil and (type(table_args) ~= "table" or getmetatable(table_args) ~= nil) then
+    raise("ArgumentError", ("Base:model(\"%s\"): __table_args must be a list of Index, UniqueConstraint or "
+      .. "CheckConstraint, got %s"):format(name, describe(table_args)))
+  end
+
+  local cls = {__name = name, __tablename = tablename}
+  local columns, relationships = {}, {}
+  for k, v in pairs(spec) do
+    if type(k) ~= "string" then
+      raise("ArgumentError", ("Base:model(\"%s\"): spec keys must be attribute names, got %s"):format(name, describe(k)))
+    end
+    if schema.is_column_spec(v) then
+      if k:sub(1, 2) == "__" or k == "_node" then
+        raise("ArgumentError", ("Base:model(\"%s\"): '%s' is reserved and cannot be a column attribute"):format(name, k))
+      end
+      if v.opts.key ~= nil and v.opts.key ~= k then
+        raise("ArgumentError", ("Base:model(\"%s\"): column %s has key = '%s'; the attribute's name is its key, "
+          .. "drop the key option"):format(name, k, v.opts.key))
+      end
+      columns[#columns + 1] = {key = k, spec = v}
+    elseif orm.is_relationship(v) then
+      if v.parent then
+        raise("ArgumentError", ("Base:model(\"%s\"): relationship %s is already used by %s.%s; "
+          .. "make one relationship(...) per attribute"):format(name, k, v.parent.__name, v.key))
+      end
+      relationships[k] = v
+    elseif k ~= "__tablename" and k ~= "__table_args" then
+      cls[k] = v -- methods and other class attributes
+    end
+  end
+  -- creation order (schema.lua numbers every Column spec), so DDL is stable
+  table.sort(columns, function(a, b) return a.spec.order < b.spec.order end)
+
+  local specs, has_pk = {}, false
+  for i, c in ipairs(columns) do
+    local s = c.spec
+    -- a copy, so that the attribute's name is the column's key (and its
+    -- SQL name unless Column("sql_name", ...) gave one)
+    specs[i] = setmetatable({name = s.name or c.key, type = s.type, opts = s.opts, foreign_key = s.foreign_key,
+                             order = s.order, key = c.key}, schema.ColumnSpecClass)
+    if s.opts.primary_key then has_pk = true end
+  end
+  if not has_pk then
+    raise("ArgumentError", ("Base:model(\"%s\"): a model needs a primary key: give a column "
+      .. "{primary_key = true}, e.g. id = Column(Integer, {primary_key = true})"):format(name))
+  end
+  local items = table.move(specs, 1, #specs, 1, {})
+  for _, x in ipairs(table_args or {}) do items[#items + 1] = x end
+  local t = schema.Table(tablename, self.metadata, table.unpack(items))
+
+  local mapper = {class = cls, name = name, table = t, base = self, columns = {}, attrs = {}, relationships = {},
+                  primary_key = {}}
+  for i, c in ipairs(columns) do
+    local col = t.c[c.key]
+    local typ = core.sql.info(col).type
+    mapper.columns[i] = c.key
+    mapper.attrs[c.key] = column_attr(name, c.key, col, typ)
+    if c.spec.opts.primary_key then mapper.primary_key[#mapper.primary_key + 1] = c.key end
+    cls[c.key] = col
+  end
+  for k, r in pairs(relationships) do
+    r.parent, r.key, r.base = cls, k, self
+    mapper.relationships[k] = r
+    mapper.attrs[k] = {kind = KINDS.relationship, relationship = r, key = k}
+    cls[k] = r
+  end
+  cls.__table__ = t
+  cls.__mapper__ = mapper
+  setmetatable(cls, Model)
+  self.registry[name] = cls
+  self._models[#self._models + 1] = cls
+  return cls
+end
+
+--- Base:configure(): resolves every relationship's target now (InvalidRequestError if one is missing).
+function Base:configure()
+  for _, m in ipairs(self._models) do
+    for _, r in pairs(rawget(m, "__mapper__").relationships) do r:target_model() end
+  end
+end
+
+-- ---------------------------------------------------------------- instances
+
+orm.state = corm.state
+orm.as_table = corm.as_table
+orm.is_instance = corm.is_instance
+
+return orm
