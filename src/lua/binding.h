@@ -62,6 +62,10 @@ void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, co
                      lua_CFunction index);
 /* Type name of the value at idx for messages: "nil", "table", "argent.Connection". */
 const char *ag_lua_typename(lua_State *L, int idx);
+/* The value at idx as a scalar parameter: a number, string (text, or blob
+ * when as_blob), boolean or argent.null.  Returns 0, or -1 (out untouched)
+ * for any other value, which the caller reports.  Never raises, never pushes. */
+int ag_lua_to_scalar(lua_State *L, int idx, int as_blob, ag_value *out);
 void ag_lua_push_null(lua_State *L);
 /* Is the value at idx argent.null? */
 int ag_lua_is_null(lua_State *L, int idx);

@@ -70,35 +70,12 @@ static int ensure_scratch(ag_lua_conn *c, int n, ag_error *err) {
 
 /* Converts the Lua value at idx.  Never raises. */
 static int to_value(lua_State *L, int idx, ag_value *out, const char *what, ag_error *err) {
-    switch (lua_type(L, idx)) {
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) {
-            out->type = AG_VALUE_INTEGER;
-            out->u.integer = lua_tointeger(L, idx);
-        } else {
-            out->type = AG_VALUE_FLOAT;
-            out->u.number = lua_tonumber(L, idx);
-        }
-        return 0;
-    case LUA_TSTRING:
-        out->type = AG_VALUE_TEXT;
-        out->u.bytes.data = lua_tolstring(L, idx, &out->u.bytes.len);
-        return 0;
-    case LUA_TBOOLEAN:
-        out->type = AG_VALUE_BOOLEAN;
-        out->u.boolean = lua_toboolean(L, idx);
-        return 0;
-    case LUA_TNIL:
+    if (ag_lua_to_scalar(L, idx, 0, out) == 0) return 0;
+    if (lua_isnil(L, idx))
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "%s is nil; use argent.null for NULL", what);
-    default:
-        if (ag_lua_is_null(L, idx)) {
-            out->type = AG_VALUE_NULL;
-            return 0;
-        }
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
-                            "%s is a %s; parameters must be strings, numbers, booleans or argent.null", what,
-                            lua_typename(L, lua_type(L, idx)));
-    }
+    return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                        "%s is a %s; parameters must be strings, numbers, booleans or argent.null", what,
+                        lua_typename(L, lua_type(L, idx)));
 }
 
 /* Fills c->scratch with the parameters that the statement's slots take from

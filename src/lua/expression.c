@@ -161,24 +161,8 @@ int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out,
             }
         }
     }
+    if (ag_lua_to_scalar(L, idx, t && t->kind == AG_TYPE_BINARY, out) == 0) return 0;
     switch (lua_type(L, idx)) {
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) {
-            out->type = AG_VALUE_INTEGER;
-            out->u.integer = lua_tointeger(L, idx);
-        } else {
-            out->type = AG_VALUE_FLOAT;
-            out->u.number = lua_tonumber(L, idx);
-        }
-        return 0;
-    case LUA_TSTRING:
-        out->type = (t && t->kind == AG_TYPE_BINARY) ? AG_VALUE_BLOB : AG_VALUE_TEXT;
-        out->u.bytes.data = lua_tolstring(L, idx, &out->u.bytes.len);
-        return 0;
-    case LUA_TBOOLEAN:
-        out->type = AG_VALUE_BOOLEAN;
-        out->u.boolean = lua_toboolean(L, idx);
-        return 0;
     case LUA_TFUNCTION:
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                             "a Lua function cannot be a SQL value (call it, or use a SQL expression)");
@@ -186,10 +170,6 @@ int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out,
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                             "a Lua table cannot be a SQL value here (only JSON columns take tables)");
     default:
-        if (ag_lua_is_null(L, idx)) {
-            out->type = AG_VALUE_NULL;
-            return 0;
-        }
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "a %s cannot be a SQL value", ag_lua_typename(L, idx));
     }
 }

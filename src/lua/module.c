@@ -42,6 +42,34 @@ int ag_lua_is_null(lua_State *L, int idx) {
 
 void ag_lua_push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key); }
 
+int ag_lua_to_scalar(lua_State *L, int idx, int as_blob, ag_value *out) {
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            out->type = AG_VALUE_INTEGER;
+            out->u.integer = lua_tointeger(L, idx);
+        } else {
+            out->type = AG_VALUE_FLOAT;
+            out->u.number = lua_tonumber(L, idx);
+        }
+        return 0;
+    case LUA_TSTRING:
+        out->type = as_blob ? AG_VALUE_BLOB : AG_VALUE_TEXT;
+        out->u.bytes.data = lua_tolstring(L, idx, &out->u.bytes.len);
+        return 0;
+    case LUA_TBOOLEAN:
+        out->type = AG_VALUE_BOOLEAN;
+        out->u.boolean = lua_toboolean(L, idx);
+        return 0;
+    default:
+        if (ag_lua_is_null(L, idx)) {
+            out->type = AG_VALUE_NULL;
+            return 0;
+        }
+        return -1;
+    }
+}
+
 static int null_tostring(lua_State *L) {
     lua_pushliteral(L, "argent.null");
     return 1;
