@@ -138,4 +138,7 @@ local orm = require "argent.orm"
 argent.declarative_base, argent.relationship = orm.declarative_base, orm.relationship
 argent.state, argent.as_table = orm.state, orm.as_table
 
+-- ---- the Session (API.md section 7)
+argent.sessionmaker = require("argent.session").sessionmaker
+
 return argent

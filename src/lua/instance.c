@@ -382,6 +382,7 @@ static int instance_tostring(lua_State *L) {
 /* construct(class, init): a new transient instance of the model class (its
  * mapper is class.__mapper__), with init's attributes set as by assignment. */
 static int orm_construct(lua_State *L) {
+    lua_settop(L, 2); /* the initial values are argument 2, absent or not */
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_getfield(L, 1, "__mapper__") != LUA_TTABLE)
         return ag_lua_argerror(L, "not a model class: make models with Base:model(name, spec)");
