@@ -5,8 +5,8 @@
  * boolean literals, ILIKE, RETURNING and upsert support, and how an
  * autoincrement primary key is declared.
  *
- * A dialect is one const struct (dialect_sqlite.c, dialect_postgresql.c;
- * mariadb later), found with ag_sql_dialect_get.  Every writer appends to an
+ * A dialect is one const struct (dialect_sqlite.c, dialect_postgresql.c,
+ * dialect_mariadb.c), found with ag_sql_dialect_get.  Every writer appends to an
  * ag_buf and returns 0, or -1 when memory runs out.
  */
 #ifndef ARGENT_SQL_DIALECT_H
@@ -54,9 +54,9 @@ extern const ag_sql_dialect ag_sql_dialect_sqlite;
 extern const ag_sql_dialect ag_sql_dialect_postgresql;
 extern const ag_sql_dialect ag_sql_dialect_mariadb;
 
-/* The dialect object for d, or NULL when argent has none (mariadb for now). */
+/* The dialect object for d, or NULL when argent has none. */
 const ag_sql_dialect *ag_sql_dialect_get(ag_dialect d);
-/* By name ("sqlite", "postgresql", "postgres"); NULL when unknown. */
+/* By name ("sqlite", "postgresql", "postgres", "mariadb", "mysql"); NULL when unknown. */
 const ag_sql_dialect *ag_sql_dialect_find(const char *name);
 
 /* Appends the identifier, quoted when it must be (a reserved word, upper

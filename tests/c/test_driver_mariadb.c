@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "values.h"
 #include "driver/driver.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -66,29 +67,6 @@ static ag_driver_stmt *prep(ag_driver_conn *c, const char *sql) {
     return s;
 }
 
-static ag_value vnull(void) {
-    ag_value v = {.type = AG_VALUE_NULL};
-    return v;
-}
-static ag_value vint(int64_t i) {
-    ag_value v = {.type = AG_VALUE_INTEGER, .u.integer = i};
-    return v;
-}
-static ag_value vfloat(double d) {
-    ag_value v = {.type = AG_VALUE_FLOAT, .u.number = d};
-    return v;
-}
-static ag_value vbool(int b) {
-    ag_value v = {.type = AG_VALUE_BOOLEAN, .u.boolean = b};
-    return v;
-}
-static ag_value vbytes(ag_value_type t, const char *p, size_t n) {
-    ag_value v = {.type = t};
-    v.u.bytes.data = p;
-    v.u.bytes.len = n;
-    return v;
-}
-static ag_value vtext(const char *s) { return vbytes(AG_VALUE_TEXT, s, strlen(s)); }
 
 /* Runs sql with params and returns the first column of the first row in *out
  * (text copied into a static buffer).  Returns 0, or -1 with err. */
