@@ -94,6 +94,11 @@ void ag_lua_push_transaction(lua_State *L, int conn_idx, ag_tx tx);
 typedef struct ag_lua_result ag_lua_result;
 ag_lua_result *ag_lua_new_result(lua_State *L, int conn_idx);
 void ag_lua_result_attach(lua_State *L, ag_lua_result *r, ag_stmt *stmt);
+/* Row access for the ORM loader (instance.c); see result.c. */
+ag_lua_result *ag_lua_check_rows(lua_State *L, int idx);
+int ag_lua_result_next(lua_State *L, ag_lua_result *r);
+int ag_lua_result_ncols(const ag_lua_result *r);
+void ag_lua_result_push(lua_State *L, ag_lua_result *r, int col);
 
 /* module entry points */
 int ag_lua_create_engine(lua_State *L);

@@ -277,6 +277,18 @@ void ag_lua_result_take_key(lua_State *L, ag_lua_result *r) {
     if (rc < 0) ag_lua_raise(L, &err, NULL);
 }
 
+/* For the ORM loader (instance.c): the result at idx, checked (open, with
+ * rows); the next row (1) or the end (0); the current row's column count and
+ * column col's value, converted as rows() converts it. */
+ag_lua_result *ag_lua_check_rows(lua_State *L, int idx) { return check_rows(L, idx); }
+int ag_lua_result_next(lua_State *L, ag_lua_result *r) { return next_row(L, check_open_result(L, r)); }
+int ag_lua_result_ncols(const ag_lua_result *r) { return r->ncols; }
+void ag_lua_result_push(lua_State *L, ag_lua_result *r, int col) {
+    ag_value v;
+    r->stmt->driver->column_value(r->stmt->dstmt, col, &v);
+    push_column(L, r, col, &v);
+}
+
 /* Pushes the current row as a table keyed by label (labels at names_idx). */
 static void push_row(lua_State *L, ag_lua_result *r, int names_idx) {
     const ag_driver *d = r->stmt->driver;
