@@ -140,5 +140,7 @@ argent.state, argent.as_table = orm.state, orm.as_table
 
 -- ---- the Session (API.md section 7)
 argent.sessionmaker = require("argent.session").sessionmaker
+local loading = require "argent.loading"
+argent.selectinload, argent.joinedload = loading.selectinload, loading.joinedload
 
 return argent

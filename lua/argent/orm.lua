@@ -158,6 +158,159 @@ function Relationship:target_model()
   return m
 end
 
+-- Resolving a relationship's shape (once, at first use): its direction and
+-- the attribute pairs that join the two sides.
+--   manytoone:  local_keys = the parent's foreign-key attributes,
+--               remote_keys = the target's attributes they reference
+--   onetomany:  local_keys = the parent's referenced attributes,
+--               remote_keys = the target's foreign-key attributes
+--   manytomany: local_keys / remote_keys = the attributes of parent and
+--               target that the secondary table's columns sec_local /
+--               sec_remote (SQL names) reference
+
+local function column_set(rel, what, v, models)
+  -- a set of "table.column" (SQL names) from columns, "Model.attr", "table.col" or "col" names
+  local set = {}
+  local list = (type(v) == "table" and getmetatable(v) == nil) and v or {v}
+  for _, c in ipairs(list) do
+    if type(c) == "string" then
+      local a, b = c:match("^(.-)%.([^.]+)$")
+      if a then
+        local m = rel.base.registry[a]
+        if m then
+          local attr = rawget(m, "__mapper__").attrs[b]
+          if not attr or not attr.column then
+            raise("InvalidRequestError", ("relationship %s.%s: %s '%s': %s has no column attribute '%s'")
+              :format(rel.parent.__name, rel.key, what, c, a, b))
+          end
+          set[rawget(m, "__mapper__").table.name .. "." .. attr.column.name] = true
+        else
+          set[c] = true
+        end
+      else
+        for _, m in ipairs(models) do
+          local attr = rawget(m, "__mapper__").attrs[c]
+          if attr and attr.column then set[rawget(m, "__mapper__").table.name .. "." .. attr.column.name] = true end
+        end
+      end
+    else
+      local ci = core.sql.info(c)
+      if ci and ci.table and ci.name then set[ci.table.name .. "." .. ci.name] = true end
+    end
+  end
+  return set
+end
+
+-- The foreign keys of table t that reference table `to` (restricted to the set, if any).
+local function fks(t, to, restrict)
+  local out = {}
+  for _, f in ipairs(t.foreign_keys) do
+    local name = core.sql.info(f.column).name
+    if f.fk.table_name == to.name and (not restrict or restrict[t.name .. "." .. name]) then
+      out[#out + 1] = {name = name, ref = f.fk.column_name}
+    end
+  end
+  return out
+end
+
+local function key_for(mapper, sqlname, rel)
+  local k = mapper.key_of_column[sqlname]
+  if not k then
+    raise("InvalidRequestError", ("relationship %s.%s: column %s.%s is not an attribute of model %s")
+      :format(rel.parent.__name, rel.key, mapper.table.name, sqlname, mapper.name))
+  end
+  return k
+end
+
+--- Resolves the relationship (direction, keys, back reference); raises InvalidRequestError
+--- when the two models are not joined by a foreign key the way it needs.
+function Relationship:resolve()
+  if self.direction then return self end
+  local T = self:target_model()
+  local P = self.parent
+  local pm, tm = rawget(P, "__mapper__"), rawget(T, "__mapper__")
+  local name = P.__name .. "." .. self.key
+  local restrict = self.foreign_keys and column_set(self, "foreign_keys", self.foreign_keys, {T, P}) or nil
+  if self.secondary then
+    local sec = self.secondary
+    if type(sec) == "string" then
+      sec = self.base.metadata.tables[sec]
+      if not sec then
+        raise("InvalidRequestError", ("relationship %s: secondary table '%s' is not in the Base's metadata")
+          :format(name, self.secondary))
+      end
+    end
+    local to_p, to_t = fks(sec, pm.table, restrict), fks(sec, tm.table, restrict)
+    if pm.table == tm.table then -- self-referential: the first key is the parent's
+      if #to_p < 2 then
+        raise("InvalidRequestError", ("relationship %s: secondary table %s needs two foreign keys to %s")
+          :format(name, sec.name, pm.table.name))
+      end
+      to_p, to_t = {to_p[1]}, {to_p[2]}
+    end
+    if #to_p ~= 1 or #to_t ~= 1 then
+      raise("InvalidRequestError", ("relationship %s: secondary table %s must have exactly one foreign key to %s "
+        .. "and one to %s (found %d and %d); give foreign_keys"):format(name, sec.name, pm.table.name,
+        tm.table.name, #to_p, #to_t))
+    end
+    self.direction, self.secondary_table = "manytomany", sec
+    self.sec_local, self.sec_remote = {to_p[1].name}, {to_t[1].name}
+    self.local_keys, self.remote_keys = {key_for(pm, to_p[1].ref, self)}, {key_for(tm, to_t[1].ref, self)}
+  else
+    local m2o, o2m = fks(pm.table, tm.table, restrict), fks(tm.table, pm.table, restrict)
+    local dir
+    if pm.table == tm.table then
+      if #m2o == 0 then
+        raise("InvalidRequestError", ("relationship %s: table %s has no foreign key to itself"):format(name, pm.table.name))
+      end
+      dir = self.remote_side and "manytoone" or "onetomany"
+    elseif #m2o > 0 and #o2m == 0 then
+      dir = "manytoone"
+    elseif #o2m > 0 and #m2o == 0 then
+      dir = "onetomany"
+    elseif #o2m == 0 then
+      raise("InvalidRequestError", ("relationship %s: there is no foreign key between tables %s and %s; add one "
+        .. "(Column(Integer, {foreign_key = \"%s.id\"})) or give secondary for many-to-many")
+        :format(name, pm.table.name, tm.table.name, tm.table.name))
+    else
+      raise("InvalidRequestError", ("relationship %s: tables %s and %s have foreign keys both ways; say which "
+        .. "with foreign_keys"):format(name, pm.table.name, tm.table.name))
+    end
+    local list = dir == "manytoone" and m2o or o2m
+    if #list > 1 then
+      raise("InvalidRequestError", ("relationship %s: there are %d foreign keys between %s and %s; say which one "
+        .. "with foreign_keys = Model.column"):format(name, #list, pm.table.name, tm.table.name))
+    end
+    local fk = list[1]
+    if dir == "manytoone" then
+      self.local_keys, self.remote_keys = {key_for(pm, fk.name, self)}, {key_for(tm, fk.ref, self)}
+    else
+      self.local_keys, self.remote_keys = {key_for(pm, fk.ref, self)}, {key_for(tm, fk.name, self)}
+    end
+    self.direction = dir
+  end
+  if self.uselist == nil then self.uselist = self.direction ~= "manytoone" end
+  if self.back_populates then self.back = tm.relationships[self.back_populates] end
+  -- order_by: column expressions of the target
+  if self.order_by ~= nil then
+    local list = (type(self.order_by) == "table" and getmetatable(self.order_by) == nil) and self.order_by
+      or {self.order_by}
+    local cols = {}
+    for i, c in ipairs(list) do
+      if type(c) == "string" then
+        local attr = tm.attrs[c:match("([^.]+)$")]
+        if not attr or not attr.column then
+          raise("InvalidRequestError", ("relationship %s: order_by '%s' is not a column of %s"):format(name, c, T.__name))
+        end
+        c = attr.column
+      end
+      cols[i] = c
+    end
+    self.order_cols = cols
+  end
+  return self
+end
+
 -- ---------------------------------------------------------------- models
 
 local Model = {__name = "argent.Model"}
@@ -172,6 +325,10 @@ function Model.__call(cls, init) return corm.construct(cls, init) end
 function Model.__tostring(cls) return ("<model %s>"):format(rawget(cls, "__name")) end
 
 function orm.is_model(v) return type(v) == "table" and getmetatable(v) == Model end
+
+local model_of = setmetatable({}, {__mode = "k"}) -- Table -> model class
+--- The model mapped to Table t, or nil.
+function orm.model_of_table(t) return model_of[t] end
 
 local Base = {__name = "argent.Base"}
 Base.__index = Base
@@ -270,23 +427,30 @@ function Base:model(name, spec)
   local t = schema.Table(tablename, self.metadata, table.unpack(items))
 
   local mapper = {class = cls, name = name, table = t, base = self, columns = {}, attrs = {}, relationships = {},
-                  primary_key = {}}
+                  primary_key = {}, pk_set = {}, key_of_column = {}, relationship_keys = {}}
   for i, c in ipairs(columns) do
     local col = t.c[c.key]
     local typ = core.sql.info(col).type
     mapper.columns[i] = c.key
     mapper.attrs[c.key] = column_attr(name, c.key, col, typ)
-    if c.spec.opts.primary_key then mapper.primary_key[#mapper.primary_key + 1] = c.key end
+    if c.spec.opts.primary_key then
+      mapper.primary_key[#mapper.primary_key + 1] = c.key
+      mapper.pk_set[c.key] = true
+    end
+    mapper.key_of_column[core.sql.info(col).name] = c.key
     cls[c.key] = col
   end
   for k, r in pairs(relationships) do
     r.parent, r.key, r.base = cls, k, self
     mapper.relationships[k] = r
     mapper.attrs[k] = {kind = KINDS.relationship, relationship = r, key = k}
+    mapper.relationship_keys[#mapper.relationship_keys + 1] = k
     cls[k] = r
   end
+  table.sort(mapper.relationship_keys)
   cls.__table__ = t
   cls.__mapper__ = mapper
+  model_of[t] = cls
   setmetatable(cls, Model)
   self.registry[name] = cls
   self._models[#self._models + 1] = cls
@@ -296,7 +460,7 @@ end
 --- Base:configure(): resolves every relationship's target now (InvalidRequestError if one is missing).
 function Base:configure()
   for _, m in ipairs(self._models) do
-    for _, r in pairs(rawget(m, "__mapper__").relationships) do r:target_model() end
+    for _, r in pairs(rawget(m, "__mapper__").relationships) do r:resolve() end
   end
 end
 

@@ -1,38 +1,36 @@
 -- argent.session: the Session (API.md section 7) -- sessionmaker, the unit
--- of work (add / delete / flush / commit / rollback), the identity map, get
--- and query.  Written in Lua on top of Core and the instance primitives of
--- argent.core.orm (src/lua/instance.c): an instance's values, dirty set and
--- session slot are read and written through core.orm.internals, so loading a
--- row never marks it dirty, and a flush sends only the columns that changed.
+-- of work (add / delete / flush / commit / rollback), the identity map, get,
+-- query, scalars, refresh / expire / merge, and transaction blocks.
 --
--- A session holds one connection (taken from the engine at its first flush or
--- query) and one transaction on it, opened lazily with conn:begin() and
--- ended by commit / rollback, which also give the connection back to the pool.
+-- Built on the instance primitives of argent.core.orm (src/lua/instance.c):
+-- rows become instances in C (core.orm.load), rows of one table are
+-- inserted by one prepared statement executed per object in C
+-- (core.orm.insert), and an instance's values, dirty set and session slot
+-- are read through core.orm.internals, so loading a row never marks it
+-- dirty and a flush sends only the columns that changed.  Relationships
+-- (collections, back_populates, loader strategies) are argent.loading.
+--
+-- A session holds one connection (taken from the engine at its first flush
+-- or query) and one transaction on it, opened lazily and ended by commit /
+-- rollback, which also give the connection back to the pool.
 --
 -- The identity map is weak-valued (model -> {primary-key value -> instance}):
--- the session keeps no row alive that the program dropped.  Pending objects
--- (added, not yet flushed) and objects marked for deletion are held strongly.
--- Dirty persistent objects are found at flush by walking the identity map, so
--- a changed object the program no longer references is not written (it can no
--- longer be read either).
+-- the session keeps no row alive that the program dropped.  Pending objects,
+-- objects marked for deletion, and persistent objects with unflushed changes
+-- are held strongly until the flush.
 --
--- Values the database computes (column defaults, SQL expressions written to
--- attributes) are read back right after the INSERT or UPDATE (one SELECT of
--- those columns).  A rollback reads again the persistent objects that were
--- changed since the last commit (eagerly: the instance proxy has no hook for
--- loading on access yet).
---
--- Gaps of this slice: expire_on_commit = true keeps the loaded values (no
--- expiry and reload on access yet); no relationship loading or cascades; one
--- INSERT per row (not executemany), so generated keys come back per row; a
--- persistent object's primary key cannot be changed (refused at flush).
+-- A flush that fails rolls the transaction back at once (nothing
+-- half-written stays) and leaves the session needing s:rollback(), as
+-- SQLAlchemy does; inside begin_nested only the savepoint is rolled back.
 local core = require "argent.core"
 local sql = require "argent.sql"
+local loading = require "argent.loading"
 
 local corm = core.orm
 local raise = core.error
 local internals, set_state, set_session, clear_dirty, state_of, is_instance =
   corm.internals, corm.set_state, corm.set_session, corm.clear_dirty, corm.state, corm.is_instance
+local changed, cinfo, raw, is_collection = loading.changed, loading.cinfo, loading.raw, loading.is_collection
 
 local session = {}
 
@@ -51,12 +49,17 @@ local function mapper_of(obj)
   return mapper
 end
 
+local sqltag = core.sql.tag
 local function is_expression(v)
-  return (type(v) == "userdata" or type(v) == "table") and core.sql.tag(v) ~= nil
+  local t = type(v)
+  if t == "userdata" then return sqltag(v) ~= nil end
+  if t == "table" and getmetatable(v) ~= nil then return sqltag(v) ~= nil end
+  return false
 end
 
 -- The identity map key of a primary key: the value itself for a one-column
--- key, else the values joined (tostring) with a separator no value contains.
+-- key, else the values joined (type:tostring) with a NUL byte -- the same as
+-- instance.c's push_identity_key.
 local function key_of(mapper, values)
   local pk = mapper.primary_key
   if #pk == 1 then return values[pk[1]] end
@@ -84,14 +87,29 @@ end
 
 -- ---------------------------------------------------------------- session basics
 
-local function check_open(self, what)
-  if self._closed then
-    raise("InvalidRequestError", ("Session:%s: this session is closed; make a new one with the sessionmaker")
-      :format(what))
+-- The transaction state machine (src/session/txstate.c, through
+-- core.orm.txstate) decides what may run when: it raises the
+-- InvalidRequestError for a closed session, a session whose flush failed,
+-- a commit inside begin_nested, and so on.
+local function check_self(self, what)
+  if getmetatable(self) ~= Session then
+    raise("ArgumentError", ("Session:%s: call it on a session, as s:%s(...)"):format(what, what))
   end
 end
 
-local function identity_bucket(self, model)
+local function check_open(self, what)
+  check_self(self, what)
+  self._st:check("use", what)
+end
+
+local function check_usable(self, what)
+  check_self(self, what)
+  self._st:check("work", what)
+end
+
+function Session:_is_closed() return self._st.state == "closed" end
+
+function Session:_bucket(model)
   local b = self._identity[model]
   if not b then
     b = setmetatable({}, {__mode = "v"})
@@ -99,13 +117,18 @@ local function identity_bucket(self, model)
   end
   return b
 end
+local identity_bucket = Session._bucket
 
 -- The connection, with a transaction open on it.
-local function connection(self)
+function Session:_connection()
   if not self._conn then self._conn = self._engine:connect() end
-  if not self._tx then self._tx = self._conn:begin() end
+  if not self._tx then
+    self._tx = self._conn:begin()
+    self._st:event("begun")
+  end
   return self._conn
 end
+local connection = Session._connection
 
 -- Gives the connection back to the pool between transactions (the next
 -- flush or query takes one again), so that an idle session holds none.
@@ -129,11 +152,29 @@ local function check_instance(self, obj, what)
   end
 end
 
---- s:add(obj): a transient object becomes pending (inserted at the next flush);
---- a detached one is attached again (persistent).
-function Session:add(obj)
-  check_open(self, "add")
-  check_instance(self, obj, "add")
+-- The related objects of obj along its loaded relationships that cascade `what`.
+local function related(obj, what)
+  local out = {}
+  local values, _, mapper = internals(obj)
+  for _, key in ipairs(mapper.relationship_keys) do
+    local rel = mapper.relationships[key]
+    local v = values[key]
+    if v and rel.cascade[what] then
+      if is_collection(v) then
+        for _, o in ipairs(v) do out[#out + 1] = o end
+      elseif is_instance(v) then
+        out[#out + 1] = v
+      end
+    end
+  end
+  return out
+end
+
+local function add_one(self, obj, seen)
+  if seen then
+    if seen[obj] then return end
+    seen[obj] = true
+  end
   local st = state_of(obj)
   if st == "transient" then
     if not self._pending_set[obj] then
@@ -151,16 +192,34 @@ function Session:add(obj)
     local bucket = identity_bucket(self, mapper.class)
     local there = bucket[key]
     if there ~= nil and there ~= obj then
-      raise("InvalidRequestError", ("Session:add: another %s with the same primary key is already in this session")
-        :format(mapper.name))
+      raise("InvalidRequestError", ("Session:add: another %s with the same primary key is already in this session; "
+        .. "use s:merge(obj) to copy its state onto that one"):format(mapper.name))
     end
     bucket[key] = obj
     set_state(obj, "persistent")
     set_session(obj, self)
+    if corm.is_dirty(obj) then self._dirty_hold[obj] = true end
   elseif st == "deleted" then
     raise("InvalidRequestError", ("Session:add: %s was deleted in this session"):format(tostring(obj)))
   end
-  -- pending or persistent in this session: nothing to do
+  -- cascade save-update along loaded relationships (only an object whose
+  -- relationships were written, or a detached one, can have new ones)
+  if changed[obj] or st == "detached" then
+    seen = seen or {[obj] = true}
+    for _, o in ipairs(related(obj, "save-update")) do
+      local _, _, _, owner = internals(o)
+      if owner == nil or owner == self then add_one(self, o, seen) end
+    end
+  end
+end
+
+--- s:add(obj): a transient object becomes pending (inserted at the next flush);
+--- a detached one is attached again (persistent).  Objects in its loaded
+--- relationships follow (cascade save-update).
+function Session:add(obj)
+  check_open(self, "add")
+  check_instance(self, obj, "add")
+  add_one(self, obj)
 end
 
 --- s:add_all{obj, ...}
@@ -170,7 +229,7 @@ function Session:add_all(list)
     raise("ArgumentError", "Session:add_all: expected a list of instances, got " .. describe(list))
   end
   for _, obj in ipairs(list) do check_instance(self, obj, "add_all") end -- all or nothing
-  for _, obj in ipairs(list) do self:add(obj) end
+  for _, obj in ipairs(list) do add_one(self, obj) end
 end
 
 --- s:delete(obj): a persistent object is deleted at the next flush; a pending one is just expunged.
@@ -190,7 +249,8 @@ function Session:delete(obj)
       self._deleting[#self._deleting + 1] = obj
     end
   elseif st == "transient" or st == "detached" then
-    raise("InvalidRequestError", ("Session:delete: %s is %s, not persistent in this session"):format(tostring(obj), st))
+    raise("InvalidRequestError", ("Session:delete: %s is %s, not persistent in this session; add it first")
+      :format(tostring(obj), st))
   end
 end
 
@@ -210,37 +270,19 @@ function Session:expunge(obj)
     local bucket = identity_bucket(self, mapper.class)
     local key = key_of(mapper, values)
     if key ~= nil and bucket[key] == obj then bucket[key] = nil end
+    self._dirty_hold[obj] = nil
+    if self._deleting_set[obj] then
+      self._deleting_set[obj] = nil
+      for i, o in ipairs(self._deleting) do
+        if o == obj then table.remove(self._deleting, i) break end
+      end
+    end
     set_state(obj, "detached")
   end
   set_session(obj, nil)
 end
 
 -- ---------------------------------------------------------------- loading rows
-
--- The instance for a row (keyed by SQL column name) of model: the one already
--- in the identity map, else a new persistent instance with the row's values.
-local function load_row(self, model, row)
-  local mapper = rawget(model, "__mapper__")
-  local fresh = {}
-  for _, k in ipairs(mapper.columns) do fresh[k] = row[mapper.attrs[k].column.name] end
-  local key = key_of(mapper, fresh)
-  local bucket = identity_bucket(self, model)
-  local obj = key ~= nil and bucket[key] or nil
-  if obj ~= nil then return obj end
-  obj = corm.construct(model, {})
-  local values = internals(obj)
-  for k, v in pairs(fresh) do values[k] = v end
-  set_state(obj, "persistent")
-  set_session(obj, self)
-  if key ~= nil then bucket[key] = obj end
-  return obj
-end
-
-local function load_result(self, model, res)
-  local out = {}
-  for row in res:rows() do out[#out + 1] = load_row(self, model, row) end
-  return out
-end
 
 local function check_model(model, what)
   if not (type(model) == "table" and type(rawget(model, "__mapper__")) == "table") then
@@ -250,15 +292,22 @@ local function check_model(model, what)
   return rawget(model, "__mapper__")
 end
 
+local Query = {__name = "argent.Query"}
+Query.__index = Query
+
 --- s:get(Model, id) -> the instance or nil: the identity map first, then one SELECT.
 --- id is the primary key's value, or for a composite key a list in key order.
-function Session:get(model, id)
-  check_open(self, "get")
+function Session:get(model, id, opts)
+  check_usable(self, "get")
   local mapper = check_model(model, "get")
   local pk = mapper.primary_key
   local values = {}
+  if id == nil then raise("ArgumentError", "Session:get: argument 'id' (the primary key value) is nil") end
   if #pk == 1 then
     if type(id) == "table" and getmetatable(id) == nil then id = id[1] end
+    if type(id) == "table" or type(id) == "function" or type(id) == "thread" then
+      raise("ArgumentError", ("Session:get: argument 'id' must be the primary key's value, got %s"):format(describe(id)))
+    end
     values[pk[1]] = id
   else
     if type(id) ~= "table" or #id ~= #pk then
@@ -267,14 +316,12 @@ function Session:get(model, id)
     end
     for i, k in ipairs(pk) do values[k] = id[i] end
   end
-  if id == nil then raise("ArgumentError", "Session:get: the primary key value is nil") end
   local key = key_of(mapper, values)
   local obj = identity_bucket(self, model)[key]
-  if obj ~= nil and not self._deleting_set[obj] then return obj end
-  if self._autoflush then self:flush() end
-  local res = connection(self):execute(sql.select(model):where(pk_terms(mapper, values)))
-  local list = load_result(self, model, res)
-  local found = list[1]
+  if obj ~= nil and not self._deleting_set[obj] and state_of(obj) == "persistent" then return obj end
+  local q = setmetatable({session = self, model = model, wheres = {pk_terms(mapper, values)}, orders = {},
+                          joins = {}, opts = opts and opts.options or {}}, Query)
+  local found = q:all()[1]
   if found ~= nil and (state_of(found) == "deleted" or self._deleting_set[found]) then return nil end
   return found
 end
@@ -314,156 +361,618 @@ local function group_by_table(objs)
     g.objs[#g.objs + 1] = obj
   end
   local rank = table_rank(mappers)
-  table.sort(groups, function(a, b) return rank[a.mapper.table] < rank[b.mapper.table] end)
+  table.sort(groups, function(a, b) return (rank[a.mapper.table] or 0) < (rank[b.mapper.table] or 0) end)
   return groups
 end
 
--- Reads back the columns `keys` of obj's row (values the database computed:
--- SQL expressions written to attributes, SQL defaults) without marking them dirty.
-local function fetch_columns(conn, mapper, values, keys)
-  if #keys == 0 then return end
-  local cols = {}
-  for i, k in ipairs(keys) do cols[i] = mapper.attrs[k].column end
-  local row = conn:execute(sql.select(table.unpack(cols)):where(pk_terms(mapper, values))):first()
-  if row then
-    for _, k in ipairs(keys) do values[k] = row[mapper.attrs[k].column.name] end
+-- What the flush needs to know of a mapper's columns (cached on the mapper).
+local function flush_info(mapper)
+  local fi = mapper._flush
+  if fi then return fi end
+  fi = {special = {}, lua_defaults = {}, onupdate_lua = {}, onupdate_sql = {}, inserts = {}, updates = {}}
+  for _, k in ipairs(mapper.columns) do
+    local ci = core.sql.info(mapper.attrs[k].column)
+    local kind
+    if ci.default ~= nil then
+      if is_expression(ci.default) then kind = "sql" else
+        kind = "lua"
+        fi.lua_defaults[#fi.lua_defaults + 1] = {key = k, value = ci.default}
+      end
+    elseif ci.server_default ~= nil then
+      kind = "server"
+    elseif ci.primary_key then
+      kind = "pk"
+    end
+    if kind and kind ~= "lua" then fi.special[#fi.special + 1] = {key = k, kind = kind, default = ci.default} end
+    if ci.onupdate ~= nil then
+      if is_expression(ci.onupdate) then fi.onupdate_sql[#fi.onupdate_sql + 1] = {key = k, value = ci.onupdate}
+      else fi.onupdate_lua[#fi.onupdate_lua + 1] = {key = k, value = ci.onupdate} end
+    end
+  end
+  mapper._flush = fi
+  return fi
+end
+
+-- The INSERT of mapper for a signature (per special column: "b" bound, "d"
+-- its SQL default, "o" omitted) with its RETURNING attribute names; cached.
+local function insert_statement(mapper, fi, sig)
+  local cached = fi.inserts[sig]
+  if cached then return cached[1], cached[2] end
+  local special = {}
+  for i, sp in ipairs(fi.special) do special[sp.key] = {sp, sig:sub(i, i)} end
+  local vals, ret = {}, {}
+  for _, k in ipairs(mapper.columns) do
+    local s = special[k]
+    local col = mapper.attrs[k].column
+    if not s or s[2] == "b" then
+      vals[k] = core.sql.bindparam(k, nil, core.sql.info(col).type)
+    elseif s[2] == "d" then
+      vals[k] = s[1].default
+      ret[#ret + 1] = k
+    else
+      ret[#ret + 1] = k
+    end
+  end
+  local stmt = sql.insert(mapper.table):values(vals)
+  if #ret > 0 then
+    local cols = {}
+    for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
+    stmt = stmt:returning(table.unpack(cols))
+  end
+  fi.inserts[sig] = {stmt, ret}
+  return stmt, ret
+end
+
+-- Inserts objs (all of mapper's table): grouped by which columns they give,
+-- one prepared statement per group executed per object (core.orm.insert).
+local function insert_objects(self, conn, mapper, objs)
+  local fi = flush_info(mapper)
+  local groups, order = {}, {}
+  local bucket = identity_bucket(self, mapper.class)
+  local special, columns = fi.special, mapper.columns
+  for _, obj in ipairs(objs) do
+    local values = internals(obj)
+    for _, d in ipairs(fi.lua_defaults) do
+      if values[d.key] == nil then
+        local v = d.value
+        if type(v) == "function" then v = v() end
+        values[d.key] = v
+      end
+    end
+    local sig, slow = "", false
+    for i = 1, #special do
+      local sp = special[i]
+      if values[sp.key] ~= nil then sig = sig .. "b"
+      elseif sp.kind == "sql" then sig = sig .. "d"
+      else sig = sig .. "o" end
+    end
+    for i = 1, #columns do
+      local v = values[columns[i]]
+      local t = type(v)
+      if (t == "userdata" or t == "table" and getmetatable(v) ~= nil) and sqltag(v) then
+        slow = true
+        break
+      end
+    end
+    if slow then
+      -- a SQL expression written to an attribute: a statement of its own
+      local vals, ret = {}, {}
+      for i, k in ipairs(mapper.columns) do
+        local v = values[k]
+        local sp
+        for _, x in ipairs(fi.special) do if x.key == k then sp = x end end
+        if is_expression(v) then
+          vals[k] = v
+          ret[#ret + 1] = k
+        elseif v ~= nil or not sp then
+          vals[k] = core.sql.bindparam(k, nil, core.sql.info(mapper.attrs[k].column).type)
+        elseif sp.kind == "sql" then
+          vals[k] = sp.default
+          ret[#ret + 1] = k
+        else
+          ret[#ret + 1] = k
+        end
+        local _ = i
+      end
+      local stmt = sql.insert(mapper.table):values(vals)
+      local cols = {}
+      for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
+      if #cols > 0 then stmt = stmt:returning(table.unpack(cols)) end
+      for _, k in ipairs(ret) do if is_expression(values[k]) then values[k] = nil end end
+      corm.insert(conn, stmt, {obj}, {returning = ret, bucket = bucket, pk = mapper.primary_key,
+                                      out = self._inserted})
+    else
+      local s = sig
+      local g = groups[s]
+      if not g then
+        g = {}
+        groups[s] = g
+        order[#order + 1] = s
+      end
+      g[#g + 1] = obj
+    end
+  end
+  for _, s in ipairs(order) do
+    local stmt, ret = insert_statement(mapper, fi, s)
+    corm.insert(conn, stmt, groups[s], {returning = ret, bucket = bucket, pk = mapper.primary_key,
+                                        out = self._inserted})
   end
 end
 
-local function insert_one(self, conn, mapper, obj)
-  local values = internals(obj)
-  local row, refetch = {}, {}
-  for _, k in ipairs(mapper.columns) do
-    local v = values[k]
-    if v ~= nil then
-      row[k] = v
-      if is_expression(v) then refetch[#refetch + 1] = k end
+-- UPDATE of the changed columns of objs (persistent, dirty), one statement
+-- per set of changed columns.  Values computed by the database: a SQL
+-- expression written to an attribute is read back at once (its object takes
+-- a statement of its own); a column's SQL onupdate alone is expired (read
+-- again on access), as SQLAlchemy does, so that plain updates stay batched.
+local function update_objects(self, conn, mapper, objs)
+  local fi = flush_info(mapper)
+  local groups, order = {}, {}
+  local bucket = identity_bucket(self, mapper.class)
+  for _, obj in ipairs(objs) do
+    local values, dirty = internals(obj)
+    for _, d in ipairs(fi.onupdate_lua) do
+      if not (dirty and dirty[d.key]) then
+        local v = d.value
+        if type(v) == "function" then v = v() end
+        obj[d.key] = v
+      end
+    end
+    values, dirty = internals(obj)
+    dirty = dirty or {}
+    local keys, slow = {}, false
+    for _, k in ipairs(mapper.columns) do
+      if dirty[k] and not mapper.pk_set[k] then
+        keys[#keys + 1] = k
+        if is_expression(values[k]) then slow = true end
+      end
+    end
+    if #keys > 0 then
+      if slow then
+        local set, expire = {}, {}
+        for _, k in ipairs(keys) do
+          local v = values[k]
+          if v == nil then v = core.null end
+          set[k] = v
+          if is_expression(values[k]) then expire[#expire + 1] = k end
+        end
+        for _, d in ipairs(fi.onupdate_sql) do
+          if not dirty[d.key] then expire[#expire + 1] = d.key end
+        end
+        conn:execute(sql.update(mapper.table):where(pk_terms(mapper, values)):values(set))
+        clear_dirty(obj)
+        self._updated[#self._updated + 1] = obj
+        -- the values the database computed, read back now (one SELECT), so
+        -- that they are there even after the session closes
+        local cols = {}
+        for i, k in ipairs(expire) do cols[i] = mapper.attrs[k].column end
+        local row = conn:execute(sql.select(table.unpack(cols)):where(pk_terms(mapper, values))):first()
+        for i, k in ipairs(expire) do values[k] = row and row[cols[i].name] end
+      else
+        local sig = table.concat(keys, ",")
+        local g = groups[sig]
+        if not g then
+          g = {keys = keys}
+          groups[sig] = g
+          order[#order + 1] = sig
+        end
+        g[#g + 1] = obj
+      end
     else
-      local info = core.sql.info(mapper.attrs[k].column)
-      if (info.default ~= nil or info.server_default ~= nil) and not info.primary_key then
-        refetch[#refetch + 1] = k
+      clear_dirty(obj)
+    end
+  end
+  for _, sig in ipairs(order) do
+    local g = groups[sig]
+    local cached = fi.updates[sig]
+    if not cached then
+      local set, given = {}, {}
+      for _, k in ipairs(g.keys) do
+        set[k] = core.sql.bindparam(k, nil, core.sql.info(mapper.attrs[k].column).type)
+        given[k] = true
+      end
+      local expire = {}
+      for _, d in ipairs(fi.onupdate_sql) do
+        if not given[d.key] then
+          set[d.key] = d.value
+          expire[#expire + 1] = d.key
+        end
+      end
+      local terms = {}
+      for i, k in ipairs(mapper.primary_key) do
+        terms[i] = mapper.attrs[k].column:eq(core.sql.bindparam(k, nil, core.sql.info(mapper.attrs[k].column).type))
+      end
+      cached = {sql.update(mapper.table):where(table.unpack(terms)):values(set), expire}
+      fi.updates[sig] = cached
+    end
+    corm.insert(conn, cached[1], g, {bucket = bucket, pk = mapper.primary_key, out = self._updated})
+    if #cached[2] > 0 then
+      for _, obj in ipairs(g) do corm.expire(obj, cached[2]) end
+    end
+  end
+end
+
+-- Sets child's attributes ckeys to parent's pkeys values (parent nil: to nil).
+local function sync(child, ckeys, parent, pkeys)
+  local pv = parent and internals(parent)
+  for i, k in ipairs(ckeys) do
+    local v = pv and pv[pkeys[i]]
+    if parent and v == nil then
+      raise("InvalidRequestError", ("flush: %s refers to %s, which has no primary key yet (is it added to the "
+        .. "session?)"):format(tostring(child), tostring(parent)))
+    end
+    local cv = internals(child)
+    if cv[k] ~= v then child[k] = v end
+  end
+end
+
+-- Relationship work of a flush: what the examined objects' relationships
+-- ask of foreign keys (syncs by child), orphans, association rows.
+local function relationship_plan(self, examine)
+  local syncs, orphans, links = {}, {}, {}
+  local function add_sync(child, ckeys, parent, pkeys)
+    local l = syncs[child]
+    if not l then
+      l = {}
+      syncs[child] = l
+    end
+    l[#l + 1] = {ckeys, parent, pkeys}
+  end
+  for _, obj in ipairs(examine) do
+    local values, _, mapper = internals(obj)
+    local keys = changed[obj]
+    local all = state_of(obj) == "pending"
+    for _, key in ipairs(mapper.relationship_keys) do
+      local v = values[key]
+      if v ~= nil and (all or keys[key]) then
+        local rel = mapper.relationships[key]:resolve()
+        if rel.direction == "manytoone" then
+          add_sync(obj, rel.local_keys, v or nil, rel.remote_keys)
+        elseif rel.direction == "onetomany" then
+          local members = is_collection(v) and v or (v and {v} or {})
+          for _, ch in ipairs(members) do add_sync(ch, rel.remote_keys, obj, rel.local_keys) end
+          local ci = is_collection(v) and cinfo[v]
+          if ci then
+            local now = {}
+            for _, ch in ipairs(v) do now[ch] = true end
+            for ch in pairs(ci.orig) do
+              if not now[ch] then orphans[#orphans + 1] = {ch, rel, obj} end
+            end
+          end
+        elseif rel.direction == "manytomany" and is_collection(v) then
+          links[#links + 1] = {obj, rel, v}
+        end
       end
     end
   end
-  local res = conn:execute(sql.insert(mapper.table):values(row))
-  local pk = mapper.primary_key
-  if #pk == 1 and values[pk[1]] == nil then
-    local id = res.lastrowid
-    if id == nil then
-      raise("InvalidRequestError", ("flush: the database gave no primary key for the new %s row"):format(mapper.name))
-    end
-    values[pk[1]] = id
-  end
-  fetch_columns(conn, mapper, values, refetch)
-  clear_dirty(obj)
-  set_state(obj, "persistent")
-  identity_bucket(self, mapper.class)[key_of(mapper, values)] = obj
-  self._inserted[#self._inserted + 1] = obj
+  return syncs, orphans, links
 end
 
-local function update_one(self, conn, mapper, obj)
-  local values, dirty = internals(obj)
-  local set, refetch, any = {}, {}, false
-  local is_pk = {}
-  for _, k in ipairs(mapper.primary_key) do is_pk[k] = true end
-  for _, k in ipairs(mapper.columns) do
-    if dirty[k] and not is_pk[k] then -- (a changed key was refused before)
-      local v = values[k]
-      if v == nil then v = core.null end
-      set[k] = v
-      any = true
-      if is_expression(values[k]) then refetch[#refetch + 1] = k end
+-- Orders objs (one table) so that an object comes after the pending objects
+-- of the same list it refers to (self-referential relationships).
+local function order_within(objs, syncs)
+  local inlist = {}
+  for _, o in ipairs(objs) do inlist[o] = true end
+  local out, state = {}, {}
+  local function visit(o)
+    if state[o] == 2 then return end
+    if state[o] == 1 then
+      raise("InvalidRequestError", ("flush: a cycle of new %s objects refer to each other; flush one of them "
+        .. "first"):format(mapper_of(o).name))
+    end
+    state[o] = 1
+    for _, s in ipairs(syncs[o] or {}) do
+      local p = s[2]
+      if p and inlist[p] and p ~= o then visit(p) end
+    end
+    state[o] = 2
+    out[#out + 1] = o
+  end
+  for _, o in ipairs(objs) do visit(o) end
+  return out
+end
+
+local function apply_syncs(syncs, obj)
+  local l = syncs[obj]
+  if not l then return end
+  for _, s in ipairs(l) do sync(obj, s[1], s[2], s[3]) end
+  syncs[obj] = nil
+end
+
+-- Cascades of the objects marked for deletion: delete cascades (loading
+-- the related objects), foreign keys of other children set to NULL, rows
+-- of association tables removed.
+local function delete_cascades(self, conn)
+  local i = 1
+  while i <= #self._deleting do
+    local obj = self._deleting[i]
+    local _, _, mapper = internals(obj)
+    for _, key in ipairs(mapper.relationship_keys) do
+      local rel = mapper.relationships[key]:resolve()
+      if rel.direction ~= "manytoone" then
+        if rel.cascade.delete then
+          local v = obj[key]
+          local list = is_collection(v) and v or (v and {v} or {})
+          for _, o in ipairs(list) do
+            local st = state_of(o)
+            if st == "persistent" and not self._deleting_set[o] then
+              self._deleting_set[o] = true
+              self._deleting[#self._deleting + 1] = o
+            elseif st == "pending" then
+              self:expunge(o)
+            end
+          end
+        elseif rel.direction == "onetomany" and rel.lazy ~= "raise" and rel.lazy ~= "noload" then
+          local v = obj[key]
+          local list = is_collection(v) and v or (v and {v} or {})
+          for _, o in ipairs(list) do
+            if state_of(o) == "persistent" and not self._deleting_set[o] then sync(o, rel.remote_keys, nil) end
+          end
+        end
+        if rel.direction == "manytomany" then
+          local sec = rel.secondary_table
+          local values = internals(obj)
+          conn:execute(sql.delete(sec):where(sec.c[rel.sec_local[1]]:eq(values[rel.local_keys[1]])))
+        end
+      end
+    end
+    i = i + 1
+  end
+end
+
+local function link_rows(links)
+  local add, remove, seen = {}, {}, {}
+  for _, l in ipairs(links) do
+    local obj, rel, c = l[1], l[2], l[3]
+    local ci = cinfo[c]
+    local now = {}
+    for _, o in ipairs(c) do now[o] = true end
+    local lv = internals(obj)[rel.local_keys[1]]
+    local function row(o)
+      local rv = internals(o)[rel.remote_keys[1]]
+      local a, b = rel.sec_local[1], rel.sec_remote[1]
+      local id = rel.secondary_table.name .. "\0" .. (a < b and (a .. "=" .. tostring(lv) .. "\0" .. b .. "="
+        .. tostring(rv)) or (b .. "=" .. tostring(rv) .. "\0" .. a .. "=" .. tostring(lv)))
+      return id, {[a] = lv, [b] = rv}
+    end
+    for _, o in ipairs(c) do
+      if not ci.orig[o] then
+        local id, r = row(o)
+        if not seen[id] then
+          seen[id] = true
+          add[#add + 1] = {rel.secondary_table, r}
+        end
+      end
+    end
+    for o in pairs(ci.orig) do
+      if not now[o] then
+        local id, r = row(o)
+        if not seen[id] then
+          seen[id] = true
+          remove[#remove + 1] = {rel.secondary_table, r}
+        end
+      end
     end
   end
-  if any then
-    conn:execute(sql.update(mapper.table):where(pk_terms(mapper, values)):values(set))
-    self._updated[#self._updated + 1] = obj
-    fetch_columns(conn, mapper, values, refetch)
+  return add, remove
+end
+
+local function do_flush(self)
+  -- cascade save-update from pending objects and changed relationships
+  local examine, seen = {}, {}
+  local function mark(o)
+    if not seen[o] then
+      seen[o] = true
+      examine[#examine + 1] = o
+    end
   end
-  clear_dirty(obj)
+  -- (only objects whose relationships were written hold related objects
+  -- that are not in the session yet; the cascade may add more of them)
+  local cascade_seen = {}
+  repeat
+    local before = #examine
+    for o in pairs(changed) do
+      local _, _, _, owner = internals(o)
+      if owner == self and not seen[o] then
+        local st = state_of(o)
+        if st == "persistent" or st == "pending" then
+          mark(o)
+          add_one(self, o, cascade_seen)
+        end
+      end
+    end
+  until #examine == before
+
+  local dirty_objs = {}
+  corm.dirty_in(self._dirty_hold, dirty_objs, true)
+  if #examine == 0 and #dirty_objs == 0 and #self._deleting == 0 and #self._pending == 0 then return end
+  self._wrote = true
+
+  local conn = connection(self)
+  if #self._deleting > 0 then delete_cascades(self, conn) end
+
+  local syncs, orphans, links = relationship_plan(self, examine)
+  for _, orphan in ipairs(orphans) do
+    local ch, rel, parent = orphan[1], orphan[2], orphan[3]
+    local st = state_of(ch)
+    if rel.cascade["delete-orphan"] then
+      if st == "persistent" and not self._deleting_set[ch] then
+        self._deleting_set[ch] = true
+        self._deleting[#self._deleting + 1] = ch
+      elseif st == "pending" then
+        self:expunge(ch)
+      end
+    elseif st == "persistent" or st == "pending" then
+      -- still pointing at its old parent: it no longer has one
+      local cv, pv = internals(ch), internals(parent)
+      local same = true
+      for i, k in ipairs(rel.remote_keys) do
+        if cv[k] ~= pv[rel.local_keys[i]] then same = false end
+      end
+      if same and not syncs[ch] then sync(ch, rel.remote_keys, nil) end
+    end
+  end
+
+  -- inserts, parents first; each object's foreign keys set just before
+  -- (the list stays the session's until all are in: after a failure,
+  -- rollback makes every one of them transient again)
+  local pending = self._pending
+  for _, g in ipairs(group_by_table(pending)) do
+    local objs = next(syncs) and order_within(g.objs, syncs) or g.objs
+    local batch = {}
+    local function run()
+      if #batch > 0 then
+        insert_objects(self, conn, g.mapper, batch)
+        batch = {}
+      end
+    end
+    local inbatch = {}
+    if next(syncs) == nil then batch = objs; objs = {} end
+    for _, o in ipairs(objs) do
+      -- an object whose parent (same table) is in the current batch waits for it
+      local l = syncs[o]
+      if l then
+        for _, x in ipairs(l) do
+          if x[2] and inbatch[x[2]] then
+            run()
+            inbatch = {}
+            break
+          end
+        end
+      end
+      apply_syncs(syncs, o)
+      batch[#batch + 1] = o
+      inbatch[o] = true
+    end
+    run()
+  end
+  self._pending, self._pending_set = {}, {}
+  -- foreign keys of persistent objects
+  for child in pairs(syncs) do
+    if state_of(child) == "persistent" then apply_syncs(syncs, child) end
+  end
+  -- updates (collected again: syncs may have changed objects)
+  dirty_objs = {}
+  corm.dirty_in(self._dirty_hold, dirty_objs, true)
+  local upd = {}
+  for _, o in ipairs(dirty_objs) do
+    if not self._deleting_set[o] then upd[#upd + 1] = o end
+  end
+  for _, g in ipairs(group_by_table(upd)) do update_objects(self, conn, g.mapper, g.objs) end
+  -- association rows
+  local add, remove = link_rows(links)
+  for _, r in ipairs(remove) do
+    local sec, row = r[1], r[2]
+    local terms = {}
+    for k, v in pairs(row) do terms[#terms + 1] = sec.c[k]:eq(v) end
+    conn:execute(sql.delete(sec):where(table.unpack(terms)))
+  end
+  for _, r in ipairs(add) do conn:execute(sql.insert(r[1]):values(r[2])) end
+  -- deletes, children first
+  local deleting = self._deleting
+  local groups = group_by_table(deleting)
+  for gi = #groups, 1, -1 do
+    local g = groups[gi]
+    for _, obj in ipairs(g.objs) do
+      local values = internals(obj)
+      conn:execute(sql.delete(g.mapper.table):where(pk_terms(g.mapper, values)))
+      local bucket = identity_bucket(self, g.mapper.class)
+      local key = key_of(g.mapper, values)
+      if bucket[key] == obj then bucket[key] = nil end
+      set_state(obj, "deleted")
+      self._deleted[#self._deleted + 1] = obj
+      self._deleting_set[obj] = nil
+    end
+  end
+  self._deleting = {}
+  -- the collections now hold what the database holds
+  for _, o in ipairs(examine) do
+    local values, _, mapper = internals(o)
+    for _, key in ipairs(mapper.relationship_keys) do
+      local c = values[key]
+      local ci = is_collection(c) and cinfo[c]
+      if ci then
+        local orig = {}
+        for _, x in ipairs(c) do orig[x] = true end
+        ci.orig = orig
+      end
+    end
+    changed[o] = nil
+  end
+  self._dirty_hold = {}
+end
+
+-- Rolls back the transaction after a failed flush; the session then needs rollback().
+local function fail(self)
+  if self._tx then
+    local tx = self._tx
+    self._tx = nil
+    pcall(tx.rollback, tx)
+  end
 end
 
 --- s:flush(): INSERTs of pending objects (parents first), UPDATEs of the
 --- changed columns of persistent objects, DELETEs (children first).
 function Session:flush()
-  check_open(self, "flush")
-  if self._flushing then return end
-  -- the dirty persistent objects (walk the identity map)
-  local dirty_objs = {}
-  for _, bucket in pairs(self._identity) do
-    for _, obj in pairs(bucket) do
-      local values, dirty, mapper = internals(obj)
-      if next(dirty) ~= nil and state_of(obj) == "persistent" and not self._deleting_set[obj] then
-        -- checked before anything is written, so that the flush fails whole;
-        -- the identity map's key is the row's primary key as loaded
-        for _, k in ipairs(mapper.primary_key) do
-          if dirty[k] and bucket[key_of(mapper, values)] ~= obj then
-            raise("InvalidRequestError", ("flush: the primary key '%s' of persistent %s was changed; changing a "
-              .. "row's primary key is not supported (delete the object and add a new one)"):format(k, mapper.name))
-          end
+  check_usable(self, "flush")
+  if self._st.flushing then return end
+  -- checked before anything is written (the session stays usable)
+  for o in pairs(self._dirty_hold) do
+    if corm.is_dirty(o) and state_of(o) == "persistent" then
+      local values, dirty, mapper = internals(o)
+      local bucket = identity_bucket(self, mapper.class)
+      for _, k in ipairs(mapper.primary_key) do
+        if dirty[k] and bucket[key_of(mapper, values)] ~= o then
+          raise("InvalidRequestError", ("flush: the primary key '%s' of persistent %s was changed; changing a "
+            .. "row's primary key is not supported (delete the object and add a new one)"):format(k, mapper.name))
         end
-        dirty_objs[#dirty_objs + 1] = obj
       end
     end
   end
-  if #self._pending == 0 and #dirty_objs == 0 and #self._deleting == 0 then return end
-  self._flushing = true
-  local ok, err = pcall(function()
-    local conn = connection(self)
-    local pending = self._pending
-    self._pending, self._pending_set = {}, {}
-    for gi, g in ipairs(group_by_table(pending)) do
-      for oi, obj in ipairs(g.objs) do
-        local ok2, e2 = pcall(insert_one, self, conn, g.mapper, obj)
-        if not ok2 then
-          -- what was not inserted stays pending
-          local rest = {}
-          local groups = group_by_table(pending)
-          for j = gi, #groups do
-            for i = (j == gi and oi or 1), #groups[j].objs do rest[#rest + 1] = groups[j].objs[i] end
-          end
-          for _, o in ipairs(rest) do
-            self._pending[#self._pending + 1] = o
-            self._pending_set[o] = true
-          end
-          error(e2, 0)
-        end
-      end
-    end
-    for _, g in ipairs(group_by_table(dirty_objs)) do
-      for _, obj in ipairs(g.objs) do update_one(self, conn, g.mapper, obj) end
-    end
-    local deleting = self._deleting
-    local groups = group_by_table(deleting)
-    for gi = #groups, 1, -1 do
-      local g = groups[gi]
-      for _, obj in ipairs(g.objs) do
-        local values = internals(obj)
-        conn:execute(sql.delete(g.mapper.table):where(pk_terms(g.mapper, values)))
-        local bucket = identity_bucket(self, g.mapper.class)
-        local key = key_of(g.mapper, values)
-        if bucket[key] == obj then bucket[key] = nil end
-        set_state(obj, "deleted")
-        self._deleted[#self._deleted + 1] = obj
-        self._deleting_set[obj] = nil
-      end
-    end
-    self._deleting = {}
-  end)
-  self._flushing = false
-  if not ok then error(err, 0) end
+  self._st:event("flush_start")
+  local ok, err = pcall(do_flush, self)
+  if not ok then
+    self._st:event("flush_failed") -- the session fails, unless a savepoint block takes it
+    if self._st.state == "failed" then fail(self) end
+    error(err, 0)
+  end
+  self._st:event("flush_end")
+  if self._wrote then
+    self._wrote = nil
+    if self._st.state == "active" then self._st:event("changed") end
+  end
 end
 
 -- ---------------------------------------------------------------- transactions
 
---- s:commit(): flush, then commit the transaction.
+local function expire_all(self)
+  for model, bucket in pairs(self._identity) do
+    local pk = rawget(model, "__mapper__").primary_key
+    for key, obj in pairs(bucket) do
+      if state_of(obj) == "persistent" then
+        -- a (refused) change of a one-column key: the map's key is the row's
+        if #pk == 1 then internals(obj)[pk[1]] = key end
+        corm.expire(obj)
+      end
+    end
+  end
+end
+
+--- s:commit(): flush, then commit the transaction; with expire_on_commit
+--- (the default) every object's attributes are read again on next access.
 function Session:commit()
-  check_open(self, "commit")
+  check_usable(self, "commit")
+  self._st:check("commit", "commit")
   self:flush()
   if self._tx then
     local tx = self._tx
     self._tx = nil
-    tx:commit()
+    local ok, err = pcall(tx.commit, tx)
+    if not ok then
+      -- the database rolled the transaction back: the session wants rollback()
+      self._st:event("flush_failed")
+      error(err, 0)
+    end
+    self._st:event("committed")
   end
   release(self)
   for _, obj in ipairs(self._deleted) do
@@ -471,87 +980,77 @@ function Session:commit()
     set_session(obj, nil)
   end
   self._deleted, self._inserted, self._updated = {}, {}, {}
+  if self._expire_on_commit then expire_all(self) end
 end
 
--- Reads the rows of objs again (after a rollback: the values the database
--- kept), outside any transaction; an object whose row is gone is detached.
-local function reload(self, objs)
-  if #objs == 0 then return end
-  if not self._conn then self._conn = self._engine:connect() end
-  local conn = self._conn
-  for _, obj in ipairs(objs) do
-    local values, _, mapper = internals(obj)
-    local row = conn:execute(sql.select(mapper.class):where(pk_terms(mapper, values))):first()
-    if row then
-      for _, k in ipairs(mapper.columns) do values[k] = row[mapper.attrs[k].column.name] end
-      clear_dirty(obj)
-    else
-      local bucket = identity_bucket(self, mapper.class)
-      local key = key_of(mapper, values)
-      if bucket[key] == obj then bucket[key] = nil end
-      set_state(obj, "detached")
+-- Undoes the session's bookkeeping of the objects inserted / deleted since
+-- the marks, and of pending objects (made transient).
+local function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
+  for _, obj in ipairs(self._pending) do
+    if not (pending_keep and pending_keep[obj]) then
+      set_state(obj, "transient")
       set_session(obj, nil)
+      self._pending_set[obj] = nil
     end
   end
-end
-
---- s:rollback(): roll the transaction back; pending objects and the objects
---- inserted in it become transient, objects deleted in it persistent again;
---- persistent objects changed since the last commit (flushed or not) are read
---- again, so that they hold what the database kept (a SELECT each).
-function Session:rollback()
-  check_open(self, "rollback")
-  self:_rollback(true)
-end
-
-function Session:_rollback(refresh)
-  if self._tx then
-    local tx = self._tx
-    self._tx = nil
-    tx:rollback()
+  if pending_keep then
+    local keep = {}
+    for _, obj in ipairs(self._pending) do if pending_keep[obj] then keep[#keep + 1] = obj end end
+    self._pending = keep
+  else
+    self._pending, self._pending_set = {}, {}
   end
-  for _, obj in ipairs(self._pending) do
-    set_state(obj, "transient")
-    set_session(obj, nil)
-  end
-  for _, obj in ipairs(self._inserted) do
+  for i = #self._inserted, ins_mark + 1, -1 do
+    local obj = self._inserted[i]
     local values, _, mapper = internals(obj)
     local bucket = identity_bucket(self, mapper.class)
     local key = key_of(mapper, values)
     if key ~= nil and bucket[key] == obj then bucket[key] = nil end
+    -- keys the database generated are gone with the row
+    local fi = flush_info(mapper)
+    for _, sp in ipairs(fi.special) do
+      if sp.kind == "pk" and mapper.attrs[sp.key] then
+        local ci = core.sql.info(mapper.attrs[sp.key].column)
+        if ci.autoincrement then values[sp.key] = nil end
+      end
+    end
     set_state(obj, "transient")
     set_session(obj, nil)
+    self._inserted[i] = nil
   end
-  for _, obj in ipairs(self._deleted) do
+  for i = #self._deleted, del_mark + 1, -1 do
+    local obj = self._deleted[i]
     local values, _, mapper = internals(obj)
     identity_bucket(self, mapper.class)[key_of(mapper, values)] = obj
     set_state(obj, "persistent")
+    self._deleted[i] = nil
   end
-  local stale, seen = {}, {}
-  if refresh then
-    local function mark(obj)
-      if not seen[obj] and state_of(obj) == "persistent" then
-        seen[obj] = true
-        stale[#stale + 1] = obj
-      end
-    end
-    for _, obj in ipairs(self._updated) do mark(obj) end
-    for _, obj in ipairs(self._deleted) do mark(obj) end
-    for _, bucket in pairs(self._identity) do
-      for key, obj in pairs(bucket) do
-        local values, dirty, mapper = internals(obj)
-        if next(dirty) ~= nil then
-          -- a (refused) change of a one-column key: the map's key is the row's
-          local pk = mapper.primary_key
-          if #pk == 1 and dirty[pk[1]] then values[pk[1]] = key end
-          mark(obj)
-        end
-      end
-    end
-  end
-  self._pending, self._pending_set, self._inserted, self._deleted, self._updated = {}, {}, {}, {}, {}
   self._deleting, self._deleting_set = {}, {}
-  local ok, err = pcall(reload, self, stale)
+  self._dirty_hold = {}
+  if not keep_loaded then expire_all(self) end
+end
+
+--- s:rollback(): rolls the transaction back; pending objects and the objects
+--- inserted in it become transient, objects deleted in it persistent again,
+--- and every persistent object is expired (read again on access).
+function Session:rollback()
+  check_open(self, "rollback")
+  self:_rollback(false)
+end
+
+-- The rollback; close keeps the objects' loaded values (they are detached, not expired).
+function Session:_rollback(keep_loaded)
+  local tx = self._tx
+  self._tx = nil
+  local ok, err = true, nil
+  if tx then ok, err = pcall(tx.rollback, tx) end
+  self._st:event("rolled_back")
+  revert(self, 0, 0, nil, keep_loaded)
+  self._inserted, self._deleted, self._updated = {}, {}, {}
+  for o in pairs(changed) do
+    local _, _, _, owner = internals(o)
+    if owner == self then changed[o] = nil end
+  end
   release(self)
   if not ok then error(err, 0) end
 end
@@ -559,65 +1058,286 @@ end
 --- s:close(): rolls back what was not committed, detaches every object and
 --- gives the connection back.  Closing twice is harmless.
 function Session:close()
-  if self._closed then return end
-  local ok, err = pcall(self._rollback, self, false)
+  if getmetatable(self) ~= Session then
+    raise("ArgumentError", "Session:close: call it on a session, as s:close()")
+  end
+  if self._st.state == "closed" then return end
+  local ok, err = pcall(self._rollback, self, true)
   for _, bucket in pairs(self._identity) do
     for _, obj in pairs(bucket) do
       set_state(obj, "detached")
       set_session(obj, nil)
     end
   end
-  self._identity = {}
-  self._closed = true
+  self._identity, self._specs = {}, {}
+  self._st:event("closed")
   local conn = self._conn
   self._conn = nil
-  if conn then conn:close() end
+  if conn then pcall(conn.close, conn) end
   if not ok then error(err, 0) end
 end
 
 Session.__close = Session.close
 
---- s:execute(stmt, params): a Core statement through the session's connection and transaction.
+--- s:begin(fn) -> fn's results: runs fn(s) in a transaction, commits when it
+--- returns, rolls back and re-raises when it raises.
+function Session:begin(fn)
+  check_self(self, "begin")
+  if type(fn) ~= "function" then
+    raise("ArgumentError", "Session:begin: argument 'fn' must be a function (the transaction block), got "
+      .. describe(fn))
+  end
+  self._st:check("begin", "begin")
+  local res = table.pack(pcall(fn, self))
+  if not res[1] then
+    if self._st.state ~= "closed" then pcall(self.rollback, self) end
+    error(res[2], 0)
+  end
+  self:commit()
+  return table.unpack(res, 2, res.n)
+end
+
+--- s:begin_nested(fn) -> fn's results: runs fn(s) inside a SAVEPOINT;
+--- when fn raises, only what it did is rolled back, and the error re-raised.
+function Session:begin_nested(fn)
+  check_usable(self, "begin_nested")
+  if type(fn) ~= "function" then
+    raise("ArgumentError", "Session:begin_nested: argument 'fn' must be a function (the savepoint block), got "
+      .. describe(fn))
+  end
+  self:flush()
+  local conn = connection(self)
+  local sp = conn:begin_nested()
+  local pending_keep = {}
+  for _, o in ipairs(self._pending) do pending_keep[o] = true end
+  local ins_mark, del_mark = #self._inserted, #self._deleted
+  self._st:event("savepoint_begun")
+  local res = table.pack(pcall(function()
+    local r = table.pack(fn(self))
+    self:flush()
+    return r
+  end))
+  if self._st.savepoints > 0 then self._st:event("savepoint_ended") end
+  if not res[1] then
+    pcall(sp.rollback, sp)
+    revert(self, ins_mark, del_mark, pending_keep)
+    error(res[2], 0)
+  end
+  sp:commit()
+  local r = res[2]
+  return table.unpack(r, 1, r.n)
+end
+
+--- s:execute(stmt, params): a Core statement through the session's
+--- connection and transaction.  After an UPDATE or DELETE of a model's
+--- table, the instances of that model in the session are expired.
 function Session:execute(stmt, params)
-  check_open(self, "execute")
+  check_usable(self, "execute")
   if self._autoflush then self:flush() end
-  return connection(self):execute(stmt, params)
+  local res = connection(self):execute(stmt, params)
+  local tag = core.sql.tag(stmt)
+  if tag == "UPDATE" or tag == "DELETE" then
+    local inf = core.sql.info(stmt)
+    local t = inf and inf.table
+    for model, bucket in pairs(self._identity) do
+      if rawget(model, "__mapper__").table == t then
+        for _, obj in pairs(bucket) do
+          if state_of(obj) == "persistent" then corm.expire(obj) end
+        end
+      end
+    end
+  end
+  return res
 end
 
 --- s:connection(): the session's connection (transaction begun).
 function Session:connection()
-  check_open(self, "connection")
+  check_usable(self, "connection")
   return connection(self)
 end
 
--- ---------------------------------------------------------------- query
+--- s:refresh(obj): reads obj's row again now (its changes are dropped).
+function Session:refresh(obj)
+  check_usable(self, "refresh")
+  check_instance(self, obj, "refresh")
+  if state_of(obj) ~= "persistent" then
+    raise("InvalidRequestError", ("Session:refresh: %s is %s, not persistent in this session")
+      :format(tostring(obj), state_of(obj)))
+  end
+  corm.expire(obj)
+  loading.load_now(obj)
+  return obj
+end
 
-local Query = {__name = "argent.Query"}
-Query.__index = Query
+--- s:expire(obj [, {attribute names}]): the attributes are read again on next access.
+function Session:expire(obj, keys)
+  check_open(self, "expire")
+  check_instance(self, obj, "expire")
+  if state_of(obj) ~= "persistent" then
+    raise("InvalidRequestError", ("Session:expire: %s is %s, not persistent in this session")
+      :format(tostring(obj), state_of(obj)))
+  end
+  if keys ~= nil then
+    if type(keys) ~= "table" then
+      raise("ArgumentError", "Session:expire: argument 'keys' must be a list of attribute names, got " .. describe(keys))
+    end
+    local mapper = mapper_of(obj)
+    local cols = {}
+    for _, k in ipairs(keys) do
+      local a = mapper.attrs[k]
+      if not a then
+        raise("ArgumentError", ("Session:expire: %s has no attribute '%s'"):format(mapper.name, tostring(k)))
+      end
+      if a.column then
+        if mapper.pk_set[k] then
+          raise("ArgumentError", ("Session:expire: '%s' is the primary key and cannot be expired"):format(k))
+        end
+        cols[#cols + 1] = k
+      else
+        loading.set_raw(obj, k, nil)
+      end
+    end
+    corm.expire(obj, cols)
+  else
+    corm.expire(obj)
+  end
+end
+
+--- s:expire_all(): every object of the session is read again on next access.
+function Session:expire_all()
+  check_open(self, "expire_all")
+  expire_all(self)
+end
+
+local function merge_one(self, obj, seen)
+  if seen[obj] then return seen[obj] end
+  local values, _, mapper, owner = internals(obj)
+  if owner == self then
+    seen[obj] = obj
+    return obj
+  end
+  local key = key_of(mapper, values)
+  local target
+  if key ~= nil then
+    local ids = {}
+    for i, k in ipairs(mapper.primary_key) do ids[i] = values[k] end
+    target = self:get(mapper.class, ids)
+  end
+  if target == nil then
+    target = corm.construct(mapper.class, {})
+    self:add(target)
+  end
+  seen[obj] = target
+  local tv = internals(target)
+  for _, k in ipairs(mapper.columns) do
+    local v = values[k]
+    if tv[k] ~= v and not (v == nil and mapper.pk_set[k]) then target[k] = v end
+  end
+  -- cascade merge along the relationships loaded on obj
+  for _, k in ipairs(mapper.relationship_keys) do
+    local rel = mapper.relationships[k]
+    local v = values[k]
+    if v ~= nil and rel.cascade.merge then
+      if is_collection(v) then
+        local list = {}
+        for i, o in ipairs(v) do list[i] = merge_one(self, o, seen) end
+        target[k] = list
+      else
+        target[k] = v and merge_one(self, v, seen) or nil
+      end
+    end
+  end
+  return target
+end
+
+--- s:merge(obj) -> the session's instance for obj's row (loaded, or a new
+--- pending copy), with obj's column values copied onto it, and the objects
+--- of its loaded relationships merged too (cascade merge).
+function Session:merge(obj)
+  check_usable(self, "merge")
+  if not is_instance(obj) then
+    raise("ArgumentError", "Session:merge: expected an instance of a model (User{...}), got " .. describe(obj))
+  end
+  return merge_one(self, obj, {})
+end
+
+--- s:scalars(select(Model)...) -> a list of instances (select of one
+--- model's table), else the first column's values.
+function Session:scalars(stmt, params)
+  check_usable(self, "scalars")
+  local tag = core.sql.tag(stmt)
+  if tag ~= "SELECT" then
+    raise("ArgumentError", "Session:scalars: argument must be a select statement, got " .. describe(stmt))
+  end
+  if self._autoflush then self:flush() end
+  local inf = core.sql.info(stmt)
+  local model
+  if inf and inf.tables and #inf.tables >= 1 and inf.columns then
+    local t = inf.tables[1]
+    local orm = require "argent.orm"
+    model = orm.model_of_table(t)
+    if model then
+      local cols = rawget(model, "__mapper__").columns
+      if #inf.columns ~= #cols then
+        model = nil
+      else
+        for i, k in ipairs(cols) do
+          if inf.columns[i] ~= rawget(model, "__mapper__").attrs[k].column then model = nil break end
+        end
+      end
+    end
+  end
+  local res = connection(self):execute(stmt, params)
+  if not model then return res:scalars() end
+  local list = corm.load(res, loading.model_spec(self, model), {})
+  loading.eager(self, model, list, {})
+  return list
+end
+
+-- ---------------------------------------------------------------- query
 
 --- s:query(Model) -> a Query (each method returns a new Query).
 function Session:query(model)
   check_open(self, "query")
   check_model(model, "query")
-  return setmetatable({session = self, model = model, stmt = sql.select(model)}, Query)
+  return setmetatable({session = self, model = model, wheres = {}, orders = {}, joins = {}, opts = {}}, Query)
 end
 
-local function derive(q, stmt)
-  return setmetatable({session = q.session, model = q.model, stmt = stmt}, Query)
+local function derive(q, changes)
+  local n = {session = q.session, model = q.model, wheres = q.wheres, orders = q.orders, joins = q.joins,
+             opts = q.opts, lim = q.lim, off = q.off}
+  for k, v in pairs(changes) do n[k] = v end
+  return setmetatable(n, Query)
 end
 
-local function add_where(q, terms)
-  if #terms == 0 then return q end
-  return derive(q, q.stmt:where(table.unpack(terms)))
+local function append(list, ...)
+  local out = table.move(list, 1, #list, 1, {})
+  for i = 1, select("#", ...) do out[#out + 1] = select(i, ...) end
+  return out
+end
+
+local function check_query(q, what)
+  if getmetatable(q) ~= Query then
+    raise("ArgumentError", ("Query:%s: call it on a query, as s:query(Model):%s(...)"):format(what, what))
+  end
 end
 
 function Query:where(...)
-  return add_where(self, {...})
+  check_query(self, "where")
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if not is_expression(v) and type(v) ~= "boolean" then
+      raise("ArgumentError", ("Query:where: argument %d must be a SQL condition (User.id:eq(1)), got %s")
+        :format(i, describe(v)))
+    end
+  end
+  return derive(self, {wheres = append(self.wheres, ...)})
 end
 Query.filter = Query.where
 
 --- q:filter_by{attr = value, ...}: equalities on attributes, ANDed.
 function Query:filter_by(t)
+  check_query(self, "filter_by")
   if type(t) ~= "table" or getmetatable(t) ~= nil then
     raise("ArgumentError", "Query:filter_by: expected a table of attribute = value, got " .. describe(t))
   end
@@ -633,29 +1353,120 @@ function Query:filter_by(t)
   table.sort(keys)
   local terms = {}
   for i, k in ipairs(keys) do terms[i] = mapper.attrs[k].column:eq(t[k]) end
-  return add_where(self, terms)
+  return derive(self, {wheres = append(self.wheres, table.unpack(terms))})
 end
 
-function Query:order_by(...) return derive(self, self.stmt:order_by(...)) end
-function Query:limit(n) return derive(self, self.stmt:limit(n)) end
-function Query:offset(n) return derive(self, self.stmt:offset(n)) end
+function Query:order_by(...)
+  check_query(self, "order_by")
+  sql.select(self.model):order_by(...) -- checks the arguments now
+  return derive(self, {orders = append(self.orders, ...)})
+end
 
-local function run(q, stmt)
+function Query:limit(n)
+  check_query(self, "limit")
+  sql.select(self.model):limit(n)
+  return derive(self, {lim = n})
+end
+
+function Query:offset(n)
+  check_query(self, "offset")
+  sql.select(self.model):offset(n)
+  return derive(self, {off = n})
+end
+
+--- q:join(User.posts) or q:join(Model [, on]): an inner join, for conditions on the joined model.
+function Query:join(target, on)
+  check_query(self, "join")
+  local orm = require "argent.orm"
+  local j
+  if orm.is_relationship(target) then
+    local rel = target:resolve()
+    local pm, tm = rawget(rel.parent, "__mapper__"), rawget(rel:target_model(), "__mapper__")
+    if rel.direction == "manytomany" then
+      local sec = rel.secondary_table
+      j = {{sec, sec.c[rel.sec_local[1]]:eq(pm.attrs[rel.local_keys[1]].column)},
+           {rel:target_model(), sec.c[rel.sec_remote[1]]:eq(tm.attrs[rel.remote_keys[1]].column)}}
+    else
+      j = {{rel:target_model(), pm.attrs[rel.local_keys[1]].column:eq(tm.attrs[rel.remote_keys[1]].column)}}
+    end
+  elseif orm.is_model(target) then
+    if on ~= nil and not is_expression(on) then
+      raise("ArgumentError", "Query:join: argument 'on' must be a SQL condition, got " .. describe(on))
+    end
+    j = {{target, on}}
+  else
+    raise("ArgumentError", "Query:join: argument must be a relationship (User.posts) or a model, got "
+      .. describe(target))
+  end
+  local joins = table.move(self.joins, 1, #self.joins, 1, {})
+  for _, x in ipairs(j) do joins[#joins + 1] = x end
+  return derive(self, {joins = joins})
+end
+
+--- q:options(argent.selectinload(User.posts), ...)
+function Query:options(...)
+  check_query(self, "options")
+  for i = 1, select("#", ...) do
+    if not loading.is_option(select(i, ...)) then
+      raise("ArgumentError", ("Query:options: argument %d must be argent.selectinload(...) or argent.joinedload(...), "
+        .. "got %s"):format(i, describe(select(i, ...))))
+    end
+  end
+  return derive(self, {opts = append(self.opts, ...)})
+end
+
+-- The query's statement: FROM, joins, WHERE, ORDER BY, LIMIT, OFFSET on stmt.
+local function build(q, stmt, extra_order)
+  for _, j in ipairs(q.joins) do stmt = stmt:join(j[1], j[2]) end
+  if #q.wheres > 0 then stmt = stmt:where(table.unpack(q.wheres)) end
+  if #q.orders > 0 then stmt = stmt:order_by(table.unpack(q.orders)) end
+  if extra_order and #extra_order > 0 then stmt = stmt:order_by(table.unpack(extra_order)) end
+  if q.lim then stmt = stmt:limit(q.lim) end
+  if q.off then stmt = stmt:offset(q.off) end
+  return stmt
+end
+
+local function prepare(q, what)
+  check_query(q, what)
   local s = q.session
-  check_open(s, "query")
+  check_usable(s, "query")
   if s._autoflush then s:flush() end
-  return load_result(s, q.model, connection(s):execute(stmt))
+  return s
+end
+
+local function run(q, lim)
+  local s = prepare(q, "all")
+  local plan = loading.joined_plan(q.model, q.opts)
+  if plan and #plan.joins > 0 then
+    -- a LIMIT would cut a parent's children off: with one, to-many joined
+    -- relationships load by selectin instead
+    local collections = false
+    for _, j in ipairs(plan.joins) do if j.rel.uselist then collections = true end end
+    if not (collections and (q.lim or lim or q.off)) then
+      local stmt, order = loading.joined_statement(q.model, plan, q.model, function(st) return st end)
+      stmt = build(lim and derive(q, {lim = lim}) or q, stmt, order)
+      local list = loading.joined_rows(s, q.model, plan, connection(s):execute(stmt))
+      local done = {}
+      for _, j in ipairs(plan.joins) do done[j.rel] = true end
+      loading.eager(s, q.model, list, q.opts, done)
+      return list
+    end
+  end
+  local b = lim and derive(q, {lim = lim}) or q
+  local list = corm.load(connection(s):execute(build(b, sql.select(q.model))), loading.model_spec(s, q.model), {})
+  loading.eager(s, q.model, list, q.opts)
+  return list
 end
 
 --- q:all() -> a list of instances (one object per row, the identity map's).
-function Query:all() return run(self, self.stmt) end
+function Query:all() return run(self) end
 
 --- q:first() -> the first instance or nil (LIMIT 1).
-function Query:first() return run(self, self.stmt:limit(1))[1] end
+function Query:first() return run(self, 1)[1] end
 
 --- q:one() -> exactly one instance (NoResultFound / MultipleResultsFound otherwise).
 function Query:one()
-  local list = run(self, self.stmt) -- (no LIMIT 2: it would replace the query's own limit)
+  local list = run(self) -- (no LIMIT 2: it would replace the query's own limit)
   if #list == 0 then raise("NoResultFound", "Query:one: no row was found") end
   if #list > 1 then raise("MultipleResultsFound", "Query:one: more than one row was found") end
   return list[1]
@@ -663,24 +1474,80 @@ end
 
 --- q:one_or_none() -> the instance or nil (MultipleResultsFound if several).
 function Query:one_or_none()
-  local list = run(self, self.stmt) -- (no LIMIT 2: it would replace the query's own limit)
+  local list = run(self)
   if #list > 1 then raise("MultipleResultsFound", "Query:one_or_none: more than one row was found") end
   return list[1]
 end
 
 --- q:count() -> the number of rows the query's conditions match.
 function Query:count()
-  local s = self.session
-  check_open(s, "query")
-  if s._autoflush then s:flush() end
+  local s = prepare(self, "count")
   -- over the query as a subquery, so that limit / offset count too
-  local stmt = sql.select(sql.func.count()):select_from(self.stmt:subquery("argent_count"))
+  local inner = build(self, sql.select(self.model))
+  local stmt = sql.select(sql.func.count()):select_from(inner:subquery("argent_count"))
   return connection(s):execute(stmt):scalar()
+end
+
+--- for obj in q:each() do ... end: the rows stream (constant memory); eager
+--- loads run per batch of 100 rows.
+function Query:each()
+  local s = prepare(self, "each")
+  local res = connection(s):execute(build(self, sql.select(self.model)))
+  local spec = loading.model_spec(s, self.model)
+  local buf, i, model, opts = {}, 1, self.model, self.opts
+  local eager = #opts > 0
+  if not eager then
+    local mapper = rawget(model, "__mapper__")
+    for _, k in ipairs(mapper.relationship_keys) do
+      local lz = mapper.relationships[k].lazy
+      if lz == "selectin" or lz == "joined" then eager = true end
+    end
+  end
+  local batch = eager and 100 or 1
+  return function()
+    if i > #buf then
+      for k = #buf, 1, -1 do buf[k] = nil end
+      i = 1
+      local _, n = corm.load(res, spec, buf, batch)
+      if n == 0 then return nil end
+      if eager then loading.eager(s, model, buf, opts) end
+      if #buf == 0 then return nil end
+    end
+    local obj = buf[i]
+    i = i + 1
+    return obj
+  end
 end
 
 -- ---------------------------------------------------------------- sessionmaker
 
 local OPTIONS = {expire_on_commit = true, autoflush = true}
+
+local Factory = {__name = "argent.sessionmaker"}
+Factory.__index = Factory
+
+local function new_session(engine, autoflush, expire)
+  return setmetatable({_engine = engine, _autoflush = autoflush, _expire_on_commit = expire, _identity = {},
+                       _specs = {}, _pending = {}, _pending_set = {}, _deleting = {}, _deleting_set = {},
+                       _deleted = {}, _inserted = {}, _updated = {}, _dirty_hold = {},
+                       _st = corm.txstate()}, Session)
+end
+
+Factory.__call = function(f) return new_session(f.engine, f._autoflush, f._expire) end
+
+--- Session:begin(fn) on the factory: a new session, fn(s) in a transaction
+--- (commit on return, rollback and re-raise on error), then the session closes.
+function Factory:begin(fn)
+  if getmetatable(self) ~= Factory then
+    raise("ArgumentError", "sessionmaker:begin: call it on the factory, as Session:begin(function(s) ... end)")
+  end
+  if type(fn) ~= "function" then
+    raise("ArgumentError", "Session:begin: argument 'fn' must be a function (the transaction block), got "
+      .. describe(fn))
+  end
+  local s <close> = self()
+  return s:begin(fn)
+end
 
 --- sessionmaker(engine, {expire_on_commit = bool, autoflush = bool}) -> a factory; factory() -> a Session.
 function session.sessionmaker(engine, opts)
@@ -701,17 +1568,8 @@ function session.sessionmaker(engine, opts)
       raise("ArgumentError", ("sessionmaker: option %s must be a boolean, got %s"):format(k, describe(v)))
     end
   end
-  local autoflush = opts.autoflush ~= false
-  local expire = opts.expire_on_commit ~= false
-  local factory = {engine = engine}
-  return setmetatable(factory, {
-    __name = "argent.sessionmaker",
-    __call = function()
-      return setmetatable({_engine = engine, _autoflush = autoflush, _expire_on_commit = expire,
-                           _identity = {}, _pending = {}, _pending_set = {}, _deleting = {}, _deleting_set = {},
-                           _deleted = {}, _inserted = {}, _updated = {}, _closed = false}, Session)
-    end,
-  })
+  return setmetatable({engine = engine, _autoflush = opts.autoflush ~= false,
+                       _expire = opts.expire_on_commit ~= false}, Factory)
 end
 
 session.Session = Session

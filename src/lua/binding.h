@@ -80,6 +80,7 @@ void ag_lua_open_result(lua_State *L);
 void ag_lua_open_database(lua_State *L);
 /* Sets argent.core.orm (ORM instances, instance.c) on the table on top. */
 void ag_lua_open_instance(lua_State *L);
+void ag_lua_open_txstate(lua_State *L); /* argent.core.orm.txstate (txstate.c) */
 
 /* Pushes a URL object holding a copy of url. */
 void ag_lua_push_url(lua_State *L, const ag_url *url);
@@ -89,6 +90,9 @@ ag_lua_engine *ag_lua_check_engine(lua_State *L, int idx);
 ag_lua_conn *ag_lua_check_conn(lua_State *L, int idx); /* open connections only */
 /* Pushes a new transaction object for the connection at conn_idx. */
 void ag_lua_push_transaction(lua_State *L, int conn_idx, ag_tx tx);
+/* Echoes an executed statement (conn:execute's echo): to stderr, or to the
+ * engine's echo function; params_idx: the list of bound values, or 0. */
+void ag_lua_echo_statement(lua_State *L, ag_lua_conn *c, int conn_idx, const char *sql, int params_idx, double ms);
 /* Makes the result object for stmt (already executed) of the connection at
  * conn_idx; takes ownership of stmt.  See result.c. */
 typedef struct ag_lua_result ag_lua_result;

@@ -179,7 +179,7 @@ static int stmt_slot_count(ag_stmt *stmt) {
 
 /* ---- echo */
 
-static void echo_statement(lua_State *L, ag_lua_conn *c, int conn_idx, const char *sql, int params_idx, double ms) {
+void ag_lua_echo_statement(lua_State *L, ag_lua_conn *c, int conn_idx, const char *sql, int params_idx, double ms) {
     if (c->echo == 1) {
         fprintf(stderr, "[argent] %s\n[argent] [%.3f ms] ", sql, ms);
         if (params_idx) {
@@ -224,7 +224,7 @@ static int do_execute(lua_State *L, int rewrite, const char *fname) {
         if (c->echo) {
             double ms = (ag_monotonic_seconds() - started) * 1e3;
             ag_lua_push_statement_params(L, 2, ag_engine_dialect(ag_conn_engine(c->conn)), params_idx);
-            echo_statement(L, c, 1, sql, lua_gettop(L), ms);
+            ag_lua_echo_statement(L, c, 1, sql, lua_gettop(L), ms);
             lua_pop(L, 1); /* the result is on top again */
         }
         return 1;
@@ -253,7 +253,7 @@ static int do_execute(lua_State *L, int rewrite, const char *fname) {
     }
     lua_settop(L, result_idx);
     ag_lua_result_attach(L, r, stmt); /* reads columns, or finishes a statement without rows */
-    if (c->echo) echo_statement(L, c, 1, sql, params_idx, (ag_monotonic_seconds() - started) * 1e3);
+    if (c->echo) ag_lua_echo_statement(L, c, 1, sql, params_idx, (ag_monotonic_seconds() - started) * 1e3);
     lua_settop(L, result_idx);
     return 1;
 }
@@ -356,7 +356,7 @@ static int conn_executemany(lua_State *L) {
     }
     ag_lua_result_attach(L, r, NULL);
     if (rc != 0) return ag_lua_raise(L, &err, sql);
-    if (c->echo) echo_statement(L, c, 1, sql, 0, (ag_monotonic_seconds() - started) * 1e3);
+    if (c->echo) ag_lua_echo_statement(L, c, 1, sql, 0, (ag_monotonic_seconds() - started) * 1e3);
     lua_pushinteger(L, (lua_Integer)affected);
     return 1;
 }

@@ -18,8 +18,15 @@
  *                {kind = ATTR_*, type = type object, check = function or nil}))
  *   3 = dirty   (attribute name -> true for every attribute written with a
  *                new value since the set was last cleared)
- *   4 = session (nil while transient; reserved for the Session: the session
- *                that holds the instance, or its committed values)
+ *   4 = session (nil while transient; the Session that holds the instance)
+ *   5 = unloaded (nil, or attribute name -> true for the column attributes
+ *                whose value is not loaded: expired by the Session; reading
+ *                one calls the Session's load hook)
+ * A relationship attribute whose key is absent from values is not loaded:
+ * reading it calls the load hook (the Session's loader strategies); a loaded
+ * many-to-one that is empty is stored as false and read as nil.  Writing a
+ * relationship calls the set hook (collections, back_populates).  The dirty
+ * table (3) is made at the first write. 
  * Reads of an attribute never touch the class; other keys fall back to the
  * class table (rawget: the model's own methods and fields), so an instance
  * can never be mistaken for its model by the expression language (which
@@ -34,7 +41,7 @@
 
 #define AG_INSTANCE_TYPE "argent.Instance"
 
-enum { UV_VALUES = 1, UV_MAPPER = 2, UV_DIRTY = 3, UV_SESSION = 4, UV_COUNT = 4 };
+enum { UV_VALUES = 1, UV_MAPPER = 2, UV_DIRTY = 3, UV_SESSION = 4, UV_UNLOADED = 5, UV_COUNT = 5 };
 
 /* What an attribute takes (mapper.attrs[name].kind), from its column's type. */
 enum {
@@ -75,7 +82,49 @@ static const char *const state_names[] = {"transient", "pending", "persistent",
 
 typedef struct instance {
     instance_state state;
+    int unloaded; /* user value 5 may hold keys */
 } instance;
+
+/* The Session's hooks (registry keys): load(inst, key) -> value, called for
+ * an unloaded attribute (key false: every unloaded column); set(inst, key,
+ * value), called to write a relationship attribute. */
+static const char load_hook_key = 0, set_hook_key = 0;
+
+/* Calls the load hook for the instance at inst_idx and key at key_idx;
+ * leaves its one result on the stack. */
+static void call_load_hook(lua_State *L, int inst_idx, int key_idx) {
+    inst_idx = lua_absindex(L, inst_idx);
+    if (key_idx) key_idx = lua_absindex(L, key_idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &load_hook_key) != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return;
+    }
+    lua_pushvalue(L, inst_idx);
+    if (key_idx) lua_pushvalue(L, key_idx);
+    else lua_pushboolean(L, 0);
+    lua_call(L, 2, 1);
+}
+
+/* Is the key at key_idx in the unloaded set of the instance at inst_idx? */
+static int is_unloaded(lua_State *L, instance *inst, int inst_idx, int key_idx) {
+    if (!inst->unloaded) return 0;
+    if (ag_lua_getuservalue(L, inst_idx, UV_UNLOADED) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, key_idx);
+    int t = lua_rawget(L, -2);
+    lua_pop(L, 2);
+    return t != LUA_TNIL;
+}
+
+/* Loads every unloaded column of the instance at idx (pairs, as_table). */
+static void load_unloaded(lua_State *L, instance *inst, int idx) {
+    if (!inst->unloaded) return;
+    call_load_hook(L, idx, 0);
+    lua_pop(L, 1);
+}
 
 static instance *test_instance(lua_State *L, int idx) {
     return luaL_testudata(L, idx, AG_INSTANCE_TYPE);
@@ -254,17 +303,63 @@ static void set_attribute(lua_State *L, int inst_idx, int key_idx, int val_idx) 
     lua_pushvalue(L, val_idx);
     val_idx = lua_gettop(L);
     check_value(L, inst_idx, key_idx, info_idx, val_idx);
+    lua_getfield(L, info_idx, "kind");
+    int kind = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (kind == ATTR_RELATIONSHIP) {
+        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &set_hook_key) == LUA_TFUNCTION) {
+            lua_pushvalue(L, inst_idx);
+            lua_pushvalue(L, key_idx);
+            lua_pushvalue(L, val_idx);
+            lua_call(L, 3, 0);
+        }
+        lua_settop(L, top);
+        return;
+    }
+    instance *inst = lua_touserdata(L, inst_idx);
+    int changed = 0;
+    if (inst->unloaded && is_unloaded(L, inst, inst_idx, key_idx)) {
+        /* the value before is unknown: the write counts as a change */
+        ag_lua_getuservalue(L, inst_idx, UV_UNLOADED);
+        lua_pushvalue(L, key_idx);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+        changed = 1;
+    }
     ag_lua_getuservalue(L, inst_idx, UV_VALUES);
     int values = lua_gettop(L);
-    lua_pushvalue(L, key_idx);
-    lua_rawget(L, values);
-    int changed = !lua_rawequal(L, -1, val_idx);
-    lua_pop(L, 1);
+    if (!changed) {
+        lua_pushvalue(L, key_idx);
+        lua_rawget(L, values);
+        changed = !lua_rawequal(L, -1, val_idx);
+        lua_pop(L, 1);
+    }
     if (changed) {
         lua_pushvalue(L, key_idx);
         lua_pushvalue(L, val_idx);
         lua_rawset(L, values);
-        ag_lua_getuservalue(L, inst_idx, UV_DIRTY);
+        /* a new object (transient, pending) has no row to compare with: its
+         * INSERT sends every value, so it keeps no dirty set */
+        if (inst->state == STATE_TRANSIENT || inst->state == STATE_PENDING) {
+            lua_settop(L, top);
+            return;
+        }
+        if (ag_lua_getuservalue(L, inst_idx, UV_DIRTY) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, 0, 4);
+            lua_pushvalue(L, -1);
+            ag_lua_setuservalue(L, inst_idx, UV_DIRTY);
+            /* the session holds a changed persistent object strongly until
+             * its flush (its identity map is weak): a change is never lost */
+            if (inst->state == STATE_PERSISTENT && ag_lua_getuservalue(L, inst_idx, UV_SESSION) == LUA_TTABLE &&
+                lua_getfield(L, -1, "_dirty_hold") == LUA_TTABLE) {
+                lua_pushvalue(L, inst_idx);
+                lua_pushboolean(L, 1);
+                lua_rawset(L, -3);
+            }
+            lua_settop(L, values + 1);
+        }
         lua_pushvalue(L, key_idx);
         lua_pushboolean(L, 1);
         lua_rawset(L, -3);
@@ -275,12 +370,19 @@ static void set_attribute(lua_State *L, int inst_idx, int key_idx, int val_idx) 
 /* ---- metamethods */
 
 static int instance_index(lua_State *L) {
-    if (push_attr_info(L, 1, 2) != LUA_TNIL) {
-        /* a column or relationship: the stored value (the Session will load
-         * an unloaded relationship here) */
-        ag_lua_getuservalue(L, 1, UV_VALUES);
+    if (push_attr_info(L, 1, 2) != LUA_TNIL) { /* 3: a column or a relationship */
+        ag_lua_getuservalue(L, 1, UV_VALUES); /* 4 */
         lua_pushvalue(L, 2);
-        lua_rawget(L, -2);
+        int t = lua_rawget(L, 4);
+        if (t != LUA_TNIL && t != LUA_TBOOLEAN) return 1;
+        lua_getfield(L, 3, "kind");
+        int kind = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (t == LUA_TBOOLEAN) {
+            if (kind == ATTR_RELATIONSHIP && !lua_toboolean(L, -1)) lua_pushnil(L); /* loaded, empty */
+            return 1;
+        }
+        if (kind == ATTR_RELATIONSHIP || is_unloaded(L, lua_touserdata(L, 1), 1, 2)) call_load_hook(L, 1, 2);
         return 1;
     }
     ag_lua_getuservalue(L, 1, UV_MAPPER);
@@ -315,7 +417,7 @@ static int pairs_next(lua_State *L) {
 /* pairs(u): every column attribute in column order, with its value (nil
  * values included: the loop ends on the key, not the value). */
 static int instance_pairs(lua_State *L) {
-    check_instance(L, 1, "pairs");
+    load_unloaded(L, check_instance(L, 1, "pairs"), 1);
     lua_pushinteger(L, 0);
     lua_pushcclosure(L, pairs_next, 1);
     lua_pushvalue(L, 1);
@@ -379,6 +481,23 @@ static int instance_tostring(lua_State *L) {
 
 /* ---- argent.core.orm */
 
+/* Pushes a new instance of the mapper at mapper_idx with the values table
+ * at values_idx, the session at session_idx (0: none), in state st. */
+static void new_instance(lua_State *L, int mapper_idx, int values_idx, int session_idx, instance_state st) {
+    instance *inst = ag_lua_newuserdata(L, sizeof *inst, UV_COUNT);
+    inst->state = st;
+    inst->unloaded = 0;
+    luaL_setmetatable(L, AG_INSTANCE_TYPE);
+    lua_pushvalue(L, values_idx);
+    ag_lua_setuservalue(L, -2, UV_VALUES);
+    lua_pushvalue(L, mapper_idx);
+    ag_lua_setuservalue(L, -2, UV_MAPPER);
+    if (session_idx) {
+        lua_pushvalue(L, session_idx);
+        ag_lua_setuservalue(L, -2, UV_SESSION);
+    }
+}
+
 /* construct(class, init): a new transient instance of the model class (its
  * mapper is class.__mapper__), with init's attributes set as by assignment. */
 static int orm_construct(lua_State *L) {
@@ -393,16 +512,9 @@ static int orm_construct(lua_State *L) {
             L, "%s{...}: the argument must be a plain table of attribute values, got %s",
             lua_tostring(L, -1), ag_lua_typename(L, 2));
     }
-    instance *inst = ag_lua_newuserdata(L, sizeof *inst, UV_COUNT);
-    inst->state = STATE_TRANSIENT;
-    luaL_setmetatable(L, AG_INSTANCE_TYPE);
+    lua_newtable(L);
+    new_instance(L, mapper, lua_gettop(L), 0, STATE_TRANSIENT);
     int idx = lua_gettop(L);
-    lua_newtable(L);
-    ag_lua_setuservalue(L, idx, UV_VALUES);
-    lua_pushvalue(L, mapper);
-    ag_lua_setuservalue(L, idx, UV_MAPPER);
-    lua_newtable(L);
-    ag_lua_setuservalue(L, idx, UV_DIRTY);
     if (lua_istable(L, 2)) {
         lua_pushnil(L);
         while (lua_next(L, 2)) {
@@ -430,7 +542,7 @@ static int orm_set_state(lua_State *L) {
 
 /* as_table(u) -> a plain table of the column values, keyed by attribute name. */
 static int orm_as_table(lua_State *L) {
-    check_instance(L, 1, "as_table");
+    load_unloaded(L, check_instance(L, 1, "as_table"), 1);
     ag_lua_getuservalue(L, 1, UV_MAPPER);
     lua_getfield(L, -1, "columns");
     int columns = lua_gettop(L);
@@ -446,17 +558,371 @@ static int orm_as_table(lua_State *L) {
     return 1;
 }
 
-/* internals(u) -> values, dirty, mapper, session slot: the instance's own
+/* internals(u) -> values, dirty (nil when clean), mapper, session slot,
+ * unloaded set (or nil): the instance's own
  * tables, for the Session (loading rows without marking them dirty, reading
  * and clearing the dirty set at flush). */
 static int orm_internals(lua_State *L) {
-    check_instance(L, 1, "internals");
+    instance *inst = check_instance(L, 1, "internals");
     ag_lua_getuservalue(L, 1, UV_VALUES);
-    ag_lua_getuservalue(L, 1, UV_DIRTY);
+    ag_lua_getuservalue(L, 1, UV_DIRTY); /* nil until the first write */
     ag_lua_getuservalue(L, 1, UV_MAPPER);
     ag_lua_getuservalue(L, 1, UV_SESSION);
-    return 4;
+    if (inst->unloaded) ag_lua_getuservalue(L, 1, UV_UNLOADED);
+    else lua_pushnil(L);
+    return 5;
 }
+
+/* is_dirty(u) -> whether an attribute was written since the dirty set was cleared */
+static int orm_is_dirty(lua_State *L) {
+    check_instance(L, 1, "is_dirty");
+    int dirty = ag_lua_getuservalue(L, 1, UV_DIRTY) == LUA_TTABLE && (lua_pushnil(L), lua_next(L, -2));
+    lua_pushboolean(L, dirty);
+    return 1;
+}
+
+/* expire(u [, keys]): forgets the values of the column attributes keys (a
+ * list; default: every column but the primary key) and of every loaded
+ * relationship (without keys); the next read loads them.  Unflushed changes
+ * of those attributes are dropped. */
+static int orm_expire(lua_State *L) {
+    instance *inst = check_instance(L, 1, "expire");
+    lua_settop(L, 2);
+    ag_lua_getuservalue(L, 1, UV_VALUES); /* 3 */
+    ag_lua_getuservalue(L, 1, UV_DIRTY);  /* 4 */
+    ag_lua_getuservalue(L, 1, UV_MAPPER); /* 5 */
+    if (ag_lua_getuservalue(L, 1, UV_UNLOADED) != LUA_TTABLE) { /* 6 */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        ag_lua_setuservalue(L, 1, UV_UNLOADED);
+    }
+    int all = lua_isnil(L, 2);
+    if (all) {
+        lua_getfield(L, 5, "columns");
+        lua_replace(L, 2);
+        lua_getfield(L, 5, "pk_set"); /* 7: attribute name -> true for the primary key */
+    } else {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+    }
+    int n = 0;
+    for (lua_Integer i = 1; lua_rawgeti(L, 2, i) != LUA_TNIL; i++) {
+        int key = lua_gettop(L);
+        if (all && lua_istable(L, 7)) {
+            lua_pushvalue(L, key);
+            int pk = lua_rawget(L, 7) != LUA_TNIL;
+            lua_pop(L, 1);
+            if (pk) {
+                lua_pop(L, 1);
+                continue;
+            }
+        }
+        lua_pushvalue(L, key);
+        lua_pushnil(L);
+        lua_rawset(L, 3);
+        if (lua_istable(L, 4)) {
+            lua_pushvalue(L, key);
+            lua_pushnil(L);
+            lua_rawset(L, 4);
+        }
+        lua_pushvalue(L, key);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, 6);
+        n++;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (n) inst->unloaded = 1;
+    if (all) { /* loaded relationships are read again too */
+        lua_getfield(L, 5, "relationship_keys");
+        if (lua_istable(L, -1)) {
+            for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+                lua_pushnil(L);
+                lua_rawset(L, 3);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    return 0;
+}
+
+/* clear_unloaded(u): every attribute counts as loaded again. */
+static int orm_clear_unloaded(lua_State *L) {
+    instance *inst = check_instance(L, 1, "clear_unloaded");
+    inst->unloaded = 0;
+    lua_pushnil(L);
+    ag_lua_setuservalue(L, 1, UV_UNLOADED);
+    return 0;
+}
+
+/* set_hooks(load, set): the Session's loader and relationship writer. */
+static int orm_set_hooks(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &load_hook_key);
+    lua_pushvalue(L, 2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &set_hook_key);
+    return 0;
+}
+
+/* Pushes the identity map key of the values table at values_idx for the
+ * primary key attribute names in the list at pk_idx -- the same key as
+ * session.lua's key_of: the value itself for a one-column key, else
+ * type:tostring of each value joined by NUL bytes; nil when a value is nil. */
+static void push_identity_key(lua_State *L, int values_idx, int pk_idx) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, pk_idx);
+    if (n == 1) {
+        lua_rawgeti(L, pk_idx, 1);
+        lua_rawget(L, values_idx);
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, pk_idx, i);
+        int t = lua_rawget(L, values_idx);
+        if (t == LUA_TNIL) {
+            luaL_pushresult(&b);
+            lua_pop(L, 2);
+            lua_pushnil(L);
+            return;
+        }
+        if (i > 1) luaL_addchar(&b, '\0');
+        luaL_addstring(&b, lua_typename(L, t));
+        luaL_addchar(&b, ':');
+        luaL_tolstring(L, -1, NULL);
+        lua_remove(L, -2);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+}
+
+/* Pushes the instance for the current row of r -- or nil when the row has
+ * no primary key for it (an outer join that matched nothing).  The indexes:
+ * mapper, session, bucket (the model's identity map: key -> instance), keys
+ * ({result column -> attribute name or false}), pk ({attribute names of the
+ * primary key}); pkcol is the result column (1-based) of a one-column key or
+ * 0.  An instance already in bucket is the one given (its unloaded
+ * attributes filled from the row, its other values kept: the identity map
+ * wins); else a new persistent instance of the session is made and entered. */
+static void load_current(lua_State *L, ag_lua_result *r, int mapper, int session, int bucket, int keys, int pk,
+                         lua_Integer pkcol) {
+    luaL_checkstack(L, 10, NULL);
+    if (pkcol > 0) { /* a one-column key: look it up before building anything */
+        ag_lua_result_push(L, r, (int)pkcol - 1);
+        if (lua_isnil(L, -1)) return; /* no row for this entity */
+        if (lua_rawget(L, bucket) != LUA_TNIL && !((instance *)lua_touserdata(L, -1))->unloaded) return;
+        lua_pop(L, 1);
+    }
+    int ncols = ag_lua_result_ncols(r);
+    lua_createtable(L, 0, ncols); /* the row's values */
+    int values = lua_gettop(L);
+    for (int i = 0; i < ncols; i++) {
+        if (lua_rawgeti(L, keys, i + 1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            continue;
+        }
+        ag_lua_result_push(L, r, i);
+        lua_rawset(L, values);
+    }
+    push_identity_key(L, values, pk);
+    int key = lua_gettop(L);
+    if (lua_isnil(L, key)) {
+        lua_settop(L, values - 1);
+        lua_pushnil(L);
+        return;
+    }
+    lua_pushvalue(L, key);
+    if (lua_rawget(L, bucket) != LUA_TNIL) {
+        int obj = lua_gettop(L);
+        instance *old = lua_touserdata(L, obj);
+        if (old && old->unloaded && ag_lua_getuservalue(L, obj, UV_UNLOADED) == LUA_TTABLE) {
+            int unloaded = lua_gettop(L);
+            ag_lua_getuservalue(L, obj, UV_VALUES);
+            int into = lua_gettop(L);
+            lua_pushnil(L);
+            while (lua_next(L, unloaded)) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, -1);
+                lua_pushvalue(L, -1);
+                lua_rawget(L, values);
+                lua_rawset(L, into);
+            }
+            old->unloaded = 0;
+            lua_pushnil(L);
+            ag_lua_setuservalue(L, obj, UV_UNLOADED);
+        }
+        lua_settop(L, obj);
+    } else {
+        lua_pop(L, 1);
+        new_instance(L, mapper, values, session, STATE_PERSISTENT);
+        lua_pushvalue(L, key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, bucket);
+    }
+    lua_replace(L, values);
+    lua_settop(L, values);
+}
+
+/* Reads spec's fields onto the stack (5 values) and returns pkcol. */
+static lua_Integer push_spec(lua_State *L, int spec) {
+    luaL_checktype(L, spec, LUA_TTABLE);
+    lua_getfield(L, spec, "mapper");
+    lua_getfield(L, spec, "session");
+    lua_getfield(L, spec, "bucket");
+    lua_getfield(L, spec, "keys");
+    lua_getfield(L, spec, "pk");
+    int top = lua_gettop(L);
+    luaL_checktype(L, top - 2, LUA_TTABLE);
+    luaL_checktype(L, top - 1, LUA_TTABLE);
+    luaL_checktype(L, top, LUA_TTABLE);
+    lua_getfield(L, spec, "pkcol");
+    lua_Integer pkcol = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return pkcol;
+}
+
+/* load(result, spec, out [, max]) -> out, n: turns up to max (default: all)
+ * rows of result into instances (see load_current) appended to the list
+ * out; n is how many rows were read (0 at the end).  spec = {mapper =,
+ * session =, bucket =, keys =, pk =, pkcol =}. */
+static int orm_load(lua_State *L) {
+    ag_lua_result *r = ag_lua_check_rows(L, 1);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Integer max = luaL_optinteger(L, 4, -1);
+    lua_settop(L, 3);
+    lua_Integer pkcol = push_spec(L, 2); /* 4..8 */
+    lua_Integer n = 0, len = (lua_Integer)lua_rawlen(L, 3);
+    while ((max < 0 || n < max) && ag_lua_result_next(L, r)) {
+        n++;
+        load_current(L, r, 4, 5, 6, 7, 8, pkcol);
+        if (lua_isnil(L, -1)) lua_pop(L, 1);
+        else lua_rawseti(L, 3, ++len);
+    }
+    lua_settop(L, 3);
+    lua_pushinteger(L, n);
+    return 2;
+}
+
+/* step(result) -> true with a new current row, false at the end. */
+static int orm_step(lua_State *L) {
+    lua_pushboolean(L, ag_lua_result_next(L, ag_lua_check_rows(L, 1)));
+    return 1;
+}
+
+/* column(result, i) -> the current row's column i (1-based), converted as rows() does. */
+static int orm_column(lua_State *L) {
+    ag_lua_result *r = ag_lua_check_rows(L, 1);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (i < 1 || i > ag_lua_result_ncols(r)) return ag_lua_argerror(L, "column: no column %d", (int)i);
+    ag_lua_result_push(L, r, (int)i - 1);
+    return 1;
+}
+
+/* row_instance(result, spec) -> the instance of spec's model in the current
+ * row (after step), or nil (see load_current). */
+static int orm_row_instance(lua_State *L) {
+    ag_lua_result *r = ag_lua_check_rows(L, 1);
+    lua_settop(L, 2);
+    lua_Integer pkcol = push_spec(L, 2); /* 3..7 */
+    load_current(L, r, 3, 4, 5, 6, 7, pkcol);
+    return 1;
+}
+
+/* insert(conn, stmt, objs, spec): executes the insert statement stmt once
+ * per instance of the list objs, with the instance's values table as its
+ * parameters (an absent value is NULL), and stores the columns its
+ * RETURNING gives (spec.returning: the attribute names, in order) in the
+ * instance; then the instance is persistent, clean, entered in spec.bucket
+ * (key: spec.pk) and appended to the list spec.out.  Raises on the first
+ * failure (the instances before it are done). */
+static int orm_insert(lua_State *L) {
+    ag_lua_conn *c = ag_lua_check_conn(L, 1);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    lua_getfield(L, 4, "returning"); /* 5 */
+    lua_getfield(L, 4, "bucket");    /* 6 */
+    lua_getfield(L, 4, "pk");        /* 7 */
+    lua_getfield(L, 4, "out");       /* 8 */
+    luaL_checktype(L, 6, LUA_TTABLE);
+    luaL_checktype(L, 7, LUA_TTABLE);
+    luaL_checktype(L, 8, LUA_TTABLE);
+    int nret = lua_istable(L, 5) ? (int)lua_rawlen(L, 5) : 0;
+    lua_Integer out_len = (lua_Integer)lua_rawlen(L, 8);
+    for (lua_Integer i = 1; lua_rawgeti(L, 3, i) != LUA_TNIL; i++) { /* 9 */
+        instance *inst = check_instance(L, 9, "insert");
+        ag_lua_getuservalue(L, 9, UV_VALUES); /* 10 */
+        double started = c->echo ? ag_monotonic_seconds() : 0;
+        const char *sql = ag_lua_execute_statement_nulls(L, c, 1, 2, 10); /* 11: the result */
+        if (c->echo) {
+            double ms = (ag_monotonic_seconds() - started) * 1e3;
+            ag_lua_push_statement_params(L, 2, ag_engine_dialect(ag_conn_engine(c->conn)), 10);
+            ag_lua_echo_statement(L, c, 1, sql, lua_gettop(L), ms);
+            lua_pop(L, 1);
+        }
+        if (nret > 0) {
+            ag_lua_result *r = ag_lua_check_rows(L, 11);
+            if (ag_lua_result_next(L, r)) {
+                for (int k = 0; k < nret && k < ag_lua_result_ncols(r); k++) {
+                    lua_rawgeti(L, 5, k + 1);
+                    ag_lua_result_push(L, r, k);
+                    lua_rawset(L, 10);
+                }
+                while (ag_lua_result_next(L, r)) {} /* (one row) */
+            }
+        }
+        inst->state = STATE_PERSISTENT;
+        lua_pushnil(L);
+        ag_lua_setuservalue(L, 9, UV_DIRTY);
+        push_identity_key(L, 10, 7);
+        if (!lua_isnil(L, -1)) {
+            lua_pushvalue(L, 9);
+            lua_rawset(L, 6);
+        } else {
+            lua_pop(L, 1);
+        }
+        lua_pushvalue(L, 9);
+        lua_rawseti(L, 8, ++out_len);
+        lua_settop(L, 8);
+    }
+    return 0;
+}
+
+/* dirty_in(set, out [, keys]): appends to the list out the persistent
+ * instances among set's values (its keys, with keys true) with a non-empty
+ * dirty set (the flush's scan). */
+static int orm_dirty_in(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int keys = lua_toboolean(L, 3);
+    lua_settop(L, 2);
+    lua_Integer len = (lua_Integer)lua_rawlen(L, 2);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (keys) {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+        }
+        instance *inst = test_instance(L, -1);
+        if (inst && inst->state == STATE_PERSISTENT) {
+            if (ag_lua_getuservalue(L, -1, UV_DIRTY) == LUA_TTABLE) {
+                lua_pushnil(L);
+                if (lua_next(L, -2)) {
+                    lua_pop(L, 2);
+                    lua_pushvalue(L, -2);
+                    lua_rawseti(L, 2, ++len);
+                }
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 
 /* set_session(u, v): the session slot (user value 4). */
 static int orm_set_session(lua_State *L) {
@@ -469,7 +935,7 @@ static int orm_set_session(lua_State *L) {
 /* clear_dirty(u): forget which attributes changed (after a flush). */
 static int orm_clear_dirty(lua_State *L) {
     check_instance(L, 1, "clear_dirty");
-    lua_newtable(L);
+    lua_pushnil(L);
     ag_lua_setuservalue(L, 1, UV_DIRTY);
     return 0;
 }
@@ -499,6 +965,16 @@ void ag_lua_open_instance(lua_State *L) {
                                      {"set_session", orm_set_session},
                                      {"clear_dirty", orm_clear_dirty},
                                      {"is_instance", orm_is_instance},
+                                     {"is_dirty", orm_is_dirty},
+                                     {"expire", orm_expire},
+                                     {"clear_unloaded", orm_clear_unloaded},
+                                     {"set_hooks", orm_set_hooks},
+                                     {"load", orm_load},
+                                     {"step", orm_step},
+                                     {"column", orm_column},
+                                     {"row_instance", orm_row_instance},
+                                     {"insert", orm_insert},
+                                     {"dirty_in", orm_dirty_in},
                                      {NULL, NULL}};
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
@@ -510,5 +986,6 @@ void ag_lua_open_instance(lua_State *L) {
     lua_pushinteger(L, ATTR_RELATIONSHIP);
     lua_setfield(L, -2, "relationship");
     lua_setfield(L, -2, "kinds");
+    ag_lua_open_txstate(L);
     lua_setfield(L, -2, "orm");
 }

@@ -284,6 +284,10 @@ ag_lua_result *ag_lua_check_rows(lua_State *L, int idx) { return check_rows(L, i
 int ag_lua_result_next(lua_State *L, ag_lua_result *r) { return next_row(L, check_open_result(L, r)); }
 int ag_lua_result_ncols(const ag_lua_result *r) { return r->ncols; }
 void ag_lua_result_push(lua_State *L, ag_lua_result *r, int col) {
+    if (!r->stmt || r->closed || !r->conn->conn || col < 0 || col >= r->ncols) { /* no current row */
+        lua_pushnil(L);
+        return;
+    }
     ag_value v;
     r->stmt->driver->column_value(r->stmt->dstmt, col, &v);
     push_column(L, r, col, &v);

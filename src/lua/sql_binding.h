@@ -61,6 +61,10 @@ void ag_lua_open_statement(lua_State *L, int module_idx);
  * named parameters at params_idx (0: none); pushes the result.  Returns the
  * SQL text (valid while the statement lives) for echo. */
 const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx);
+/* The same, with a missing parameter bound as NULL (the ORM's flush binds an
+ * instance's values table, where an absent key is NULL). */
+const char *ag_lua_execute_statement_nulls(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx,
+                                           int params_idx);
 /* Pushes the list of the parameter values the statement at stmt_idx was
  * executed with (for echo): its bound values, and the named ones from the
  * table at params_idx (0: none). */

@@ -347,7 +347,8 @@ static const ag_compiled *compile_for(lua_State *L, ag_lua_conn *c, int stmt_idx
     return comp;
 }
 
-const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx) {
+static const char *execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx,
+                                     int nil_is_null) {
     conn_idx = lua_absindex(L, conn_idx);
     stmt_idx = lua_absindex(L, stmt_idx);
     if (params_idx) params_idx = lua_absindex(L, params_idx);
@@ -358,7 +359,8 @@ const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx,
     ag_stmt *st = ag_conn_prepare_hashed(c->conn, comp->sql, comp->len, comp->hash, 0, &err);
     if (!st) ag_lua_raise(L, &err, comp->sql);
     ag_lua_result_attach(L, r, st);
-    if (bind_compiled(L, c, comp, params_idx, 0, 0, &err) != 0 || ag_stmt_execute(st, c->scratch, comp->nparams, &err) != 0) {
+    if (bind_compiled(L, c, comp, params_idx, nil_is_null, 0, &err) != 0 ||
+        ag_stmt_execute(st, c->scratch, comp->nparams, &err) != 0) {
         ag_lua_result_attach(L, r, NULL);
         ag_lua_raise(L, &err, comp->sql);
     }
@@ -368,6 +370,15 @@ const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx,
     if (comp->implicit_returning) ag_lua_result_take_key(L, r);
     lua_settop(L, result_idx);
     return comp->sql;
+}
+
+const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx) {
+    return execute_statement(L, c, conn_idx, stmt_idx, params_idx, 0);
+}
+
+const char *ag_lua_execute_statement_nulls(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx,
+                                           int params_idx) {
+    return execute_statement(L, c, conn_idx, stmt_idx, params_idx, 1);
 }
 
 typedef struct many_ctx {

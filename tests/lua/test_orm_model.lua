@@ -247,7 +247,8 @@ function TestInstance:test_transient_instance()
   local empty = blog.User()
   lu.assertNil(empty.username)
   lu.assertEquals(argent.state(empty), "transient")
-  lu.assertNil(u.posts) -- relationships are not loaded yet
+  lu.assertEquals(#u.posts, 0) -- a new object's collection starts empty
+  lu.assertNil(u.comments[1])
 end
 
 function TestInstance:test_tostring()
@@ -349,13 +350,18 @@ function TestInstance:test_dirty_tracking()
   local u = blog.User{username = "ann"}
   local values, dirty = core.orm.internals(u)
   lu.assertEquals(values, {username = "ann"})
+  lu.assertNil(dirty) -- a new object's INSERT sends every value: no dirty set
+  core.orm.set_state(u, "persistent") -- as if loaded: changes are tracked
+  u.username = "bea"
+  _, dirty = core.orm.internals(u)
   lu.assertEquals(dirty, {username = true})
   core.orm.clear_dirty(u)
   _, dirty = core.orm.internals(u)
-  lu.assertEquals(dirty, {})
-  u.username = "ann" -- same value: not a change
+  lu.assertNil(dirty) -- clean
+  u.username = "bea" -- same value: not a change
   _, dirty = core.orm.internals(u)
-  lu.assertEquals(dirty, {})
+  lu.assertNil(dirty)
+  lu.assertFalse(core.orm.is_dirty(u))
   u.email = "e"
   u.username = nil
   _, dirty = core.orm.internals(u)

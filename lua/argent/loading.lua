@@ -1,0 +1,748 @@
+-- argent.loading: relationships at run time (API.md section 6) -- the
+-- collections of to-many attributes, back_populates kept in sync in memory,
+-- the loader strategies (select, selectin, joined, raise, noload) and the
+-- query options selectinload / joinedload.
+--
+-- The instance proxy (src/lua/instance.c) calls two hooks installed here:
+-- load(obj, key) when an attribute is read that is not loaded (a
+-- relationship never read, or columns the Session expired), and set(obj,
+-- key, value) when a relationship attribute is written.  Back-population
+-- writes the other side's stored value directly (never through the proxy),
+-- so it cannot recurse.
+--
+-- A collection is a plain Lua list (so `#`, indexing and ipairs are Lua's
+-- own) with methods append / remove.  Beside it, in a weak table, it has its
+-- owner, its relationship, and `orig`: the set of members the database has
+-- (as loaded, or as of the last flush), which the flush compares with the
+-- list to find what was added and removed.
+local core = require "argent.core"
+local sql = require "argent.sql"
+
+local corm = core.orm
+local raise = core.error
+local internals, state_of, is_instance = corm.internals, corm.state, corm.is_instance
+
+local loading = {}
+
+-- Objects whose relationships changed since their last flush (the flush
+-- looks at them, and at pending objects).  Weak keys: nothing kept alive.
+local changed = setmetatable({}, {__mode = "k"}) -- obj -> {relationship key -> true}
+loading.changed = changed
+
+local function mark_changed(obj, key)
+  local c = changed[obj]
+  if not c then
+    c = {}
+    changed[obj] = c
+  end
+  c[key] = true
+end
+
+local function describe(v)
+  if is_instance(v) then return tostring(v) end
+  local mt = getmetatable(v)
+  if type(mt) == "table" and type(mt.__name) == "string" then return mt.__name end
+  return type(v)
+end
+
+local function session_of(obj)
+  local _, _, _, s = internals(obj)
+  return s
+end
+
+-- ---------------------------------------------------------------- collections
+
+local Collection = {__name = "argent.Collection"}
+local cinfo = setmetatable({}, {__mode = "k"}) -- collection -> {owner =, rel =, orig = set}
+loading.cinfo = cinfo
+
+local function is_collection(v) return getmetatable(v) == Collection end
+loading.is_collection = is_collection
+
+local function index_of(list, obj)
+  for i = 1, #list do if rawequal(list[i], obj) then return i end end
+  return nil
+end
+
+-- A new collection of obj's relationship rel holding the list items (kept as is).
+local function new_collection(obj, rel, items, orig)
+  local c = setmetatable(items, Collection)
+  cinfo[c] = {owner = obj, rel = rel, orig = orig or {}}
+  return c
+end
+loading.new_collection = new_collection
+
+-- The stored (raw) value of obj's relationship attribute key: nil when not loaded.
+local function raw(obj, key)
+  local values = internals(obj)
+  return values[key]
+end
+
+local function set_raw(obj, key, v)
+  local values = internals(obj)
+  values[key] = v
+end
+
+local function check_target(rel, obj, what)
+  local _, _, m = internals(obj)
+  if not is_instance(obj) or m.class ~= rel:target_model() then
+    raise("ArgumentError", ("%s: %s.%s holds %s objects, got %s"):format(what, rel.parent.__name, rel.key,
+      rel:target_model().__name, describe(obj)))
+  end
+end
+
+-- Saves obj in the session of owner when rel cascades save-update.
+local function cascade_add(owner, rel, obj)
+  if not rel.cascade["save-update"] then return end
+  local s = session_of(owner)
+  if s and not s:_is_closed() and state_of(obj) == "transient" then s:add(obj) end
+end
+
+-- The other side, in memory only: obj (a target of rel) now refers to owner
+-- (adding = true) or no longer does.
+local function back_sync(owner, rel, obj, adding)
+  local back = rel.back
+  if not back then return end
+  back:resolve()
+  if back.uselist then
+    local c = raw(obj, back.key)
+    if c == nil then
+      local st = state_of(obj)
+      if adding and (st == "transient" or st == "pending") then
+        set_raw(obj, back.key, new_collection(obj, back, {owner}))
+        mark_changed(obj, back.key)
+      end
+      return -- not loaded: the database will tell when it is
+    end
+    local i = index_of(c, owner)
+    if adding and not i then
+      c[#c + 1] = owner
+    elseif not adding and i then
+      table.remove(c, i)
+    end
+  else
+    if adding then
+      local old = raw(obj, back.key)
+      if is_instance(old) and not rawequal(old, owner) then
+        -- obj moves from old to owner: leave old's collection
+        local oc = raw(old, rel.key)
+        if is_collection(oc) then
+          local i = index_of(oc, obj)
+          if i then table.remove(oc, i) end
+        end
+      end
+      set_raw(obj, back.key, owner)
+    elseif rawequal(raw(obj, back.key), owner) then
+      set_raw(obj, back.key, false)
+    end
+  end
+  mark_changed(obj, back.key)
+end
+
+--- c:append(obj): adds obj (once); back_populates sets the other side.
+function Collection.append(c, obj)
+  local ci = cinfo[c]
+  if not ci then raise("ArgumentError", "append: call it on a relationship's collection, as u.posts:append(p)") end
+  check_target(ci.rel, obj, "append")
+  if index_of(c, obj) then return end
+  c[#c + 1] = obj
+  mark_changed(ci.owner, ci.rel.key)
+  back_sync(ci.owner, ci.rel, obj, true)
+  cascade_add(ci.owner, ci.rel, obj)
+end
+
+--- c:remove(obj): takes obj out (an error if it is not there).
+function Collection.remove(c, obj)
+  local ci = cinfo[c]
+  if not ci then raise("ArgumentError", "remove: call it on a relationship's collection, as u.posts:remove(p)") end
+  check_target(ci.rel, obj, "remove")
+  local i = index_of(c, obj)
+  if not i then
+    raise("ArgumentError", ("remove: %s is not in %s.%s"):format(tostring(obj), ci.rel.parent.__name, ci.rel.key))
+  end
+  table.remove(c, i)
+  mark_changed(ci.owner, ci.rel.key)
+  back_sync(ci.owner, ci.rel, obj, false)
+end
+
+Collection.__index = {append = Collection.append, remove = Collection.remove}
+
+function Collection.__tostring(c)
+  local ci = cinfo[c]
+  return ("<collection %s.%s: %d>"):format(ci and ci.rel.parent.__name or "?", ci and ci.rel.key or "?", #c)
+end
+
+-- ---------------------------------------------------------------- the set hook
+
+-- obj.key = value for a relationship attribute.
+local function set_hook(obj, key, value)
+  local _, _, mapper = internals(obj)
+  local rel = mapper.relationships[key]:resolve()
+  if rel.uselist then
+    if value ~= nil and (type(value) ~= "table" or (getmetatable(value) ~= nil and not is_collection(value))) then
+      raise("ArgumentError", ("%s.%s is a collection: assign a list of %s objects or nil, got %s")
+        :format(mapper.name, key, rel:target_model().__name, describe(value)))
+    end
+    local items = {}
+    for i, o in ipairs(value or {}) do
+      check_target(rel, o, mapper.name .. "." .. key)
+      if not index_of(items, o) then items[#items + 1] = o end
+      if i > 1e9 then break end
+    end
+    -- the old members, from the database if need be, to leave on the other side
+    local old = raw(obj, key)
+    if old == nil and state_of(obj) == "persistent" then old = obj[key] end
+    local orig = old and cinfo[old] and cinfo[old].orig or {}
+    if old then
+      for _, o in ipairs(old) do
+        if not index_of(items, o) then back_sync(obj, rel, o, false) end
+      end
+    end
+    local c = new_collection(obj, rel, items, orig)
+    set_raw(obj, key, c)
+    mark_changed(obj, key)
+    for _, o in ipairs(items) do
+      if not (old and index_of(old, o)) then back_sync(obj, rel, o, true) end
+      cascade_add(obj, rel, o)
+    end
+  else
+    if value ~= nil then check_target(rel, value, mapper.name .. "." .. key) end
+    local old = raw(obj, key)
+    if is_instance(old) and not rawequal(old, value) then back_sync(obj, rel, old, false) end
+    set_raw(obj, key, value == nil and false or value)
+    mark_changed(obj, key)
+    if value ~= nil and not rawequal(old, value) then
+      back_sync(obj, rel, value, true)
+      cascade_add(obj, rel, value)
+    end
+  end
+end
+
+-- ---------------------------------------------------------------- loading
+
+-- The loader spec (instance.c's load) of model for statement columns laid
+-- out as `keys` (result column -> attribute name or false).
+local function spec_for(s, model, keys, offset)
+  local mapper = rawget(model, "__mapper__")
+  local pkcol
+  if #mapper.primary_key == 1 then
+    for i, k in ipairs(keys) do if k == mapper.primary_key[1] then pkcol = i end end
+  end
+  return {mapper = mapper, session = s, bucket = s:_bucket(model), keys = keys, pk = mapper.primary_key,
+          pkcol = pkcol, offset = offset}
+end
+loading.spec_for = spec_for
+
+-- The spec for select(model) (columns in mapper order), cached per session.
+function loading.model_spec(s, model)
+  local sp = s._specs[model]
+  if not sp then
+    sp = spec_for(s, model, rawget(model, "__mapper__").columns)
+    s._specs[model] = sp
+  end
+  return sp
+end
+
+-- The instances of statement stmt (which selects model's columns), in row order.
+local function fetch(s, model, stmt)
+  local res = s:_connection():execute(stmt)
+  return (corm.load(res, loading.model_spec(s, model), {}))
+end
+loading.fetch = fetch
+
+-- The condition "target's remote columns equal these values".
+local function equals(cols, vals)
+  local terms = {}
+  for i, c in ipairs(cols) do terms[i] = c:eq(vals[i]) end
+  return table.unpack(terms)
+end
+
+local function attr_cols(mapper, keys)
+  local out = {}
+  for i, k in ipairs(keys) do out[i] = mapper.attrs[k].column end
+  return out
+end
+
+local function values_of(obj, keys)
+  local values = internals(obj)
+  local out = {}
+  for i, k in ipairs(keys) do
+    local v = values[k]
+    if v == nil then return nil end
+    out[i] = v
+  end
+  return out
+end
+
+-- Sets a loaded one-to-many collection's children's back reference (the
+-- many-to-one) to owner when it is not loaded: no query for child.owner.
+local function set_back_refs(owner, rel, children)
+  local back = rel.back
+  if not back or back.uselist then return end
+  for _, ch in ipairs(children) do
+    if raw(ch, back.key) == nil then set_raw(ch, back.key, owner) end
+  end
+end
+
+local function store_collection(obj, rel, list)
+  local orig = {}
+  for _, o in ipairs(list) do orig[o] = true end
+  local c = new_collection(obj, rel, list, orig)
+  set_raw(obj, rel.key, c)
+  if rel.direction == "onetomany" then set_back_refs(obj, rel, list) end
+  return c
+end
+
+-- The statement selecting rel's targets for the parent key values `vals`
+-- (lazy load of one object), ordered.
+local function target_query(rel, vals)
+  local T = rel:target_model()
+  local tm = rawget(T, "__mapper__")
+  local stmt = sql.select(T)
+  if rel.direction == "manytomany" then
+    local sec = rel.secondary_table
+    stmt = stmt:join(sec, sec.c[rel.sec_remote[1]]:eq(tm.attrs[rel.remote_keys[1]].column))
+      :where(sec.c[rel.sec_local[1]]:eq(vals[1]))
+  else
+    stmt = stmt:where(equals(attr_cols(tm, rel.remote_keys), vals))
+  end
+  if rel.order_cols then stmt = stmt:order_by(table.unpack(rel.order_cols))
+  elseif rel.uselist then stmt = stmt:order_by(table.unpack(attr_cols(tm, tm.primary_key))) end
+  return stmt
+end
+
+-- Loads obj's relationship rel with one SELECT (the "select" strategy).
+local function lazy_select(s, obj, rel)
+  local T = rel:target_model()
+  if rel.direction == "manytoone" then
+    local vals = values_of(obj, rel.local_keys)
+    if not vals then
+      set_raw(obj, rel.key, false)
+      return nil
+    end
+    local tm = rawget(T, "__mapper__")
+    if #tm.primary_key == 1 and rel.remote_keys[1] == tm.primary_key[1] then
+      local found = s:_bucket(T)[vals[1]]
+      if found ~= nil and state_of(found) == "persistent" then
+        set_raw(obj, rel.key, found)
+        return found
+      end
+    end
+    if s._autoflush then s:flush() end
+    local list = fetch(s, T, target_query(rel, vals))
+    local v = list[1]
+    set_raw(obj, rel.key, v == nil and false or v)
+    return v
+  end
+  local vals = values_of(obj, rel.local_keys)
+  if s._autoflush then s:flush() end
+  local list = vals and fetch(s, T, target_query(rel, vals)) or {}
+  if not rel.uselist then
+    local v = list[1]
+    set_raw(obj, rel.key, v == nil and false or v)
+    if v ~= nil then set_back_refs(obj, rel, {v}) end
+    return v
+  end
+  return store_collection(obj, rel, list)
+end
+
+-- Reads the unloaded (expired) columns of obj again, with one SELECT.
+local function load_columns(s, obj)
+  local values, _, mapper = internals(obj)
+  local terms = {}
+  for i, k in ipairs(mapper.primary_key) do
+    if values[k] == nil then
+      raise("InvalidRequestError", ("%s has no primary key value: its expired attributes cannot be loaded")
+        :format(mapper.name))
+    end
+    terms[i] = mapper.attrs[k].column:eq(values[k])
+  end
+  if s._autoflush and not s._st.flushing then s:flush() end
+  local list = fetch(s, mapper.class, sql.select(mapper.class):where(table.unpack(terms)))
+  if not rawequal(list[1], obj) then
+    -- the row is gone: the object can no longer be loaded
+    local _, _, _, _, unloaded = internals(obj)
+    if unloaded then corm.clear_unloaded(obj) end
+    raise("InvalidRequestError", ("%s (primary key %s) was deleted from the database or never existed; "
+      .. "its attributes cannot be loaded"):format(mapper.name, tostring(values[mapper.primary_key[1]])))
+  end
+end
+
+local function detached_error(obj, what)
+  raise("DetachedInstanceError", ("%s is not bound to a session: %s cannot be loaded (load it before the "
+    .. "session closes, e.g. with argent.selectinload, or add the object to a session)"):format(tostring(obj), what))
+end
+
+-- obj.key read while not loaded (key false: every unloaded column).
+local function load_hook(obj, key)
+  local values, _, mapper, s = internals(obj)
+  local attr = key and mapper.attrs[key]
+  if not attr or attr.column then
+    local st = state_of(obj)
+    if st == "transient" or st == "pending" then return nil end
+    if s == nil or s:_is_closed() then
+      detached_error(obj, key and ("attribute '" .. key .. "'") or "its expired attributes")
+    end
+    load_columns(s, obj)
+    return key and values[key] or nil
+  end
+  local rel = attr.relationship:resolve()
+  local st = state_of(obj)
+  if st == "transient" or st == "pending" or st == "deleted" then
+    if rel.uselist then
+      local c = new_collection(obj, rel, {})
+      set_raw(obj, key, c)
+      return c
+    end
+    return nil
+  end
+  if rel.lazy == "raise" then
+    raise("InvalidRequestError", ("%s.%s is lazy = \"raise\": it is never loaded on access; load it with "
+      .. "argent.selectinload(%s.%s) or argent.joinedload(%s.%s) in the query"):format(mapper.name, key,
+      mapper.name, key, mapper.name, key))
+  end
+  if s == nil or s:_is_closed() then detached_error(obj, ("relationship '%s.%s'"):format(mapper.name, key)) end
+  if rel.lazy == "noload" then
+    if rel.uselist then return store_collection(obj, rel, {}) end
+    set_raw(obj, key, false)
+    return nil
+  end
+  return lazy_select(s, obj, rel)
+end
+
+corm.set_hooks(load_hook, set_hook)
+
+--- Loads obj's unloaded (expired) columns now.
+function loading.load_now(obj) load_hook(obj, false) end
+
+-- ---------------------------------------------------------------- eager loading
+
+local BATCH = 500 -- keys per IN (...) of selectin loading, as SQLAlchemy
+
+-- selectin: loads rel for every object of parents (one IN query per batch
+-- of 500 keys); returns the targets (for nested paths).
+local function selectin(s, rel, parents)
+  local T = rel:target_model()
+  local tm = rawget(T, "__mapper__")
+  local out, seen = {}, {}
+  local function emit(o)
+    if o and not seen[o] then
+      seen[o] = true
+      out[#out + 1] = o
+    end
+  end
+  if rel.direction == "manytoone" then
+    local bucket = s:_bucket(T)
+    local want, wanted = {}, {}
+    local simple = #tm.primary_key == 1 and rel.remote_keys[1] == tm.primary_key[1]
+    for _, p in ipairs(parents) do
+      if raw(p, rel.key) == nil then
+        local vals = values_of(p, rel.local_keys)
+        if vals and not wanted[vals[1]] and not (simple and bucket[vals[1]]) then
+          wanted[vals[1]] = true
+          want[#want + 1] = vals[1]
+        end
+      end
+    end
+    local by_key = {}
+    local rcol = tm.attrs[rel.remote_keys[1]].column
+    for i = 1, #want, BATCH do
+      local batch = table.move(want, i, math.min(i + BATCH - 1, #want), 1, {})
+      for _, o in ipairs(fetch(s, T, sql.select(T):where(rcol:in_(batch)))) do
+        by_key[internals(o)[rel.remote_keys[1]]] = o
+      end
+    end
+    for _, p in ipairs(parents) do
+      local v = raw(p, rel.key)
+      if v == nil then
+        local vals = values_of(p, rel.local_keys)
+        v = vals and (by_key[vals[1]] or (simple and bucket[vals[1]])) or false
+        set_raw(p, rel.key, v or false)
+      end
+      emit(v or nil)
+    end
+    return out
+  end
+  -- one-to-many and many-to-many: group the targets by the parent's key
+  local keys, by_parent = {}, {}
+  local lkey = rel.local_keys[1]
+  for _, p in ipairs(parents) do
+    local c = raw(p, rel.key)
+    if c ~= nil then
+      if rel.uselist then for _, o in ipairs(c) do emit(o) end else emit(c or nil) end
+    else
+      local k = internals(p)[lkey]
+      if k ~= nil and not by_parent[k] then
+        by_parent[k] = {}
+        keys[#keys + 1] = k
+      end
+    end
+  end
+  for i = 1, #keys, BATCH do
+    local batch = table.move(keys, i, math.min(i + BATCH - 1, #keys), 1, {})
+    if rel.direction == "manytomany" then
+      local sec = rel.secondary_table
+      local parent_col = sec.c[rel.sec_local[1]]
+      local stmt = sql.select(T, parent_col:label("argent_parent"))
+        :select_from(T):join(sec, sec.c[rel.sec_remote[1]]:eq(tm.attrs[rel.remote_keys[1]].column))
+        :where(parent_col:in_(batch))
+      stmt = stmt:order_by(table.unpack(rel.order_cols or attr_cols(tm, tm.primary_key)))
+      local cols = table.move(tm.columns, 1, #tm.columns, 1, {})
+      cols[#cols + 1] = false
+      local sp = spec_for(s, T, cols)
+      local res = s:_connection():execute(stmt)
+      local n = #cols
+      while corm.step(res) do
+        local o = corm.row_instance(res, sp)
+        local list = by_parent[corm.column(res, n)]
+        if list and o then list[#list + 1] = o end
+      end
+    else
+      local rcol = tm.attrs[rel.remote_keys[1]].column
+      local stmt = sql.select(T):where(rcol:in_(batch))
+      stmt = stmt:order_by(table.unpack(rel.order_cols or attr_cols(tm, tm.primary_key)))
+      local rkey = rel.remote_keys[1]
+      for _, o in ipairs(fetch(s, T, stmt)) do
+        local list = by_parent[internals(o)[rkey]]
+        if list then list[#list + 1] = o end
+      end
+    end
+  end
+  for _, p in ipairs(parents) do
+    if raw(p, rel.key) == nil then
+      local k = internals(p)[lkey]
+      local list = k ~= nil and by_parent[k] or {}
+      if rel.uselist then
+        store_collection(p, rel, list)
+      else
+        set_raw(p, rel.key, list[1] or false)
+        if list[1] then set_back_refs(p, rel, {list[1]}) end
+      end
+      for _, o in ipairs(list) do emit(o) end
+    end
+  end
+  return out
+end
+
+-- ---------------------------------------------------------------- options
+
+local Option = {__name = "argent.LoaderOption"}
+Option.__index = Option
+
+local function check_rel(v, fname)
+  local orm = require "argent.orm"
+  if not orm.is_relationship(v) or not v.parent then
+    raise("ArgumentError", ("%s: argument must be a model's relationship attribute, as User.posts, got %s")
+      :format(fname, describe(v)))
+  end
+  return v
+end
+
+local function option(strategy, fname)
+  return function(prev, rel)
+    if getmetatable(prev) ~= Option then prev, rel = nil, prev end
+    check_rel(rel, fname)
+    local path = {}
+    if prev then
+      for i, step in ipairs(prev.path) do path[i] = step end
+      local last = path[#path].rel:resolve()
+      if rel.parent ~= last:target_model() then
+        raise("ArgumentError", ("%s: %s.%s does not continue the path: it starts from %s, the path ends at %s")
+          :format(fname, rel.parent.__name, rel.key, rel.parent.__name, last:target_model().__name))
+      end
+    end
+    path[#path + 1] = {rel = rel, strategy = strategy}
+    return setmetatable({path = path}, Option)
+  end
+end
+
+--- argent.selectinload(User.posts) [:selectinload(Post.comments)] ...
+loading.selectinload = option("selectin", "selectinload")
+--- argent.joinedload(User.posts) [:joinedload(...)] ...
+loading.joinedload = option("joined", "joinedload")
+Option.selectinload = loading.selectinload
+Option.joinedload = loading.joinedload
+
+function loading.is_option(v) return getmetatable(v) == Option end
+
+-- Applies a loader strategy for rel on parents; returns the targets.
+local function apply(s, rel, strategy, parents)
+  rel:resolve()
+  if #parents == 0 then return {} end
+  -- "joined" after the main query runs as selectin: the rows are already
+  -- read; a joined first step is done by the query itself (see joined_plan)
+  return selectin(s, rel, parents)
+end
+
+-- The default eager relationships of model (lazy = "selectin" / "joined"),
+-- followed on their targets too (not twice along one path).
+local function default_eager(s, model, objs, depth, seen)
+  if depth > 4 or #objs == 0 then return end
+  local mapper = rawget(model, "__mapper__")
+  for _, key in ipairs(mapper.relationship_keys) do
+    local rel = mapper.relationships[key]
+    if (rel.lazy == "selectin" or rel.lazy == "joined") and not seen[rel] then
+      rel:resolve()
+      seen[rel] = true
+      local targets = apply(s, rel, rel.lazy, objs)
+      default_eager(s, rel:target_model(), targets, depth + 1, seen)
+      seen[rel] = nil
+    end
+  end
+end
+
+--- Runs the eager loads of a query's options (and of relationships whose
+--- lazy is selectin / joined) on the loaded objects.
+function loading.eager(s, model, objs, options, done)
+  for _, opt in ipairs(options or {}) do
+    local level = objs
+    for i, step in ipairs(opt.path) do
+      if not (done and i == 1 and done[step.rel]) then
+        level = apply(s, step.rel, step.strategy, level)
+      else
+        local out = {}
+        for _, p in ipairs(level) do
+          local v = raw(p, step.rel.key)
+          if is_collection(v) then for _, o in ipairs(v) do out[#out + 1] = o end
+          elseif v then out[#out + 1] = v end
+        end
+        level = out
+      end
+    end
+  end
+  default_eager(s, model, objs, 1, {})
+end
+
+-- ---------------------------------------------------------------- joined loading
+
+--- The plan of a joined eager load of the query's first-level joined options
+--- and lazy = "joined" relationships (one LEFT OUTER JOIN each): nil when none.
+--- Returns {joins = {{rel =, model =, first = column position}}, ncols = parent column count}.
+function loading.joined_plan(model, options)
+  local mapper = rawget(model, "__mapper__")
+  local rels, seen = {}, {}
+  for _, opt in ipairs(options or {}) do
+    local step = opt.path[1]
+    if step.strategy == "joined" and not seen[step.rel] then
+      seen[step.rel] = true
+      rels[#rels + 1] = step.rel
+    end
+  end
+  for _, key in ipairs(mapper.relationship_keys) do
+    local rel = mapper.relationships[key]
+    if rel.lazy == "joined" and not seen[rel] then
+      seen[rel] = true
+      rels[#rels + 1] = rel
+    end
+  end
+  if #rels == 0 then return nil end
+  local plan = {joins = {}, ncols = #mapper.columns}
+  local pos = #mapper.columns
+  for _, rel in ipairs(rels) do
+    rel:resolve()
+    local T = rel:target_model()
+    if T == model or rel.direction == "manytomany" then
+      -- one table twice needs an alias (self-referential), and the
+      -- association table a second join: these load by selectin instead
+      plan.fallback = plan.fallback or {}
+      plan.fallback[#plan.fallback + 1] = rel
+    else
+      local dup = false
+      for _, j in ipairs(plan.joins) do if j.model == T then dup = true end end
+      if dup then
+        plan.fallback = plan.fallback or {}
+        plan.fallback[#plan.fallback + 1] = rel
+      else
+        plan.joins[#plan.joins + 1] = {rel = rel, model = T, first = pos + 1}
+        pos = pos + #rawget(T, "__mapper__").columns
+      end
+    end
+  end
+  return plan
+end
+
+--- The statement of a joined load: the query's FROM ... WHERE ... with each
+--- join's target LEFT OUTER JOINed and its columns added.
+function loading.joined_statement(model, plan, from, build)
+  local cols = {model}
+  for _, j in ipairs(plan.joins) do cols[#cols + 1] = j.model end
+  local stmt = sql.select(table.unpack(cols)):select_from(from)
+  for _, j in ipairs(plan.joins) do
+    local rel = j.rel
+    local pm, tm = rawget(model, "__mapper__"), rawget(j.model, "__mapper__")
+    local on = attr_cols(pm, rel.local_keys)[1]:eq(attr_cols(tm, rel.remote_keys)[1])
+    stmt = stmt:outerjoin(j.model, on)
+  end
+  stmt = build(stmt)
+  -- children in a stable order after the parents' own order
+  local order = {}
+  for _, j in ipairs(plan.joins) do
+    local tm = rawget(j.model, "__mapper__")
+    for _, c in ipairs(j.rel.order_cols or attr_cols(tm, tm.primary_key)) do order[#order + 1] = c end
+  end
+  return stmt, order
+end
+
+--- Reads the rows of a joined load: the parents in order (each once), their
+--- joined relationships filled.
+function loading.joined_rows(s, model, plan, res)
+  local mapper = rawget(model, "__mapper__")
+  local keys = {}
+  for i, k in ipairs(mapper.columns) do keys[i] = k end
+  local pspec = spec_for(s, model, keys)
+  local jspecs, lists = {}, {}
+  for ji, j in ipairs(plan.joins) do
+    local tm = rawget(j.model, "__mapper__")
+    local k2 = {}
+    for i = 1, j.first - 1 do k2[i] = false end
+    for i, k in ipairs(tm.columns) do k2[j.first + i - 1] = k end
+    jspecs[ji] = spec_for(s, j.model, k2)
+    lists[ji] = {}
+  end
+  local parents, seen = {}, {}
+  local fresh = {} -- parents whose joined relationships this query fills
+  while corm.step(res) do
+    local p = corm.row_instance(res, pspec)
+    if p and not seen[p] then
+      seen[p] = true
+      parents[#parents + 1] = p
+      for ji, j in ipairs(plan.joins) do
+        if raw(p, j.rel.key) == nil then
+          fresh[ji] = fresh[ji] or {}
+          fresh[ji][p] = {}
+        end
+      end
+    end
+    if p then
+      for ji, j in ipairs(plan.joins) do
+        local acc = fresh[ji] and fresh[ji][p]
+        if acc then
+          local o = corm.row_instance(res, jspecs[ji])
+          if o and not acc[o] then
+            acc[o] = true
+            acc[#acc + 1] = o
+          end
+        end
+      end
+    end
+  end
+  for ji, j in ipairs(plan.joins) do
+    local rel = j.rel
+    for p, acc in pairs(fresh[ji] or {}) do
+      local list = {}
+      for i = 1, #acc do list[i] = acc[i] end
+      if rel.uselist then
+        store_collection(p, rel, list)
+      else
+        set_raw(p, rel.key, list[1] or false)
+        if list[1] and rel.direction == "onetomany" then set_back_refs(p, rel, {list[1]}) end
+      end
+    end
+  end
+  return parents
+end
+
+loading.Collection = Collection
+loading.raw, loading.set_raw = raw, set_raw
+loading.back_sync = back_sync
+return loading
