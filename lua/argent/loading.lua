@@ -84,8 +84,8 @@ local function set_raw(obj, key, v)
 end
 
 local function check_target(rel, obj, what)
-  local _, _, m = internals(obj)
-  if not is_instance(obj) or m.class ~= rel:target_model() then
+  local m = is_instance(obj) and select(3, internals(obj))
+  if not m or m.class ~= rel:target_model() then
     raise("ArgumentError", ("%s: %s.%s holds %s objects, got %s"):format(what, rel.parent.__name, rel.key,
       rel:target_model().__name, describe(obj)))
   end
@@ -183,26 +183,30 @@ local function set_hook(obj, key, value)
       raise("ArgumentError", ("%s.%s is a collection: assign a list of %s objects or nil, got %s")
         :format(mapper.name, key, rel:target_model().__name, describe(value)))
     end
-    local items = {}
-    for i, o in ipairs(value or {}) do
+    local items, seen = {}, {}
+    for _, o in ipairs(value or {}) do
       check_target(rel, o, mapper.name .. "." .. key)
-      if not index_of(items, o) then items[#items + 1] = o end
-      if i > 1e9 then break end
+      if not seen[o] then
+        seen[o] = true
+        items[#items + 1] = o
+      end
     end
     -- the old members, from the database if need be, to leave on the other side
     local old = raw(obj, key)
     if old == nil and state_of(obj) == "persistent" then old = obj[key] end
     local orig = old and cinfo[old] and cinfo[old].orig or {}
+    local was = {}
     if old then
       for _, o in ipairs(old) do
-        if not index_of(items, o) then back_sync(obj, rel, o, false) end
+        was[o] = true
+        if not seen[o] then back_sync(obj, rel, o, false) end
       end
     end
     local c = new_collection(obj, rel, items, orig)
     set_raw(obj, key, c)
     mark_changed(obj, key)
     for _, o in ipairs(items) do
-      if not (old and index_of(old, o)) then back_sync(obj, rel, o, true) end
+      if not was[o] then back_sync(obj, rel, o, true) end
       cascade_add(obj, rel, o)
     end
   else
@@ -250,13 +254,6 @@ local function fetch(s, model, stmt)
 end
 loading.fetch = fetch
 
--- The condition "target's remote columns equal these values".
-local function equals(cols, vals)
-  local terms = {}
-  for i, c in ipairs(cols) do terms[i] = c:eq(vals[i]) end
-  return table.unpack(terms)
-end
-
 local function attr_cols(mapper, keys)
   local out = {}
   for i, k in ipairs(keys) do out[i] = mapper.attrs[k].column end
@@ -293,22 +290,42 @@ local function store_collection(obj, rel, list)
   return c
 end
 
--- The statement selecting rel's targets for the parent key values `vals`
--- (lazy load of one object), ordered.
-local function target_query(rel, vals)
+-- The statement selecting rel's targets for given parent key values (a
+-- lazy load of one object), ordered, with the values as parameters
+-- argent_lazy_1..n: built and compiled once per relationship.
+local function target_query(rel)
+  if rel._lazy_stmt then return rel._lazy_stmt, rel._lazy_names end
   local T = rel:target_model()
   local tm = rawget(T, "__mapper__")
   local stmt = sql.select(T)
+  local names = {}
+  local function param(i, col)
+    names[i] = "argent_lazy_" .. i
+    return core.sql.bindparam(names[i], nil, core.sql.info(col).type)
+  end
   if rel.direction == "manytomany" then
     local sec = rel.secondary_table
+    local lc = sec.c[rel.sec_local[1]]
     stmt = stmt:join(sec, sec.c[rel.sec_remote[1]]:eq(tm.attrs[rel.remote_keys[1]].column))
-      :where(sec.c[rel.sec_local[1]]:eq(vals[1]))
+      :where(lc:eq(param(1, lc)))
   else
-    stmt = stmt:where(equals(attr_cols(tm, rel.remote_keys), vals))
+    local terms = {}
+    for i, c in ipairs(attr_cols(tm, rel.remote_keys)) do terms[i] = c:eq(param(i, c)) end
+    stmt = stmt:where(table.unpack(terms))
   end
   if rel.order_cols then stmt = stmt:order_by(table.unpack(rel.order_cols))
   elseif rel.uselist then stmt = stmt:order_by(table.unpack(attr_cols(tm, tm.primary_key))) end
-  return stmt
+  rel._lazy_stmt, rel._lazy_names = stmt, names
+  return stmt, names
+end
+
+-- The targets of rel for the parent key values vals (one SELECT).
+local function fetch_targets(s, rel, vals)
+  local stmt, names = target_query(rel)
+  local params = {}
+  for i, n in ipairs(names) do params[n] = vals[i] end
+  local res = s:_connection():execute(stmt, params)
+  return (corm.load(res, loading.model_spec(s, rel:target_model()), {}))
 end
 
 -- Loads obj's relationship rel with one SELECT (the "select" strategy).
@@ -329,14 +346,14 @@ local function lazy_select(s, obj, rel)
       end
     end
     if s._autoflush then s:flush() end
-    local list = fetch(s, T, target_query(rel, vals))
+    local list = fetch_targets(s, rel, vals)
     local v = list[1]
     set_raw(obj, rel.key, v == nil and false or v)
     return v
   end
   local vals = values_of(obj, rel.local_keys)
   if s._autoflush then s:flush() end
-  local list = vals and fetch(s, T, target_query(rel, vals)) or {}
+  local list = vals and fetch_targets(s, rel, vals) or {}
   if not rel.uselist then
     local v = list[1]
     set_raw(obj, rel.key, v == nil and false or v)
@@ -594,7 +611,18 @@ end
 --- Runs the eager loads of a query's options (and of relationships whose
 --- lazy is selectin / joined) on the loaded objects.
 function loading.eager(s, model, objs, options, done)
-  for _, opt in ipairs(options or {}) do
+  local mapper = rawget(model, "__mapper__")
+  if mapper.has_eager == nil then
+    mapper.has_eager = false
+    for _, r in pairs(mapper.relationships) do
+      if r.lazy == "selectin" or r.lazy == "joined" then mapper.has_eager = true end
+    end
+  end
+  if not options or #options == 0 then
+    if mapper.has_eager then default_eager(s, model, objs, 1, {}) end
+    return
+  end
+  for _, opt in ipairs(options) do
     local level = objs
     for i, step in ipairs(opt.path) do
       if not (done and i == 1 and done[step.rel]) then

@@ -320,7 +320,7 @@ function Model.__index(cls, k)
   return nil
 end
 
-function Model.__call(cls, init) return corm.construct(cls, init) end
+Model.__call = corm.construct -- User{...}: straight into C
 
 function Model.__tostring(cls) return ("<model %s>"):format(rawget(cls, "__name")) end
 

@@ -295,7 +295,10 @@ function schema.add_column(t, s, npk, name)
   t.c[key] = col
   t.columns[#t.columns + 1] = col
   if pk then t.primary_key[#t.primary_key + 1] = col end
-  if s.foreign_key then t.foreign_keys[#t.foreign_keys + 1] = {column = col, fk = s.foreign_key} end
+  if s.foreign_key then
+    t.foreign_keys[#t.foreign_keys + 1] = {column = col, fk = s.foreign_key}
+    t.metadata._version = (t.metadata._version or 0) + 1
+  end
   if o.index then
     t.indexes[#t.indexes + 1] = {name = ("ix_%s_%s"):format(t.name, name), columns = {col},
                                  unique = o.unique and true or false}
@@ -374,6 +377,7 @@ function MetaData:_add(t)
   end
   self.tables[t.name] = t
   self._order[#self._order + 1] = t
+  self._version = (self._version or 0) + 1 -- (callers cache what depends on the tables)
 end
 
 --- The tables, parents before children (foreign keys within this MetaData), else in definition order.
@@ -440,6 +444,7 @@ end
 
 function MetaData:clear()
   self.tables, self._order = {}, {}
+  self._version = (self._version or 0) + 1
 end
 
 schema.TableClass = Table

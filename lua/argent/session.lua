@@ -98,8 +98,10 @@ local function check_self(self, what)
 end
 
 local function check_open(self, what)
-  check_self(self, what)
-  self._st:check("use", what)
+  if getmetatable(self) ~= Session or self._dead then -- (_dead: closed; the state machine says so)
+    check_self(self, what)
+    self._st:check("use", what)
+  end
 end
 
 local function check_usable(self, what)
@@ -216,8 +218,12 @@ end
 --- s:add(obj): a transient object becomes pending (inserted at the next flush);
 --- a detached one is attached again (persistent).  Objects in its loaded
 --- relationships follow (cascade save-update).
+local add_new = corm.add_new
+
 function Session:add(obj)
   check_open(self, "add")
+  -- a new object without relationships written: one call does it all
+  if not changed[obj] and add_new(obj, self, self._pending, self._pending_set) then return end
   check_instance(self, obj, "add")
   add_one(self, obj)
 end
@@ -319,9 +325,34 @@ function Session:get(model, id, opts)
   local key = key_of(mapper, values)
   local obj = identity_bucket(self, model)[key]
   if obj ~= nil and not self._deleting_set[obj] and state_of(obj) == "persistent" then return obj end
-  local q = setmetatable({session = self, model = model, wheres = {pk_terms(mapper, values)}, orders = {},
-                          joins = {}, opts = opts and opts.options or {}}, Query)
-  local found = q:all()[1]
+  local found
+  if opts and opts.options then
+    local q = setmetatable({session = self, model = model, wheres = {pk_terms(mapper, values)}, orders = {},
+                            joins = {}, opts = opts.options}, Query)
+    found = q:all()[1]
+  else
+    -- one statement per model, built once: only the key's value changes
+    local g = mapper._get
+    if not g then
+      local terms, names = {}, {}
+      for i, k in ipairs(pk) do
+        names[i] = "argent_pk_" .. i
+        terms[i] = mapper.attrs[k].column:eq(core.sql.bindparam(names[i], nil,
+          core.sql.info(mapper.attrs[k].column).type))
+      end
+      g = {sql.select(model):where(table.unpack(terms)), names}
+      mapper._get = g
+    end
+    for _, k in ipairs(pk) do
+      if values[k] == nil then raise("ArgumentError", "Session:get: a primary key value is nil") end
+    end
+    if self._autoflush then self:flush() end
+    local params = {}
+    for i, k in ipairs(pk) do params[g[2][i]] = values[k] end
+    local list = corm.load(connection(self):execute(g[1], params), loading.model_spec(self, model), {})
+    loading.eager(self, model, list, nil)
+    found = list[1]
+  end
   if found ~= nil and (state_of(found) == "deleted" or self._deleting_set[found]) then return nil end
   return found
 end
@@ -336,7 +367,13 @@ local function table_rank(mappers)
     local meta = m.base.metadata
     if not seen_meta[meta] then
       seen_meta[meta] = true
-      for _, t in ipairs(meta:sorted_tables()) do
+      -- each metadata's order, computed once per change of its tables
+      local cache = meta._argent_rank
+      if not cache or cache.version ~= meta._version then
+        cache = {version = meta._version, list = meta:sorted_tables()}
+        meta._argent_rank = cache
+      end
+      for _, t in ipairs(cache.list) do
         n = n + 1
         rank[t] = n
       end
@@ -348,6 +385,7 @@ end
 -- Groups objects by their mapper's table, in foreign-key order; returns a
 -- list of {mapper = m, objs = {...}} (objects in the order given).
 local function group_by_table(objs)
+  if #objs == 1 then return {{mapper = mapper_of(objs[1]), objs = objs}} end
   local groups, by_table, mappers = {}, {}, {}
   for _, obj in ipairs(objs) do
     local m = mapper_of(obj)
@@ -395,8 +433,16 @@ end
 
 -- The INSERT of mapper for a signature (per special column: "b" bound, "d"
 -- its SQL default, "o" omitted) with its RETURNING attribute names; cached.
-local function insert_statement(mapper, fi, sig)
-  local cached = fi.inserts[sig]
+--
+-- On SQLite, RETURNING costs more than the INSERT itself (the database
+-- stores the returned rows in a temporary table per execution), so there
+-- the key of a one-column integer primary key is the row id SQLite reports
+-- for the row (sqlite3_last_insert_rowid: the row's own key, not a guess),
+-- and the other values the database computes are expired instead: read on
+-- first access (SQLAlchemy's behaviour without RETURNING).
+local function insert_statement(mapper, fi, sig, sqlite)
+  local ckey = sqlite and ("s" .. sig) or sig
+  local cached = fi.inserts[ckey]
   if cached then return cached[1], cached[2] end
   local special = {}
   for i, sp in ipairs(fi.special) do special[sp.key] = {sp, sig:sub(i, i)} end
@@ -414,13 +460,92 @@ local function insert_statement(mapper, fi, sig)
     end
   end
   local stmt = sql.insert(mapper.table):values(vals)
-  if #ret > 0 then
+  local spec = {returning = ret}
+  local pk = mapper.primary_key
+  local pktype = #pk == 1 and core.sql.info(mapper.attrs[pk[1]].column).type
+  if sqlite and #ret > 0 and ret[1] == pk[1] and pktype and (pktype.__type == "Integer"
+      or pktype.__type == "BigInteger" or pktype.__type == "SmallInteger") then
+    spec = {returning = {}, rowid = pk[1], expire = table.move(ret, 2, #ret, 1, {})}
+    if #spec.expire == 0 then spec.expire = nil end
+  elseif #ret > 0 then
     local cols = {}
     for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
     stmt = stmt:returning(table.unpack(cols))
   end
-  fi.inserts[sig] = {stmt, ret}
-  return stmt, ret
+  fi.inserts[ckey] = {stmt, spec}
+  return stmt, spec
+end
+
+-- PostgreSQL: many new rows of a table whose key comes from a sequence
+-- (SERIAL, IDENTITY) take their keys from that sequence in one query, then
+-- go as one pipelined executemany (one round trip per 1000 rows instead of
+-- one per row); the values the database computes are expired (read on
+-- first access).  The keys are the database's own, never guessed.
+local PG_SEQUENCE_MIN = 8 -- fewer rows: INSERT ... RETURNING per row is as quick
+local pg_sequences = setmetatable({}, {__mode = "k"}) -- engine -> {mapper -> sequence name or false}
+
+local function insert_with_sequence(self, conn, mapper, fi, sig, objs)
+  local pk = mapper.primary_key
+  if #pk ~= 1 then return false end
+  local pos
+  for i, sp in ipairs(fi.special) do if sp.key == pk[1] then pos = i end end
+  if not pos or sig:sub(pos, pos) ~= "o" then return false end
+  local per_engine = pg_sequences[self._engine]
+  if not per_engine then
+    per_engine = setmetatable({}, {__mode = "k"})
+    pg_sequences[self._engine] = per_engine
+  end
+  local seq = per_engine[mapper]
+  if seq == nil then
+    local quoted = '"' .. mapper.table.name:gsub('"', '""') .. '"'
+    seq = conn:execute("SELECT pg_get_serial_sequence(?, ?)", {quoted, mapper.attrs[pk[1]].column.name}):scalar()
+      or false
+    per_engine[mapper] = seq
+  end
+  if not seq then return false end
+  -- the statement: the key bound, SQL defaults inline, no RETURNING
+  local bsig = sig:sub(1, pos - 1) .. "b" .. sig:sub(pos + 1)
+  local cached = fi.inserts["q" .. bsig]
+  if not cached then
+    local vals, binds, expire = {}, {}, {}
+    local special = {}
+    for i, sp in ipairs(fi.special) do special[sp.key] = {sp, bsig:sub(i, i)} end
+    for _, k in ipairs(mapper.columns) do
+      local x = special[k]
+      if not x or x[2] == "b" then
+        vals[k] = core.sql.bindparam(k, nil, core.sql.info(mapper.attrs[k].column).type)
+        binds[#binds + 1] = k
+      else
+        if x[2] == "d" then vals[k] = x[1].default end
+        expire[#expire + 1] = k
+      end
+    end
+    cached = {sql.insert(mapper.table):values(vals), binds, #expire > 0 and expire or nil}
+    fi.inserts["q" .. bsig] = cached
+  end
+  local stmt, binds = cached[1], cached[2]
+  local ids = conn:execute("SELECT nextval(?) FROM generate_series(1, ?)", {seq, #objs}):scalars()
+  local key, null = pk[1], core.null
+  local rows = {}
+  for i, obj in ipairs(objs) do
+    local values = internals(obj)
+    values[key] = ids[i]
+    local row = {}
+    for _, k in ipairs(binds) do
+      local v = values[k]
+      if v == nil then v = null end
+      row[k] = v
+    end
+    rows[i] = row
+  end
+  local ok, err = pcall(conn.executemany, conn, stmt, rows)
+  if not ok then
+    for _, obj in ipairs(objs) do internals(obj)[key] = nil end
+    error(err, 0)
+  end
+  corm.mark_inserted(objs, {bucket = identity_bucket(self, mapper.class), pk = pk, out = self._inserted,
+                            expire = cached[3]})
+  return true
 end
 
 -- Inserts objs (all of mapper's table): grouped by which columns they give,
@@ -493,9 +618,14 @@ local function insert_objects(self, conn, mapper, objs)
     end
   end
   for _, s in ipairs(order) do
-    local stmt, ret = insert_statement(mapper, fi, s)
-    corm.insert(conn, stmt, groups[s], {returning = ret, bucket = bucket, pk = mapper.primary_key,
-                                        out = self._inserted})
+    if conn.dialect == "postgresql" and #groups[s] >= PG_SEQUENCE_MIN
+        and insert_with_sequence(self, conn, mapper, fi, s, groups[s]) then
+      goto next_group
+    end
+    local stmt, spec = insert_statement(mapper, fi, s, conn.dialect == "sqlite")
+    corm.insert(conn, stmt, groups[s], {returning = spec.returning, rowid = spec.rowid, expire = spec.expire,
+                                        bucket = bucket, pk = mapper.primary_key, out = self._inserted})
+    ::next_group::
   end
 end
 
@@ -1071,6 +1201,7 @@ function Session:close()
   end
   self._identity, self._specs = {}, {}
   self._st:event("closed")
+  self._dead = true
   local conn = self._conn
   self._conn = nil
   if conn then pcall(conn.close, conn) end

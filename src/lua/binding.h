@@ -102,6 +102,7 @@ void ag_lua_result_attach(lua_State *L, ag_lua_result *r, ag_stmt *stmt);
 ag_lua_result *ag_lua_check_rows(lua_State *L, int idx);
 int ag_lua_result_next(lua_State *L, ag_lua_result *r);
 int ag_lua_result_ncols(const ag_lua_result *r);
+int ag_lua_result_lastrowid(const ag_lua_result *r, lua_Integer *out); /* 1 and *out, or 0 */
 void ag_lua_result_push(lua_State *L, ag_lua_result *r, int col);
 
 /* module entry points */

@@ -15,8 +15,11 @@
 #include "lua/binding.h"
 #include "lua/sql_binding.h"
 
+const char ag_lua_conn_mt_key = 0;
+
 ag_lua_conn *ag_lua_check_conn(lua_State *L, int idx) {
-    ag_lua_conn *c = luaL_checkudata(L, idx, AG_CONNECTION_TYPE);
+    ag_lua_conn *c = ag_lua_testudata_key(L, idx, &ag_lua_conn_mt_key);
+    if (!c) c = luaL_checkudata(L, idx, AG_CONNECTION_TYPE); /* raises its usual error */
     if (!c->conn) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this connection is closed");
     return c;
 }
@@ -212,15 +215,16 @@ void ag_lua_echo_statement(lua_State *L, ag_lua_conn *c, int conn_idx, const cha
 
 /* ---- execute */
 
-static int do_execute(lua_State *L, int rewrite, const char *fname) {
+/* node: the statement at 2 when the caller has already tested it (NULL: test here). */
+static int do_execute(lua_State *L, int rewrite, const char *fname, ag_node *node) {
     ag_lua_conn *c = ag_lua_check_conn(L, 1);
-    if (rewrite && ag_lua_test_node(L, 2)) { /* a statement built with argent (statement.c) */
+    if (rewrite && (node || (node = ag_lua_test_node(L, 2)))) { /* a statement built with argent (statement.c) */
         if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
             return ag_lua_argerror(L, "%s: argument 'params' must be a table, got %s", fname, ag_lua_typename(L, 3));
         lua_settop(L, 3);
         double started = c->echo ? ag_monotonic_seconds() : 0;
         int params_idx = lua_istable(L, 3) ? 3 : 0;
-        const char *sql = ag_lua_execute_statement(L, c, 1, 2, params_idx);
+        const char *sql = ag_lua_execute_node(L, c, 1, 2, node, params_idx);
         if (c->echo) {
             double ms = (ag_monotonic_seconds() - started) * 1e3;
             ag_lua_push_statement_params(L, 2, ag_engine_dialect(ag_conn_engine(c->conn)), params_idx);
@@ -259,7 +263,7 @@ static int do_execute(lua_State *L, int rewrite, const char *fname) {
 }
 
 /* execute without the hook: what the hook calls */
-static int conn_execute_direct(lua_State *L) { return do_execute(L, 1, "execute"); }
+static int conn_execute_direct(lua_State *L) { return do_execute(L, 1, "execute", NULL); }
 
 /* conn:execute(sql | argent.text(sql) | statement, params).  Statements
  * other than SELECT and UNION (inserts and updates take values, defaults
@@ -277,11 +281,11 @@ static int conn_execute(lua_State *L) {
             return lua_gettop(L);
         }
     }
-    return do_execute(L, 1, "execute");
+    return do_execute(L, 1, "execute", n);
 }
 
 /* conn:exec_driver_sql(sql, params): the SQL goes to the driver untouched. */
-static int conn_exec_driver_sql(lua_State *L) { return do_execute(L, 0, "exec_driver_sql"); }
+static int conn_exec_driver_sql(lua_State *L) { return do_execute(L, 0, "exec_driver_sql", NULL); }
 
 /* ---- executemany */
 
@@ -329,7 +333,13 @@ static int conn_executemany(lua_State *L) {
                                    ag_lua_typename(L, 3));
         int convert_idx = lua_isfunction(L, 4) ? 4 : 0; /* rows keyed by column (init.lua's insert path) */
         lua_settop(L, convert_idx ? 4 : 3);
-        return ag_lua_executemany_statement(L, c, 1, 2, 3, convert_idx);
+        double started = c->echo ? ag_monotonic_seconds() : 0;
+        int n = ag_lua_executemany_statement(L, c, 1, 2, 3, convert_idx);
+        if (c->echo) { /* the statement as it ran (argument 2 holds it), once for all the rows */
+            double ms = (ag_monotonic_seconds() - started) * 1e3;
+            ag_lua_echo_statement(L, c, 1, ag_lua_compile_statement(L, c, 2)->sql, 0, ms);
+        }
+        return n;
     }
     size_t len;
     const char *sql = check_sql(L, 2, &len, "executemany");
@@ -421,4 +431,6 @@ void ag_lua_open_connection(lua_State *L) {
     static const luaL_Reg meta[] = {
         {"__gc", conn_close}, {"__close", conn_close}, {"__tostring", conn_tostring}, {NULL, NULL}};
     ag_lua_new_type(L, AG_CONNECTION_TYPE, methods, meta, conn_index);
+    luaL_getmetatable(L, AG_CONNECTION_TYPE);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ag_lua_conn_mt_key);
 }

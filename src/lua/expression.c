@@ -21,10 +21,12 @@
 
 /* ---- the userdata */
 
+const char ag_lua_node_mt_key = 0;
+
 ag_node *ag_lua_push_node(lua_State *L, ag_node *n) {
     ag_lua_node *u = ag_lua_newuserdata(L, sizeof *u, 1);
     u->node = NULL;
-    luaL_setmetatable(L, AG_NODE_TYPE);
+    ag_lua_setmetatable_key(L, &ag_lua_node_mt_key);
     if (!n) {
         lua_pushliteral(L, "not enough memory");
         lua_error(L);
@@ -36,7 +38,7 @@ ag_node *ag_lua_push_node(lua_State *L, ag_node *n) {
 ag_node *ag_lua_push_new_node(lua_State *L, ag_node_tag tag, int nkids) {
     ag_lua_node *u = ag_lua_newuserdata(L, sizeof *u, 1);
     u->node = NULL;
-    luaL_setmetatable(L, AG_NODE_TYPE);
+    ag_lua_setmetatable_key(L, &ag_lua_node_mt_key);
     u->node = ag_node_new(tag, nkids);
     if (!u->node) {
         lua_pushliteral(L, "not enough memory");
@@ -46,7 +48,7 @@ ag_node *ag_lua_push_new_node(lua_State *L, ag_node_tag tag, int nkids) {
 }
 
 ag_node *ag_lua_test_node(lua_State *L, int idx) {
-    ag_lua_node *u = luaL_testudata(L, idx, AG_NODE_TYPE);
+    ag_lua_node *u = ag_lua_testudata_key(L, idx, &ag_lua_node_mt_key);
     return u ? u->node : NULL;
 }
 
@@ -264,7 +266,7 @@ ag_node *ag_lua_to_expr(lua_State *L, int idx, int hint_idx, const char *what) {
     }
     ag_lua_node *u = ag_lua_newuserdata(L, sizeof *u, 1);
     u->node = NULL;
-    luaL_setmetatable(L, AG_NODE_TYPE);
+    ag_lua_setmetatable_key(L, &ag_lua_node_mt_key);
     u->node = ag_node_bind(&v, &hint); /* copies the value: a JSON string pushed above is no longer needed */
     if (!u->node) nomem(L);
     if (lua_gettop(L) > top + 1) lua_replace(L, top + 1);
@@ -818,6 +820,8 @@ void ag_lua_open_expression(lua_State *L, int module_idx) {
                                                        "Delete", "FromClause", "DDL"};
     luaL_newmetatable(L, AG_NODE_TYPE);
     int mt = lua_gettop(L);
+    lua_pushvalue(L, mt);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ag_lua_node_mt_key);
     luaL_setfuncs(L, meta, 0);
     lua_pushliteral(L, "argent.ClauseElement");
     lua_setfield(L, mt, "__metatable");

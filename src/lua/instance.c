@@ -835,9 +835,42 @@ static int orm_row_instance(lua_State *L) {
  * per instance of the list objs, with the instance's values table as its
  * parameters (an absent value is NULL), and stores the columns its
  * RETURNING gives (spec.returning: the attribute names, in order) in the
- * instance; then the instance is persistent, clean, entered in spec.bucket
- * (key: spec.pk) and appended to the list spec.out.  Raises on the first
- * failure (the instances before it are done). */
+ * instance -- or, with spec.rowid (an attribute name), the row id the
+ * database reports for the row; the attributes of the list spec.expire are
+ * marked unloaded (read on first access).  Then the instance is persistent,
+ * clean, entered in spec.bucket (key: spec.pk) and appended to the list
+ * spec.out.  Raises on the first failure (the instances before it are done). */
+/* After an instance's row was inserted: its unloaded set is the nexpire
+ * attribute names of the list at expire_idx (values the database computed,
+ * read on first access), it is persistent and clean, entered in the
+ * identity map at bucket (key from the values at values and the key names
+ * at pk) and appended to the list at out. */
+static void mark_inserted(lua_State *L, instance *inst, int obj, int values, int expire_idx, int nexpire,
+                          int bucket, int pk, int out, lua_Integer *out_len) {
+    if (nexpire > 0) {
+        lua_createtable(L, 0, nexpire);
+        for (int k = 1; k <= nexpire; k++) {
+            lua_rawgeti(L, expire_idx, k);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, -3);
+        }
+        ag_lua_setuservalue(L, obj, UV_UNLOADED);
+        inst->unloaded = 1;
+    }
+    inst->state = STATE_PERSISTENT;
+    lua_pushnil(L);
+    ag_lua_setuservalue(L, obj, UV_DIRTY);
+    push_identity_key(L, values, pk);
+    if (!lua_isnil(L, -1)) {
+        lua_pushvalue(L, obj);
+        lua_rawset(L, bucket);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, obj);
+    lua_rawseti(L, out, ++*out_len);
+}
+
 static int orm_insert(lua_State *L) {
     ag_lua_conn *c = ag_lua_check_conn(L, 1);
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -852,43 +885,126 @@ static int orm_insert(lua_State *L) {
     luaL_checktype(L, 8, LUA_TTABLE);
     int nret = lua_istable(L, 5) ? (int)lua_rawlen(L, 5) : 0;
     lua_Integer out_len = (lua_Integer)lua_rawlen(L, 8);
-    for (lua_Integer i = 1; lua_rawgeti(L, 3, i) != LUA_TNIL; i++) { /* 9 */
-        instance *inst = check_instance(L, 9, "insert");
-        ag_lua_getuservalue(L, 9, UV_VALUES); /* 10 */
+    int rowid_key = lua_getfield(L, 4, "rowid") == LUA_TSTRING ? lua_gettop(L) : 0; /* 9 */
+    lua_getfield(L, 4, "expire"); /* 10 */
+    int expire_idx = lua_gettop(L);
+    int nexpire = lua_istable(L, expire_idx) ? (int)lua_rawlen(L, expire_idx) : 0;
+    /* compiled once, its parameters' names pushed once, one result object
+     * reused for every row (it holds the statement, so that a raise cannot
+     * leak it): per object only the bind, the step and the RETURNING row */
+    const ag_compiled *comp = ag_lua_compile_statement(L, c, 2);
+    luaL_checkstack(L, comp->nparams + 16, "too many parameters");
+    int names_base = lua_gettop(L) + 1;
+    for (int i = 0; i < comp->nparams; i++) {
+        const ag_node *b = comp->params[i];
+        if (b->flags & AG_BIND_HAS_VALUE) lua_pushnil(L);
+        else lua_pushlstring(L, b->name, b->name_len);
+    }
+    ag_lua_result *r = ag_lua_new_result(L, 1);
+    int ridx = lua_gettop(L);
+    for (lua_Integer i = 1; lua_rawgeti(L, 3, i) != LUA_TNIL; i++) {
+        int obj = ridx + 1;
+        instance *inst = check_instance(L, obj, "insert");
+        ag_lua_getuservalue(L, obj, UV_VALUES);
+        int values = obj + 1;
+        ag_error err;
         double started = c->echo ? ag_monotonic_seconds() : 0;
-        const char *sql = ag_lua_execute_statement_nulls(L, c, 1, 2, 10); /* 11: the result */
+        ag_stmt *st = ag_conn_prepare_hashed(c->conn, comp->sql, comp->len, comp->hash, 0, &err);
+        if (!st) return ag_lua_raise(L, &err, comp->sql);
+        lua_pushvalue(L, ridx);
+        ag_lua_result_attach(L, r, st); /* takes st */
+        lua_settop(L, values);
+        if (ag_lua_bind_statement(L, c, comp, values, 1, names_base, &err) != 0 ||
+            ag_stmt_execute(st, c->scratch, comp->nparams, &err) != 0) {
+            ag_lua_result_attach(L, r, NULL); /* releases st */
+            return ag_lua_raise(L, &err, comp->sql);
+        }
+        lua_settop(L, values);
+        lua_pushvalue(L, ridx);
+        ag_lua_result_attach(L, r, st); /* reads the columns, or finishes a statement without rows */
+        lua_settop(L, values);
         if (c->echo) {
             double ms = (ag_monotonic_seconds() - started) * 1e3;
-            ag_lua_push_statement_params(L, 2, ag_engine_dialect(ag_conn_engine(c->conn)), 10);
-            ag_lua_echo_statement(L, c, 1, sql, lua_gettop(L), ms);
-            lua_pop(L, 1);
+            ag_lua_push_statement_params(L, 2, ag_engine_dialect(ag_conn_engine(c->conn)), values);
+            ag_lua_echo_statement(L, c, 1, comp->sql, lua_gettop(L), ms);
+            lua_settop(L, values);
         }
-        if (nret > 0) {
-            ag_lua_result *r = ag_lua_check_rows(L, 11);
-            if (ag_lua_result_next(L, r)) {
-                for (int k = 0; k < nret && k < ag_lua_result_ncols(r); k++) {
-                    lua_rawgeti(L, 5, k + 1);
-                    ag_lua_result_push(L, r, k);
-                    lua_rawset(L, 10);
+        if (ag_lua_result_ncols(r) > 0) {
+            ag_lua_result_set_types(r, comp->col_types, comp->ncols);
+            if (comp->implicit_returning) {
+                ag_lua_result_take_key(L, r);
+            } else {
+                if (ag_lua_result_next(L, r)) {
+                    for (int k = 0; k < nret && k < ag_lua_result_ncols(r); k++) {
+                        lua_rawgeti(L, 5, k + 1);
+                        ag_lua_result_push(L, r, k);
+                        lua_rawset(L, values);
+                    }
                 }
-                while (ag_lua_result_next(L, r)) {} /* (one row) */
+                while (ag_lua_result_next(L, r)) {} /* (one row) -- then the statement goes back */
             }
         }
-        inst->state = STATE_PERSISTENT;
-        lua_pushnil(L);
-        ag_lua_setuservalue(L, 9, UV_DIRTY);
-        push_identity_key(L, 10, 7);
-        if (!lua_isnil(L, -1)) {
-            lua_pushvalue(L, 9);
-            lua_rawset(L, 6);
-        } else {
-            lua_pop(L, 1);
+        if (rowid_key) { /* the key is the row id the database gave (SQLite: no RETURNING) */
+            lua_Integer id;
+            if (ag_lua_result_lastrowid(r, &id)) {
+                lua_pushvalue(L, rowid_key);
+                lua_pushinteger(L, id);
+                lua_rawset(L, values);
+            }
         }
-        lua_pushvalue(L, 9);
-        lua_rawseti(L, 8, ++out_len);
-        lua_settop(L, 8);
+        mark_inserted(L, inst, obj, values, expire_idx, nexpire, 6, 7, 8, &out_len);
+        lua_settop(L, ridx);
     }
     return 0;
+}
+
+/* mark_inserted(objs, spec): the same bookkeeping as insert, for instances
+ * whose rows another statement inserted (the Session's executemany on
+ * PostgreSQL, with keys taken from the table's sequence): spec = {bucket =,
+ * pk =, out =, expire = list or nil}. */
+static int orm_mark_inserted(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "bucket"); /* 3 */
+    lua_getfield(L, 2, "pk");     /* 4 */
+    lua_getfield(L, 2, "out");    /* 5 */
+    lua_getfield(L, 2, "expire"); /* 6 */
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    int nexpire = lua_istable(L, 6) ? (int)lua_rawlen(L, 6) : 0;
+    lua_Integer out_len = (lua_Integer)lua_rawlen(L, 5);
+    for (lua_Integer i = 1; lua_rawgeti(L, 1, i) != LUA_TNIL; i++) { /* 7 */
+        instance *inst = check_instance(L, 7, "mark_inserted");
+        ag_lua_getuservalue(L, 7, UV_VALUES); /* 8 */
+        mark_inserted(L, inst, 7, 8, 6, nexpire, 3, 4, 5, &out_len);
+        lua_settop(L, 6);
+    }
+    return 0;
+}
+
+/* add_new(u, session, list, set) -> true when u was transient and not in a
+ * session: it is now pending in session, appended to list and set[u] = true
+ * (Session:add's common case, in one call); false otherwise (the Session
+ * handles the other states). */
+static int orm_add_new(lua_State *L) {
+    instance *inst = test_instance(L, 1);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    int ok = inst && inst->state == STATE_TRANSIENT && ag_lua_getuservalue(L, 1, UV_SESSION) == LUA_TNIL;
+    if (ok) {
+        inst->state = STATE_PENDING;
+        lua_pushvalue(L, 2);
+        ag_lua_setuservalue(L, 1, UV_SESSION);
+        lua_pushvalue(L, 1);
+        lua_rawseti(L, 3, (lua_Integer)lua_rawlen(L, 3) + 1);
+        lua_pushvalue(L, 1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, 4);
+    }
+    lua_pushboolean(L, ok);
+    return 1;
 }
 
 /* dirty_in(set, out [, keys]): appends to the list out the persistent
@@ -975,6 +1091,8 @@ void ag_lua_open_instance(lua_State *L) {
                                      {"row_instance", orm_row_instance},
                                      {"insert", orm_insert},
                                      {"dirty_in", orm_dirty_in},
+                                     {"add_new", orm_add_new},
+                                     {"mark_inserted", orm_mark_inserted},
                                      {NULL, NULL}};
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);

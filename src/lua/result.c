@@ -27,7 +27,17 @@ struct ag_lua_result {
     lua_Integer lastrowid;
     ag_sqltype *types; /* argent types of the columns (compiled statements), or NULL */
     int ntypes;
+    /* types lives here when it fits: no malloc and free per execution */
+    ag_sqltype inline_types[8];
 };
+
+const char ag_lua_result_mt_key = 0;
+
+static void free_types(ag_lua_result *r) {
+    if (r->types != r->inline_types) free(r->types);
+    r->types = NULL;
+    r->ntypes = 0;
+}
 
 ag_lua_result *ag_lua_new_result(lua_State *L, int conn_idx) {
     conn_idx = lua_absindex(L, conn_idx);
@@ -35,7 +45,7 @@ ag_lua_result *ag_lua_new_result(lua_State *L, int conn_idx) {
     memset(r, 0, sizeof *r);
     r->rowcount = -1;
     r->conn = lua_touserdata(L, conn_idx);
-    luaL_setmetatable(L, AG_RESULT_TYPE);
+    ag_lua_setmetatable_key(L, &ag_lua_result_mt_key);
     lua_pushvalue(L, conn_idx);
     ag_lua_setuservalue(L, -2, 1);
     return r;
@@ -47,6 +57,26 @@ static void result_release(ag_lua_result *r) {
 }
 
 static int labels_cache_key;
+
+/* A copy of the names a labels table was made from, kept at its index 0
+ * (a userdata, so that columns() and rawlen see only 1..n): checking that
+ * the driver still reports the same names is then a strcmp per column in C,
+ * with no Lua string fetched per column. */
+typedef struct labels_stamp {
+    int n;
+    char text[]; /* n names, each ended by its NUL */
+} labels_stamp;
+
+static int stamp_matches(const labels_stamp *st, const ag_driver *d, ag_driver_stmt *ds, int ncols) {
+    if (st->n != ncols) return 0;
+    const char *p = st->text;
+    for (int i = 0; i < ncols; i++) {
+        const char *now = d->column_name(ds, i);
+        if (!now || strcmp(p, now) != 0) return 0;
+        p += strlen(p) + 1;
+    }
+    return 1;
+}
 
 /* Pushes the labels of stmt's columns.  The table made for the previous
  * execution of the same statement is reused (no table and no string made
@@ -71,26 +101,35 @@ static void push_labels(lua_State *L, ag_stmt *stmt, int ncols) {
         lua_rawsetp(L, LUA_REGISTRYINDEX, &labels_cache_key);
     }
     int cache = lua_gettop(L);
-    if (lua_rawgetp(L, cache, stmt) == LUA_TTABLE && lua_rawlen(L, -1) == (lua_Unsigned)ncols) {
-        int same = 1;
-        for (int i = 0; i < ncols && same; i++) {
-            lua_rawgeti(L, -1, i + 1);
-            const char *have = lua_tostring(L, -1);
-            const char *now = d->column_name(stmt->dstmt, i);
-            same = have && now && strcmp(have, now) == 0;
-            lua_pop(L, 1);
-        }
+    if (lua_rawgetp(L, cache, stmt) == LUA_TTABLE) {
+        lua_rawgeti(L, -1, 0);
+        const labels_stamp *st = lua_touserdata(L, -1);
+        int same = st && stamp_matches(st, d, stmt->dstmt, ncols);
+        lua_pop(L, 1);
         if (same) {
             lua_remove(L, cache);
             return;
         }
     }
     lua_pop(L, 1);
-    lua_createtable(L, ncols, 0);
+    size_t text = 0;
     for (int i = 0; i < ncols; i++) {
-        lua_pushstring(L, d->column_name(stmt->dstmt, i));
-        lua_rawseti(L, -2, i + 1);
+        const char *name = d->column_name(stmt->dstmt, i);
+        text += (name ? strlen(name) : 0) + 1;
     }
+    lua_createtable(L, ncols, 1);
+    labels_stamp *st = lua_newuserdatauv(L, sizeof *st + text, 0);
+    st->n = ncols;
+    char *out = st->text;
+    for (int i = 0; i < ncols; i++) {
+        const char *name = d->column_name(stmt->dstmt, i);
+        size_t len = name ? strlen(name) : 0;
+        memcpy(out, name ? name : "", len + 1);
+        out += len + 1;
+        lua_pushstring(L, name);
+        lua_rawseti(L, -3, i + 1);
+    }
+    lua_rawseti(L, -2, 0);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, cache, stmt);
     lua_remove(L, cache);
@@ -134,9 +173,12 @@ static ag_lua_result *check_open_result(lua_State *L, ag_lua_result *r) {
     return r;
 }
 
-static ag_lua_result *check_result(lua_State *L, int idx) {
-    return check_open_result(L, luaL_checkudata(L, idx, AG_RESULT_TYPE));
+static ag_lua_result *to_result(lua_State *L, int idx) {
+    ag_lua_result *r = ag_lua_testudata_key(L, idx, &ag_lua_result_mt_key);
+    return r ? r : luaL_checkudata(L, idx, AG_RESULT_TYPE); /* raises its usual error */
 }
+
+static ag_lua_result *check_result(lua_State *L, int idx) { return check_open_result(L, to_result(L, idx)); }
 
 static ag_lua_result *check_rows(lua_State *L, int idx) {
     ag_lua_result *r = check_result(L, idx);
@@ -251,10 +293,10 @@ static void push_column(lua_State *L, ag_lua_result *r, int col, const ag_value 
 }
 
 void ag_lua_result_set_types(ag_lua_result *r, const ag_sqltype *types, int n) {
-    free(r->types);
-    r->types = NULL;
-    r->ntypes = 0;
-    if (n <= 0 || !(r->types = malloc((size_t)n * sizeof *types))) return; /* without types: values as the driver gives them */
+    free_types(r);
+    if (n <= 0) return;
+    if (n <= (int)(sizeof r->inline_types / sizeof *r->inline_types)) r->types = r->inline_types;
+    else if (!(r->types = malloc((size_t)n * sizeof *types))) return; /* without types: values as the driver gives them */
     memcpy(r->types, types, (size_t)n * sizeof *types);
     r->ntypes = n;
 }
@@ -283,6 +325,10 @@ void ag_lua_result_take_key(lua_State *L, ag_lua_result *r) {
 ag_lua_result *ag_lua_check_rows(lua_State *L, int idx) { return check_rows(L, idx); }
 int ag_lua_result_next(lua_State *L, ag_lua_result *r) { return next_row(L, check_open_result(L, r)); }
 int ag_lua_result_ncols(const ag_lua_result *r) { return r->ncols; }
+int ag_lua_result_lastrowid(const ag_lua_result *r, lua_Integer *out) {
+    if (r->has_lastrowid) *out = r->lastrowid;
+    return r->has_lastrowid;
+}
 void ag_lua_result_push(lua_State *L, ag_lua_result *r, int col) {
     if (!r->stmt || r->closed || !r->conn->conn || col < 0 || col >= r->ncols) { /* no current row */
         lua_pushnil(L);
@@ -358,7 +404,9 @@ static int result_all(lua_State *L) {
     ag_lua_result *r = check_rows(L, 1);
     ag_lua_getuservalue(L, 1, 2);
     int names = lua_gettop(L);
-    lua_newtable(L);
+    /* room for a few rows from the start: small results (a parent's
+     * children, a page) then grow the array once or not at all */
+    lua_createtable(L, 4, 0);
     lua_Integer n = 0;
     while (next_row(L, r)) {
         push_row(L, r, names);
@@ -434,7 +482,7 @@ static int result_scalars(lua_State *L) {
 }
 
 static int result_columns(lua_State *L) {
-    ag_lua_result *r = luaL_checkudata(L, 1, AG_RESULT_TYPE);
+    ag_lua_result *r = to_result(L, 1);
     lua_newtable(L);
     if (r->ncols == 0) return 1;
     ag_lua_getuservalue(L, 1, 2);
@@ -447,13 +495,11 @@ static int result_columns(lua_State *L) {
 }
 
 static int result_close(lua_State *L) {
-    ag_lua_result *r = luaL_checkudata(L, 1, AG_RESULT_TYPE);
+    ag_lua_result *r = to_result(L, 1);
     if (r->conn->conn) result_release(r);
     r->stmt = NULL;
     r->closed = 1;
-    free(r->types);
-    r->types = NULL;
-    r->ntypes = 0;
+    free_types(r);
     return 0;
 }
 
@@ -462,7 +508,7 @@ static int result_index(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pop(L, 1);
-    ag_lua_result *r = luaL_checkudata(L, 1, AG_RESULT_TYPE);
+    ag_lua_result *r = to_result(L, 1);
     const char *key = lua_tostring(L, 2);
     if (key && strcmp(key, "rowcount") == 0) {
         lua_pushinteger(L, r->rowcount);
@@ -488,4 +534,6 @@ void ag_lua_open_result(lua_State *L) {
     };
     static const luaL_Reg meta[] = {{"__gc", result_close}, {"__close", result_close}, {NULL, NULL}};
     ag_lua_new_type(L, AG_RESULT_TYPE, methods, meta, result_index);
+    luaL_getmetatable(L, AG_RESULT_TYPE);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ag_lua_result_mt_key);
 }

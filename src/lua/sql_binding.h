@@ -25,6 +25,29 @@ typedef struct ag_lua_node {
     ag_node *node; /* NULL only while being made */
 } ag_lua_node;
 
+/* The metatables of the types that every execution checks (nodes,
+ * connections, results) are also kept in the registry under the address of
+ * these keys, so that a type test is a lightuserdata lookup and a pointer
+ * compare rather than luaL_testudata's lookup by name (a string hash and a
+ * strcmp per call, three or four times per execution). */
+extern const char ag_lua_node_mt_key, ag_lua_conn_mt_key, ag_lua_result_mt_key;
+
+/* The userdata at idx when its metatable is the one registered at key, else NULL. */
+static inline void *ag_lua_testudata_key(lua_State *L, int idx, const void *key) {
+    void *p = lua_touserdata(L, idx);
+    if (!p || !lua_getmetatable(L, idx)) return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? p : NULL;
+}
+
+/* Sets the metatable registered at key on the value at the top. */
+static inline void ag_lua_setmetatable_key(lua_State *L, const void *key) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    lua_setmetatable(L, -2);
+}
+
 /* ---- expression.c */
 /* Pushes a new userdata for n, taking over the caller's reference; n NULL
  * (out of memory) raises a memory error. */
@@ -61,10 +84,22 @@ void ag_lua_open_statement(lua_State *L, int module_idx);
  * named parameters at params_idx (0: none); pushes the result.  Returns the
  * SQL text (valid while the statement lives) for echo. */
 const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx);
+/* The same for the statement node already taken from stmt_idx. */
+const char *ag_lua_execute_node(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, ag_node *node,
+                                int params_idx);
 /* The same, with a missing parameter bound as NULL (the ORM's flush binds an
  * instance's values table, where an absent key is NULL). */
 const char *ag_lua_execute_statement_nulls(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx,
                                            int params_idx);
+/* The pieces of an execution, for the ORM's flush (instance.c), which runs
+ * one statement per object: the statement at stmt_idx compiled for the
+ * connection's dialect (raises), and the binding of its parameters from the
+ * table at params_idx into c->scratch (nil_is_null: an absent value is NULL;
+ * names_base: 0, or the stack index where the parameters' names were pushed
+ * once, nil for a parameter with its own value).  0, or -1 with err. */
+const ag_compiled *ag_lua_compile_statement(lua_State *L, ag_lua_conn *c, int stmt_idx);
+int ag_lua_bind_statement(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, int params_idx, int nil_is_null,
+                          int names_base, ag_error *err);
 /* Pushes the list of the parameter values the statement at stmt_idx was
  * executed with (for echo): its bound values, and the named ones from the
  * table at params_idx (0: none). */

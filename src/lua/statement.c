@@ -335,8 +335,7 @@ static int bind_compiled(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, 
     return 0;
 }
 
-static const ag_compiled *compile_for(lua_State *L, ag_lua_conn *c, int stmt_idx) {
-    ag_node *n = ag_lua_test_node(L, stmt_idx);
+static const ag_compiled *compile_node(lua_State *L, ag_lua_conn *c, int stmt_idx, ag_node *n) {
     if (!n || !is_statement(n))
         ag_lua_argerror(L, "execute: argument 'statement' must be SQL text or a statement (select, insert, "
                            "update, delete, DDL), got %s",
@@ -347,12 +346,16 @@ static const ag_compiled *compile_for(lua_State *L, ag_lua_conn *c, int stmt_idx
     return comp;
 }
 
-static const char *execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx,
-                                     int nil_is_null) {
+static const ag_compiled *compile_for(lua_State *L, ag_lua_conn *c, int stmt_idx) {
+    return compile_node(L, c, stmt_idx, ag_lua_test_node(L, stmt_idx));
+}
+
+static const char *execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, ag_node *node,
+                                     int params_idx, int nil_is_null) {
     conn_idx = lua_absindex(L, conn_idx);
     stmt_idx = lua_absindex(L, stmt_idx);
     if (params_idx) params_idx = lua_absindex(L, params_idx);
-    const ag_compiled *comp = compile_for(L, c, stmt_idx);
+    const ag_compiled *comp = compile_node(L, c, stmt_idx, node ? node : ag_lua_test_node(L, stmt_idx));
     ag_lua_result *r = ag_lua_new_result(L, conn_idx);
     int result_idx = lua_gettop(L);
     ag_error err;
@@ -373,12 +376,26 @@ static const char *execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx,
 }
 
 const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx) {
-    return execute_statement(L, c, conn_idx, stmt_idx, params_idx, 0);
+    return execute_statement(L, c, conn_idx, stmt_idx, NULL, params_idx, 0);
+}
+
+const char *ag_lua_execute_node(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, ag_node *node,
+                                int params_idx) {
+    return execute_statement(L, c, conn_idx, stmt_idx, node, params_idx, 0);
 }
 
 const char *ag_lua_execute_statement_nulls(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx,
                                            int params_idx) {
-    return execute_statement(L, c, conn_idx, stmt_idx, params_idx, 1);
+    return execute_statement(L, c, conn_idx, stmt_idx, NULL, params_idx, 1);
+}
+
+const ag_compiled *ag_lua_compile_statement(lua_State *L, ag_lua_conn *c, int stmt_idx) {
+    return compile_for(L, c, lua_absindex(L, stmt_idx));
+}
+
+int ag_lua_bind_statement(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, int params_idx, int nil_is_null,
+                          int names_base, ag_error *err) {
+    return bind_compiled(L, c, comp, lua_absindex(L, params_idx), nil_is_null, names_base, err);
 }
 
 typedef struct many_ctx {
@@ -461,6 +478,15 @@ static lua_Integer check_column_rows(lua_State *L, const ag_compiled *comp, int 
     }
     lua_pushnil(L); /* the replacement rows, made when one is needed */
     int fixed = lua_gettop(L);
+    /* The rows are usually made by one constructor, so their keys come in the
+     * same order: the previous row's j-th key (its string object, kept alive
+     * by that row, which the list holds) and its parameter index spare the
+     * lookup in `names` when the j-th key is the same string again.  Short
+     * strings are interned, so equal short keys are one object; any other
+     * key just takes the lookup. */
+    enum { KEYS_SEEN = 16 };
+    const void *seen_key[KEYS_SEEN] = {0};
+    lua_Integer seen_index[KEYS_SEEN];
     lua_Integer r = 1;
     for (;; r++) {
         int type = lua_rawgeti(L, rows_idx, r);
@@ -471,16 +497,30 @@ static lua_Integer check_column_rows(lua_State *L, const ag_compiled *comp, int 
         int row = lua_gettop(L);
         int sure = type == LUA_TTABLE && !lua_getmetatable(L, row);
         if (sure) {
+            int j = 0;
             lua_pushnil(L);
             while (lua_next(L, row)) {
                 /* key at -2, value at -1 */
                 if (lua_type(L, -2) != LUA_TSTRING) sure = 0;
                 else {
-                    lua_pushvalue(L, -2);
-                    if (lua_rawget(L, names) != LUA_TNUMBER) sure = 0;
-                    else sure = surely_fits(L, -2, &comp->params[lua_tointeger(L, -1)]->type);
-                    lua_pop(L, 1);
+                    const void *key = lua_topointer(L, -2);
+                    if (j < KEYS_SEEN && seen_key[j] == key) {
+                        sure = surely_fits(L, -1, &comp->params[seen_index[j]]->type);
+                    } else {
+                        lua_pushvalue(L, -2);
+                        if (lua_rawget(L, names) != LUA_TNUMBER) sure = 0;
+                        else {
+                            lua_Integer index = lua_tointeger(L, -1);
+                            sure = surely_fits(L, -2, &comp->params[index]->type);
+                            if (j < KEYS_SEEN) {
+                                seen_key[j] = key;
+                                seen_index[j] = index;
+                            }
+                        }
+                        lua_pop(L, 1);
+                    }
                 }
+                j++;
                 lua_pop(L, 1);
                 if (!sure) {
                     lua_pop(L, 1);
@@ -495,6 +535,7 @@ static lua_Integer check_column_rows(lua_State *L, const ag_compiled *comp, int 
             lua_pushinteger(L, r);
             lua_pushvalue(L, row);
             lua_call(L, 2, 1); /* raises for a bad row */
+            memset(seen_key, 0, sizeof seen_key); /* Lua ran: trust no remembered key */
             if (lua_isnil(L, fixed)) {
                 lua_newtable(L);
                 lua_replace(L, fixed);

@@ -328,6 +328,16 @@ end
 
 -- An engine whose echo hook records every SQL statement it runs in `log`
 -- (a list of strings); returns engine, log.
+-- How many statements of an echo log (helper.logging_engine) start with
+-- `verb` (INSERT, UPDATE, SELECT, ...), from entry `from` on.
+function helper.count_verb(log, verb, from)
+    local n = 0
+    for i = from or 1, #log do
+        if log[i]:match("^%s*(%u+)") == verb then n = n + 1 end
+    end
+    return n
+end
+
 function helper.logging_engine(opts)
     local log = {}
     local o = {}

@@ -14,14 +14,7 @@ local func = argent.func
 
 local BLOG_TABLES = {"users", "posts", "comments"}
 
--- Statements of the log that start with `verb` (INSERT, UPDATE, ...).
-local function count_verb(log, verb, from)
-  local n = 0
-  for i = from or 1, #log do
-    if log[i]:match("^%s*(%u+)") == verb then n = n + 1 end
-  end
-  return n
-end
+local count_verb = helper.count_verb
 
 TestSession = {}
 
