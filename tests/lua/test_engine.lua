@@ -53,7 +53,8 @@ end
 
 function TestEngine:test_sqlite_absolute_file()
     helper.mkdir(helper.tmp)
-    local path = helper.tmp .. "/" .. helper.suite .. "_abs.db"
+    -- (per database run: the runs of one suite may go in parallel)
+    local path = helper.tmp .. "/" .. helper.suite .. "_" .. helper.db .. "_abs.db"
     os.remove(path)
     local engine = argent.create_engine("sqlite:///" .. path)
     do
