@@ -1512,6 +1512,12 @@ function Query:join(target, on)
   local j
   if orm.is_relationship(target) then
     local rel = target:resolve()
+    local from = rel.parent == self.model
+    for _, x in ipairs(self.joins) do if x[1] == rel.parent then from = true end end
+    if not from then
+      raise("ArgumentError", ("Query:join: %s.%s starts from %s, which is neither the query's model (%s) nor joined "
+        .. "yet"):format(rel.parent.__name, rel.key, rel.parent.__name, rawget(self.model, "__name")))
+    end
     local pm, tm = rawget(rel.parent, "__mapper__"), rawget(rel:target_model(), "__mapper__")
     if rel.direction == "manytomany" then
       local sec = rel.secondary_table
@@ -1538,9 +1544,15 @@ end
 function Query:options(...)
   check_query(self, "options")
   for i = 1, select("#", ...) do
-    if not loading.is_option(select(i, ...)) then
+    local opt = select(i, ...)
+    if not loading.is_option(opt) then
       raise("ArgumentError", ("Query:options: argument %d must be argent.selectinload(...) or argent.joinedload(...), "
-        .. "got %s"):format(i, describe(select(i, ...))))
+        .. "got %s"):format(i, describe(opt)))
+    end
+    local first = opt.path[1].rel
+    if first.parent ~= self.model then
+      raise("ArgumentError", ("Query:options: argument %d loads %s.%s, but the query is of %s; the path must start "
+        .. "at the query's model"):format(i, first.parent.__name, first.key, rawget(self.model, "__name")))
     end
   end
   return derive(self, {opts = append(self.opts, ...)})
