@@ -9,6 +9,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -799,6 +800,156 @@ static void test_execute_many_w1(ag_driver_conn *c) {
     D->finalize(w);
 }
 
+/* execute_many overlaps batches: a batch executes on the server while the
+ * next one is read from the row source.  Row sources for those tests. */
+typedef struct overlap_ctx {
+    int64_t next, last, dup_at, fail_at, jump_at;
+    jmp_buf *jump;
+    char name[32];
+    unsigned char blob[6];
+} overlap_ctx;
+
+/* (id, name, big, data): id repeats 1 at dup_at, the source fails at
+ * fail_at and longjmps out (as a Lua error would) at jump_at. */
+static int next_overlap(void *arg, ag_value *params, int nparams, ag_error *err) {
+    overlap_ctx *ctx = arg;
+    (void)nparams;
+    if (ctx->next > ctx->last) return 0;
+    int64_t id = ctx->next++;
+    if (ctx->jump_at && id == ctx->jump_at) longjmp(*ctx->jump, 1);
+    if (ctx->fail_at && id == ctx->fail_at)
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "row %lld is bad", (long long)id);
+    params[0] = vint(ctx->dup_at && id == ctx->dup_at ? 1 : id);
+    snprintf(ctx->name, sizeof ctx->name, "n%lld", (long long)id);
+    params[1] = id % 7 == 0 ? vnull() : vtext(ctx->name);
+    params[2] = vint(id % 2 ? INT64_MAX - id : INT64_MIN + id);
+    memcpy(ctx->blob, "a\0b\0", 4);
+    ctx->blob[4] = (unsigned char)(id & 0xff);
+    ctx->blob[5] = 0xff;
+    params[3] =
+        id % 5 == 0 ? vnull() : vbytes(AG_VALUE_BLOB, (const char *)ctx->blob, sizeof ctx->blob);
+    return 1;
+}
+
+/* (id as text, id) for UPDATE ov: ids next..last */
+typedef struct update_ctx {
+    int64_t next, last;
+    char text[24];
+} update_ctx;
+
+static int next_update(void *arg, ag_value *params, int nparams, ag_error *err) {
+    update_ctx *ctx = arg;
+    (void)nparams;
+    (void)err;
+    if (ctx->next > ctx->last) return 0;
+    int64_t id = ctx->next++;
+    snprintf(ctx->text, sizeof ctx->text, "%lld", (long long)id);
+    params[0] = vtext(ctx->text);
+    params[1] = vint(id);
+    return 1;
+}
+
+static void test_execute_many_overlap(ag_driver_conn *c) {
+    ag_error err;
+    int64_t affected = -1;
+    CHECK(exec(c, "CREATE TEMPORARY TABLE ov (id BIGINT PRIMARY KEY, name VARCHAR(40), "
+                  "big BIGINT NOT NULL, data VARBINARY(16)) ENGINE=InnoDB") == 0);
+    ag_driver_stmt *s = prep(c, "INSERT INTO ov (id, name, big, data) VALUES (?, ?, ?, ?)");
+
+    /* five batches: NULLs, 64-bit integers and binary arrive intact */
+    overlap_ctx all = {.next = 1, .last = 5000};
+    CHECK_INT(D->execute_many(s, 4, next_overlap, &all, &affected, &err), 0);
+    CHECK_INT(affected, 5000);
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov"), 5000);
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov WHERE name IS NULL"), 714);
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov WHERE data IS NULL"), 1000);
+    CHECK_INT(count_of(c, "SELECT big FROM ov WHERE id = 4097"), INT64_MAX - 4097);
+    CHECK_INT(count_of(c, "SELECT big FROM ov WHERE id = 4098"), INT64_MIN + 4098);
+    CHECK_STR(text_of(c, "SELECT HEX(data) FROM ov WHERE id = 3001"), "61006200B9FF");
+    CHECK_STR(text_of(c, "SELECT name FROM ov WHERE id = 4999"), "n4999");
+
+    /* a duplicate key in the batch in flight, then the row source fails in
+     * the next one: the first error (the server's) is the one reported */
+    CHECK(exec(c, "BEGIN") == 0);
+    overlap_ctx dup = {.next = 10001, .last = 14000, .dup_at = 10500, .fail_at = 11500};
+    ag_error_clear(&err);
+    CHECK_INT(D->execute_many(s, 4, next_overlap, &dup, &affected, &err), -1);
+    CHECK_INT(err.kind, AG_ERR_INTEGRITY);
+    CHECK(exec(c, "ROLLBACK") == 0);
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov"), 5000);
+
+    /* the row source fails while a batch is in flight: its error, and the
+     * batch's reply was read (the connection answers the next statement) */
+    CHECK(exec(c, "BEGIN") == 0);
+    overlap_ctx fail = {.next = 20001, .last = 24000, .fail_at = 21500};
+    ag_error_clear(&err);
+    CHECK_INT(D->execute_many(s, 4, next_overlap, &fail, &affected, &err), -1);
+    CHECK_INT(err.kind, AG_ERR_ARGUMENT);
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov WHERE id > 20000"), 1023);
+    CHECK(exec(c, "ROLLBACK") == 0);
+
+    /* the row source never returns (a Lua error thrown through it) while a
+     * batch is in flight: the next use of the connection reads that reply */
+    jmp_buf jump;
+    CHECK(exec(c, "BEGIN") == 0);
+    overlap_ctx gone = {.next = 30001, .last = 34000, .jump_at = 31500, .jump = &jump};
+    if (setjmp(jump) == 0) {
+        D->execute_many(s, 4, next_overlap, &gone, &affected, &err);
+        CHECK(0); /* not reached */
+    }
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov WHERE id > 30000"), 1023);
+    CHECK(exec(c, "ROLLBACK") == 0);
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov"), 5000);
+    /* a single execute of the statement is not an array execute */
+    ag_value one[] = {vint(39999), vtext("one"), vint(-1), vnull()};
+    CHECK_INT(D->execute(s, one, 4, &err), 0);
+    CHECK_INT(D->rows_affected(s), 1);
+    CHECK_STR(text_of(c, "SELECT name FROM ov WHERE id = 39999"), "one");
+    /* and the statement runs again (its batches were freed and remade) */
+    overlap_ctx again = {.next = 40001, .last = 42100};
+    CHECK_INT(D->execute_many(s, 4, next_overlap, &again, &affected, &err), 0);
+    CHECK_INT(affected, 2100);
+    /* thrown through again, then the statement is finalized at once */
+    overlap_ctx gone2 = {.next = 50001, .last = 54000, .jump_at = 52500, .jump = &jump};
+    CHECK(exec(c, "BEGIN") == 0);
+    if (setjmp(jump) == 0) {
+        D->execute_many(s, 4, next_overlap, &gone2, &affected, &err);
+        CHECK(0);
+    }
+    D->finalize(s);
+    CHECK(exec(c, "ROLLBACK") == 0);
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov"), 7101);
+
+    /* UPDATE over several batches counts matched rows (CLIENT_FOUND_ROWS),
+     * also the 4286 whose name does not change */
+    ag_driver_stmt *u = prep(c, "UPDATE ov SET name = CONCAT('n', ?) WHERE id = ?");
+    update_ctx uc = {.next = 1, .last = 5000};
+    CHECK_INT(D->execute_many(u, 2, next_update, &uc, &affected, &err), 0);
+    CHECK_INT(affected, 5000);
+    CHECK_INT(D->rows_affected(u), 5000);
+    CHECK_INT(count_of(c, "SELECT COUNT(*) FROM ov WHERE name IS NULL"), 300);
+    D->finalize(u);
+}
+
+/* execute_many's rows (id) whose source kills the session at kill_at,
+ * while the batch before is in flight. */
+typedef struct kill_ctx {
+    int64_t next, last, kill_at;
+    ag_driver_conn *killer;
+    char sql[64];
+} kill_ctx;
+
+static int next_killing(void *arg, ag_value *params, int nparams, ag_error *err) {
+    kill_ctx *ctx = arg;
+    (void)nparams;
+    (void)err;
+    if (ctx->next > ctx->last) return 0;
+    int64_t id = ctx->next++;
+    if (id == ctx->kill_at) CHECK(exec(ctx->killer, ctx->sql) == 0);
+    params[0] = vint(id);
+    return 1;
+}
+
 /* The server ends the session (KILL CONNECTION from a second connection). */
 static void test_killed(void) {
     ag_error err;
@@ -863,6 +1014,27 @@ static void test_killed(void) {
         D->finalize(big);
         D->close(victim);
     }
+
+    /* killed while execute_many has a batch in flight: an error that
+     * says the connection is gone, not a hang */
+    victim = connect_default();
+    CHECK(victim != NULL);
+    if (victim) {
+        CHECK(exec(victim, "CREATE TEMPORARY TABLE k (id BIGINT PRIMARY KEY) ENGINE=InnoDB") == 0);
+        kill_ctx kc = {.next = 1, .last = 10000, .kill_at = 1500, .killer = killer};
+        snprintf(kc.sql, sizeof kc.sql, "KILL CONNECTION %lld",
+                 (long long)count_of(victim, "SELECT CONNECTION_ID()"));
+        ag_driver_stmt *s = prep(victim, "INSERT INTO k (id) VALUES (?)");
+        int64_t affected = 0;
+        ag_error_clear(&err);
+        CHECK_INT(D->execute_many(s, 1, next_killing, &kc, &affected, &err), -1);
+        CHECK_INT(err.kind, AG_ERR_OPERATIONAL);
+        CHECK_INT(err.disconnect, 1);
+        if (!err.disconnect) fprintf(stderr, "  [%s] %s\n", err.code, err.message);
+        CHECK_INT(D->ping(victim, &err), -1);
+        D->finalize(s);
+        D->close(victim);
+    }
     D->close(killer);
 }
 
@@ -899,6 +1071,7 @@ int main(void) {
     test_transactions(c);
     test_execute_many(c);
     test_execute_many_w1(c);
+    test_execute_many_overlap(c);
     D->close(c);
     test_killed();
     ag_url_free(test_url);
