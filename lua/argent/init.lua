@@ -121,6 +121,31 @@ sqlcore.set_execute_hook(function(self, stmt, params, execute)
 end)
 
 function Connection:executemany(stmt, rows)
+  if sql_tag(stmt) == "INSERT" and type(rows) == "function" then
+    -- rows from a function: the first row says which columns, as a list's does
+    local inf = sql_info(stmt)
+    if inf and not inf.has_values then
+      local first = rows()
+      if first == nil then return 0 end
+      local s, converted, direct_convert, convert_row = insert_many(stmt, {first})
+      -- (without direct_convert, insert_many converted the first row already)
+      local n, pending = 1, direct_convert and first or converted[1]
+      local function source()
+        local row = pending
+        if row ~= nil then
+          pending = nil
+          return row
+        end
+        row = rows()
+        if row == nil then return nil end
+        n = n + 1
+        if direct_convert then return row end
+        return convert_row(n, row) -- defaults to fill: every row is converted
+      end
+      if direct_convert then return conn_executemany(self, s, source, direct_convert) end
+      return conn_executemany(self, s, source)
+    end
+  end
   if sql_tag(stmt) == "INSERT" and type(rows) == "table" then
     local inf = sql_info(stmt)
     if inf and not inf.has_values then
@@ -128,6 +153,26 @@ function Connection:executemany(stmt, rows)
       local convert_row
       stmt, rows, convert_row = insert_many(stmt, rows)
       if convert_row then return conn_executemany(self, stmt, rows, convert_row) end
+    end
+  end
+  local inf = sql_tag(stmt) and sql_info(stmt)
+  if inf and inf.callbacks and (type(rows) == "table" or type(rows) == "function") then
+    -- Lua default / onupdate functions of the statement: called per row, as execute does
+    local function with_values(row)
+      local _, p = prepare_execute(stmt, row)
+      return p
+    end
+    if type(rows) == "function" then
+      local source = rows
+      rows = function()
+        local row = source()
+        if row == nil then return nil end
+        return with_values(row)
+      end
+    else
+      local out = {}
+      for i, row in ipairs(rows) do out[i] = type(row) == "table" and with_values(row) or row end
+      rows = out
     end
   end
   return conn_executemany(self, stmt, rows)

@@ -694,7 +694,7 @@ function M.insert_many(stmt, rows)
   if direct then return s, rows, convert_row end
   local out = {}
   for r, row in ipairs(rows) do out[r] = convert_row(r, row) end
-  return s, out
+  return s, out, nil, convert_row -- (the conversion, for rows that come later: a row function)
 end
 
 -- ---------------------------------------------------------------- update

@@ -41,6 +41,7 @@ typedef struct ag_lua_conn {
     ag_value *scratch; /* parameter buffer, reused per statement */
     int scratch_cap;
     int echo;
+    int busy; /* executemany is pulling rows from a Lua function: the connection is not to be used */
 } ag_lua_conn;
 
 /* ---- errors (error.c) */

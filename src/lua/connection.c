@@ -21,6 +21,9 @@ ag_lua_conn *ag_lua_check_conn(lua_State *L, int idx) {
     ag_lua_conn *c = ag_lua_testudata_key(L, idx, &ag_lua_conn_mt_key);
     if (!c) c = luaL_checkudata(L, idx, AG_CONNECTION_TYPE); /* raises its usual error */
     if (!c->conn) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this connection is closed");
+    if (c->busy)
+        ag_lua_raisef(L, AG_ERR_INVALID_REQUEST,
+                      "this connection is running executemany: its row function cannot use the connection");
     return c;
 }
 
@@ -297,14 +300,39 @@ typedef struct many_ctx {
     lua_Integer next;
     lua_Integer count;
     int nslots;
+    int row_slot; /* a function's rows: the current row (kept alive), and its error */
+    int raised;
 } many_ctx;
 
-/* Row source for the driver.  Never raises (raw access only, stack checked). */
+int ag_lua_pull_row(lua_State *L, int fn_idx, int slot, lua_Integer r, int *raised, ag_error *err) {
+    lua_pushvalue(L, fn_idx);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        lua_replace(L, slot); /* the function's own error, raised again after the driver is done */
+        *raised = 1;
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "executemany: the row function raised at row %lld",
+                            (long long)r);
+    }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_replace(L, slot);
+    return 1;
+}
+
+/* Row source for the driver.  Never raises (raw access only, stack checked;
+ * a row function runs protected). */
 static int many_next_row(void *ctxp, ag_value *params, int nparams, ag_error *err) {
     many_ctx *ctx = ctxp;
     lua_State *L = ctx->L;
     if (ctx->next > ctx->count) return 0;
-    lua_rawgeti(L, ctx->list_idx, ctx->next);
+    if (ctx->row_slot) {
+        int got = ag_lua_pull_row(L, ctx->list_idx, ctx->row_slot, ctx->next, &ctx->raised, err);
+        if (got <= 0) return got;
+        lua_pushvalue(L, ctx->row_slot);
+    } else {
+        lua_rawgeti(L, ctx->list_idx, ctx->next);
+    }
     if (!lua_istable(L, -1)) {
         ag_error_set(err, AG_ERR_ARGUMENT, NULL, "executemany: row %lld must be a table of parameters, got %s",
                      (long long)ctx->next, lua_typename(L, lua_type(L, -1)));
@@ -312,7 +340,7 @@ static int many_next_row(void *ctxp, ag_value *params, int nparams, ag_error *er
         return -1;
     }
     int n = bind_params(L, ctx->c, ctx->stmt, lua_gettop(L), ctx->nslots, err);
-    lua_pop(L, 1); /* the row table stays referenced by the list */
+    lua_pop(L, 1); /* the row table stays referenced by the list (or the row slot) */
     if (n < 0) {
         char msg[AG_ERROR_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", err->message);
@@ -328,8 +356,9 @@ static int many_next_row(void *ctxp, ag_value *params, int nparams, ag_error *er
 static int conn_executemany(lua_State *L) {
     ag_lua_conn *c = ag_lua_check_conn(L, 1);
     if (ag_lua_test_node(L, 2)) { /* a statement built with argent: rows keyed by parameter name */
-        if (!lua_istable(L, 3))
-            return ag_lua_argerror(L, "executemany: argument 'rows' must be a list of parameter tables, got %s",
+        if (!lua_istable(L, 3) && !lua_isfunction(L, 3))
+            return ag_lua_argerror(L, "executemany: argument 'rows' must be a list of parameter tables or a "
+                                      "function returning the next one, got %s",
                                    ag_lua_typename(L, 3));
         int convert_idx = lua_isfunction(L, 4) ? 4 : 0; /* rows keyed by column (init.lua's insert path) */
         lua_settop(L, convert_idx ? 4 : 3);
@@ -343,12 +372,15 @@ static int conn_executemany(lua_State *L) {
     }
     size_t len;
     const char *sql = check_sql(L, 2, &len, "executemany");
-    if (!lua_istable(L, 3))
-        return ag_lua_argerror(L, "executemany: argument 'rows' must be a list of parameter tables, got %s",
+    int source = lua_isfunction(L, 3);
+    if (!lua_istable(L, 3) && !source)
+        return ag_lua_argerror(L, "executemany: argument 'rows' must be a list of parameter tables or a function "
+                                  "returning the next one, got %s",
                                ag_lua_typename(L, 3));
     lua_settop(L, 3);
     luaL_checkstack(L, 16, NULL);
-    lua_Integer count = (lua_Integer)lua_rawlen(L, 3);
+    lua_pushnil(L); /* 4: a row function's current row, or its error */
+    lua_Integer count = source ? LUA_MAXINTEGER : (lua_Integer)lua_rawlen(L, 3);
     double started = c->echo ? ag_monotonic_seconds() : 0;
     ag_lua_result *r = ag_lua_new_result(L, 1); /* holds the statement so that a raise cannot leak it */
     ag_error err;
@@ -360,9 +392,16 @@ static int conn_executemany(lua_State *L) {
     int rc = 0;
     if (count > 0) {
         if (ensure_scratch(c, nslots > 0 ? nslots : 1, &err) != 0) rc = -1;
-        many_ctx ctx = {L, c, stmt, 3, 1, count, nslots};
+        many_ctx ctx = {L, c, stmt, 3, 1, count, nslots, source ? 4 : 0, 0};
         /* The driver gets its own copy buffer: the scratch is refilled per row. */
+        c->busy = source;
         if (rc == 0) rc = ag_stmt_execute_many(stmt, nslots, many_next_row, &ctx, &affected, &err);
+        c->busy = 0;
+        if (ctx.raised) {
+            ag_lua_result_attach(L, r, NULL);
+            lua_pushvalue(L, 4);
+            return lua_error(L);
+        }
     }
     ag_lua_result_attach(L, r, NULL);
     if (rc != 0) return ag_lua_raise(L, &err, sql);

@@ -115,6 +115,11 @@ int ag_lua_push_execute_hook(lua_State *L);
  * the error or returns the row to bind instead. */
 int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int rows_idx,
                                  int convert_idx);
+/* For executemany with a row function (connection.c, statement.c): calls the
+ * function at fn_idx protected; 1 with the row it returned in `slot`, 0 when
+ * it returned nil, or -1 with err and *raised set (its error value then in
+ * `slot`).  r numbers the row for the message. */
+int ag_lua_pull_row(lua_State *L, int fn_idx, int slot, lua_Integer r, int *raised, ag_error *err);
 
 /* ---- schema.c */
 void ag_lua_open_schema(lua_State *L, int module_idx);

@@ -408,14 +408,36 @@ typedef struct many_ctx {
     int names_base; /* the parameters' names are at names_base + i */
     int base;
     lua_Integer next, count;
+    /* rows from a function (rows_idx): the current row / the error (slot),
+     * and for an insert's column rows the conversion and the name table */
+    int source, row_slot, convert_idx, names_idx, raised;
 } many_ctx;
+
+static int row_is_sure(lua_State *L, const ag_compiled *comp, int row, int names);
 
 static int many_next(void *p, ag_value *params, int nparams, ag_error *err) {
     many_ctx *m = p;
     lua_State *L = m->L;
     lua_settop(L, m->base); /* the previous row's converted values are no longer needed */
     if (m->next > m->count) return 0;
-    if (!m->fixed_idx || lua_rawgeti(L, m->fixed_idx, m->next) == LUA_TNIL) {
+    if (m->source) {
+        int got = ag_lua_pull_row(L, m->rows_idx, m->row_slot, m->next, &m->raised, err);
+        if (got <= 0) return got;
+        if (m->convert_idx && !row_is_sure(L, m->comp, m->row_slot, m->names_idx)) {
+            /* the insert's own conversion (defaults, checks), protected: a bad row raises there */
+            lua_pushvalue(L, m->convert_idx);
+            lua_pushinteger(L, m->next);
+            lua_pushvalue(L, m->row_slot);
+            if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+                lua_replace(L, m->row_slot);
+                m->raised = 1;
+                return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "executemany: row %lld is not valid",
+                                    (long long)m->next);
+            }
+            lua_replace(L, m->row_slot);
+        }
+        lua_pushvalue(L, m->row_slot);
+    } else if (!m->fixed_idx || lua_rawgeti(L, m->fixed_idx, m->next) == LUA_TNIL) {
         if (m->fixed_idx) lua_pop(L, 1);
         lua_rawgeti(L, m->rows_idx, m->next);
     }
@@ -456,6 +478,30 @@ static int surely_fits(lua_State *L, int idx, const ag_sqltype *t) {
     case AG_TYPE_ENUM: return lt != LUA_TSTRING;
     default: return 0; /* dates and times: their forms are checked in Lua */
     }
+}
+
+/* Can the plain table at row be bound as it is (no conversion)?  Its keys
+ * must all be parameter names (the table at names: name -> index) and its
+ * values surely fit (surely_fits).  Never raises (raw access). */
+static int row_is_sure(lua_State *L, const ag_compiled *comp, int row, int names) {
+    if (!lua_istable(L, row) || lua_getmetatable(L, row)) {
+        if (lua_istable(L, row)) lua_pop(L, 1);
+        return 0;
+    }
+    int sure = 1;
+    lua_pushnil(L);
+    while (sure && lua_next(L, row)) {
+        if (lua_type(L, -2) != LUA_TSTRING) sure = 0;
+        else {
+            lua_pushvalue(L, -2);
+            if (lua_rawget(L, names) != LUA_TNUMBER) sure = 0;
+            else sure = surely_fits(L, -2, &comp->params[lua_tointeger(L, -1)]->type);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    if (!sure) lua_pop(L, 1); /* the key lua_next left */
+    return sure;
 }
 
 /* Checks every column row of executemany(insert(t), rows) before anything
@@ -565,13 +611,29 @@ int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int
     }
     if (comp->ncols > 0) ag_lua_argerror(L, "executemany: the statement returns rows; use execute");
     lua_Integer count;
-    int fixed_idx = 0;
-    if (convert_idx) {
+    int fixed_idx = 0, names_idx = 0;
+    int source = lua_isfunction(L, rows_idx);
+    if (source) { /* rows come one at a time from the function, checked as they come */
+        count = LUA_MAXINTEGER;
+        if (convert_idx) {
+            lua_createtable(L, 0, comp->nparams); /* parameter name -> index */
+            names_idx = lua_gettop(L);
+            for (int i = 0; i < comp->nparams; i++) {
+                const ag_node *b = comp->params[i];
+                if (b->flags & AG_BIND_HAS_VALUE) continue;
+                lua_pushlstring(L, b->name, b->name_len);
+                lua_pushinteger(L, i);
+                lua_rawset(L, names_idx);
+            }
+        }
+    } else if (convert_idx) {
         count = check_column_rows(L, comp, rows_idx, convert_idx);
         if (!lua_isnil(L, -1)) fixed_idx = lua_gettop(L);
     } else {
         count = (lua_Integer)lua_rawlen(L, rows_idx);
     }
+    lua_pushnil(L); /* a row function's current row, or its error */
+    int row_slot = lua_gettop(L);
     /* the parameters' names, as Lua strings once rather than once per row */
     luaL_checkstack(L, comp->nparams + 8, "too many parameters");
     int names_base = lua_gettop(L) + 1;
@@ -592,8 +654,17 @@ int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int
     int rc = 0;
     if (count > 0) {
         if (ensure_scratch(c, comp->nparams > 0 ? comp->nparams : 1, &err) != 0) rc = -1;
-        many_ctx m = {L, c, comp, rows_idx, fixed_idx, convert_idx != 0, names_base, base, 1, count};
+        many_ctx m = {L,         c,        comp,        rows_idx,  fixed_idx, convert_idx != 0, names_base, base, 1,
+                      count,     source,   row_slot,    convert_idx, names_idx, 0};
+        c->busy = source;
         if (rc == 0) rc = ag_stmt_execute_many(st, comp->nparams, many_next, &m, &affected, &err);
+        c->busy = 0;
+        if (m.raised) { /* the row function's own error (or the insert's check of its row) */
+            lua_settop(L, base);
+            ag_lua_result_attach(L, r, NULL);
+            lua_pushvalue(L, row_slot);
+            return lua_error(L);
+        }
     }
     lua_settop(L, base);
     ag_lua_result_attach(L, r, NULL);

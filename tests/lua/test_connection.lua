@@ -151,6 +151,53 @@ function TestConnection:test_executemany_of_an_update_returns_rows_matched()
     lu.assertEquals(n, 2)
 end
 
+-- A row function for executemany: rows 1..n as made by make(i), then nil.
+local function rows_of(n, make)
+    local i = 0
+    return function()
+        i = i + 1
+        if i <= n then return make(i) end
+        return nil
+    end
+end
+
+function TestConnection:test_executemany_takes_rows_from_a_function()
+    local conn <close> = self.engine:connect()
+    local n = conn:executemany("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)",
+                               rows_of(2500, function(i) return {i, "gen" .. i, i} end))
+    lu.assertEquals(n, 2500)
+    lu.assertEquals(conn:execute("SELECT sum(n) AS s FROM t_conn_users"):scalar(), 2500 * 2501 // 2)
+    lu.assertEquals(conn:execute("SELECT name FROM t_conn_users WHERE id = 2500"):scalar(), "gen2500")
+    -- a function with no rows
+    lu.assertEquals(conn:executemany("INSERT INTO t_conn_users (id) VALUES (?)", function() return nil end), 0)
+end
+
+function TestConnection:test_executemany_row_function_errors_leave_nothing()
+    local conn <close> = self.engine:connect()
+    local sql = "INSERT INTO t_conn_users (id, name, n) VALUES (:id, :name, :n)"
+    -- the function's own error comes back as it was raised, and no row stays
+    local boom = {}
+    local ok, err = pcall(conn.executemany, conn, sql, rows_of(3000, function(i)
+        if i == 2001 then error(boom) end
+        return {id = i, name = "x", n = i}
+    end))
+    lu.assertFalse(ok)
+    lu.assertIs(err, boom)
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 0)
+    -- a row that is not a table
+    helper.assert_error("ArgumentError", "row 2 must be a table", conn.executemany, conn, sql,
+                        rows_of(3, function(i) return i == 2 and "x" or {id = i, name = "x", n = i} end))
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 0)
+    -- the function may not use the connection while it runs
+    helper.assert_error("InvalidRequestError", "row function", conn.executemany, conn, sql,
+                        rows_of(3, function(i)
+                            if i == 2 then conn:execute("SELECT 1") end
+                            return {id = i, name = "x", n = i}
+                        end))
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 0)
+    lu.assertEquals(conn:execute("SELECT 1 AS one"):scalar(), 1) -- and works again after
+end
+
 -- exec_driver_sql
 
 function TestConnection:test_exec_driver_sql_passes_sql_untouched()

@@ -531,6 +531,57 @@ function TestStatement:test_executemany_rows_may_leave_out_nullable_columns()
     lu.assertEquals(self:scalars(argent.select(u.c.name):order_by(u.c.name)), {"a", "b"})
 end
 
+function TestStatement:test_executemany_insert_rows_from_a_function()
+    local u = self.users
+    local i = 0
+    local n = self.conn:executemany(argent.insert(u), function()
+        i = i + 1
+        if i > 1500 then return nil end
+        if i % 2 == 0 then return {id = i, email = "f" .. i .. "@x", age = i} end
+        return {id = i, email = "f" .. i .. "@x", age = i, name = argent.null} -- (a row that is converted)
+    end)
+    lu.assertEquals(n, 1500)
+    lu.assertEquals(self.conn:execute(argent.select(func.sum(u.c.age):label("s"))):scalar(), 1500 * 1501 / 2)
+    -- a bad row raises the insert's own error, and no row of the call stays
+    i = 0
+    helper.assert_error("ArgumentError", "no column 'nope'", self.conn.executemany, self.conn, argent.insert(u),
+        function()
+            i = i + 1
+            if i == 3 then return {id = 9000 + i, email = "z@x", nope = 1} end
+            if i <= 5 then return {id = 9000 + i, email = "z" .. i .. "@x"} end
+        end)
+    lu.assertEquals(helper.count(self.conn, "t_stmt_users"), 1500)
+    lu.assertEquals(self.conn:executemany(argent.insert(u), function() return nil end), 0)
+    -- an insert with values: the rows give the parameters
+    i = 0
+    n = self.conn:executemany(argent.insert(u):values{id = argent.bindparam("k"), email = argent.bindparam("e")},
+                              function()
+                                  i = i + 1
+                                  if i <= 3 then return {k = 5000 + i, e = "v" .. i .. "@x"} end
+                              end)
+    lu.assertEquals(n, 3)
+end
+
+function TestStatement:test_executemany_calls_lua_defaults_per_row()
+    local meta = argent.MetaData()
+    local calls = 0
+    local t = Table("t_stmt_defaults", meta, Column("id", argent.Integer, {primary_key = true}),
+        Column("n", argent.Integer, {default = function() calls = calls + 1; return calls end}))
+    meta:create_all(self.conn)
+    local ok, err = pcall(function()
+        self.conn:executemany(argent.insert(t):values{id = argent.bindparam("id")}, {{id = 1}, {id = 2}})
+        local i = 2
+        self.conn:executemany(argent.insert(t), function()
+            i = i + 1
+            if i <= 4 then return {id = i} end
+        end)
+        lu.assertEquals(calls, 4)
+        lu.assertEquals(self.conn:execute(argent.select(func.sum(t.c.n):label("s"))):scalar(), 10)
+    end)
+    meta:drop_all(self.conn)
+    if not ok then error(err, 0) end
+end
+
 function TestStatement:test_on_conflict_do_update_with_an_expression()
     local u = self.users
     self.conn:execute(argent.insert(u):values{id = 1, email = "a@x", age = 1})
