@@ -311,6 +311,25 @@ function Relationship:resolve()
   return self
 end
 
+--- The joins that follow the relationship from its parent: a list of
+--- {target, on condition} -- the target model, or for many-to-many the
+--- secondary table and then the target.
+function Relationship:join_path()
+  self:resolve()
+  local T = self:target_model()
+  local pm, tm = rawget(self.parent, "__mapper__"), rawget(T, "__mapper__")
+  if self.direction == "manytomany" then
+    local sec = self.secondary_table
+    return {{sec, sec.c[self.sec_local[1]]:eq(pm.attrs[self.local_keys[1]].column)},
+            {T, sec.c[self.sec_remote[1]]:eq(tm.attrs[self.remote_keys[1]].column)}}
+  end
+  if T == self.parent then
+    raise("InvalidRequestError", ("relationship %s.%s joins its own table: join an alias with an explicit ON "
+      .. "condition instead"):format(self.parent.__name, self.key))
+  end
+  return {{T, pm.attrs[self.local_keys[1]].column:eq(tm.attrs[self.remote_keys[1]].column)}}
+end
+
 -- ---------------------------------------------------------------- models
 
 local Model = {__name = "argent.Model"}

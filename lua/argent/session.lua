@@ -1044,6 +1044,10 @@ end
 --- changed columns of persistent objects, DELETEs (children first).
 function Session:flush()
   check_usable(self, "flush")
+  -- nothing to do (the common case of an autoflush): no work at all
+  if #self._pending == 0 and #self._deleting == 0 and next(self._dirty_hold) == nil and next(changed) == nil then
+    return
+  end
   if self._st.flushing then return end
   -- checked before anything is written (the session stays usable)
   for o in pairs(self._dirty_hold) do
@@ -1259,14 +1263,54 @@ function Session:begin_nested(fn)
   return table.unpack(r, 1, r.n)
 end
 
+-- update(Model) with neither values nor WHERE, and a list of rows: the
+-- bulk UPDATE by primary key of SQLAlchemy 2.0 -- each row holds the key
+-- and the attributes to set (the first row says which).
+local function bulk_update_by_key(stmt, rows)
+  local inf = core.sql.info(stmt)
+  local orm = require "argent.orm"
+  local model = inf and orm.model_of_table(inf.table)
+  if not model or inf.set or core.sql.kid(stmt, 2) then return nil end
+  local mapper = rawget(model, "__mapper__")
+  local first = rows[1]
+  local set, terms = {}, {}
+  for i, k in ipairs(mapper.primary_key) do
+    if first[k] == nil then
+      raise("ArgumentError", ("Session:execute: a bulk update of %s needs the primary key '%s' in every row")
+        :format(mapper.name, k))
+    end
+    terms[i] = mapper.attrs[k].column:eq(core.sql.bindparam(k, nil, core.sql.info(mapper.attrs[k].column).type))
+  end
+  for k in pairs(first) do
+    local a = type(k) == "string" and mapper.attrs[k]
+    if not a or not a.column then
+      raise("ArgumentError", ("Session:execute: %s has no column attribute '%s'"):format(mapper.name, tostring(k)))
+    end
+    if not mapper.pk_set[k] then set[k] = core.sql.bindparam(k, nil, core.sql.info(a.column).type) end
+  end
+  if next(set) == nil then
+    raise("ArgumentError", "Session:execute: the rows of a bulk update set no attribute besides the key")
+  end
+  return sql.update(model):where(table.unpack(terms)):values(set)
+end
+
 --- s:execute(stmt, params): a Core statement through the session's
---- connection and transaction.  After an UPDATE or DELETE of a model's
---- table, the instances of that model in the session are expired.
+--- connection and transaction; with a list of parameter tables, an
+--- executemany (and update(Model) without values or WHERE then updates by
+--- primary key, each row giving the key and the attributes to set).  After
+--- an UPDATE or DELETE of a model's table, the instances of that model in
+--- the session are expired.
 function Session:execute(stmt, params)
   check_usable(self, "execute")
   if self._autoflush then self:flush() end
-  local res = connection(self):execute(stmt, params)
   local tag = core.sql.tag(stmt)
+  local res
+  if type(params) == "table" and getmetatable(params) == nil and type(params[1]) == "table" then
+    if tag == "UPDATE" then stmt = bulk_update_by_key(stmt, params) or stmt end
+    res = connection(self):executemany(stmt, params)
+  else
+    res = connection(self):execute(stmt, params)
+  end
   if tag == "UPDATE" or tag == "DELETE" then
     local inf = core.sql.info(stmt)
     local t = inf and inf.table
@@ -1279,6 +1323,21 @@ function Session:execute(stmt, params)
     end
   end
   return res
+end
+
+--- s:no_autoflush(fn) -> fn's results: fn(s) runs without autoflush
+--- (SQLAlchemy's `with session.no_autoflush:`).
+function Session:no_autoflush(fn)
+  check_open(self, "no_autoflush")
+  if type(fn) ~= "function" then
+    raise("ArgumentError", "Session:no_autoflush: argument 'fn' must be a function, got " .. describe(fn))
+  end
+  local before = self._autoflush
+  self._autoflush = false
+  local res = table.pack(pcall(fn, self))
+  self._autoflush = before
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
 end
 
 --- s:connection(): the session's connection (transaction begun).
@@ -1518,14 +1577,7 @@ function Query:join(target, on)
       raise("ArgumentError", ("Query:join: %s.%s starts from %s, which is neither the query's model (%s) nor joined "
         .. "yet"):format(rel.parent.__name, rel.key, rel.parent.__name, rawget(self.model, "__name")))
     end
-    local pm, tm = rawget(rel.parent, "__mapper__"), rawget(rel:target_model(), "__mapper__")
-    if rel.direction == "manytomany" then
-      local sec = rel.secondary_table
-      j = {{sec, sec.c[rel.sec_local[1]]:eq(pm.attrs[rel.local_keys[1]].column)},
-           {rel:target_model(), sec.c[rel.sec_remote[1]]:eq(tm.attrs[rel.remote_keys[1]].column)}}
-    else
-      j = {{rel:target_model(), pm.attrs[rel.local_keys[1]].column:eq(tm.attrs[rel.remote_keys[1]].column)}}
-    end
+    j = rel:join_path()
   elseif orm.is_model(target) then
     if on ~= nil and not is_expression(on) then
       raise("ArgumentError", "Query:join: argument 'on' must be a SQL condition, got " .. describe(on))

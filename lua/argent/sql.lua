@@ -379,8 +379,28 @@ local function do_join(self, target, on, kind, method)
   return s
 end
 
-function Select:join(target, on) return do_join(self, target, on, JOIN_INNER, "join") end
-function Select:outerjoin(target, on) return do_join(self, target, on, JOIN_LEFT, "outerjoin") end
+-- join(User.posts): the joins that follow a relationship (argent.orm)
+local function join_relationship(self, rel, on, kind, method)
+  if on ~= nil then
+    raise("ArgumentError", ("%s: a relationship brings its own ON condition; give none"):format(method))
+  end
+  for _, step in ipairs(rel:join_path()) do self = do_join(self, step[1], step[2], kind, method) end
+  return self
+end
+
+local function is_relationship(v)
+  return type(v) == "table" and package.loaded["argent.orm"] ~= nil and package.loaded["argent.orm"].is_relationship(v)
+end
+
+function Select:join(target, on)
+  if is_relationship(target) then return join_relationship(self, target, on, JOIN_INNER, "join") end
+  return do_join(self, target, on, JOIN_INNER, "join")
+end
+
+function Select:outerjoin(target, on)
+  if is_relationship(target) then return join_relationship(self, target, on, JOIN_LEFT, "outerjoin") end
+  return do_join(self, target, on, JOIN_LEFT, "outerjoin")
+end
 
 -- The columns a subquery shows: {name -> column of the subquery}.
 function Select:subquery(name)

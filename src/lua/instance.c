@@ -370,6 +370,12 @@ static void set_attribute(lua_State *L, int inst_idx, int key_idx, int val_idx) 
 /* ---- metamethods */
 
 static int instance_index(lua_State *L) {
+    /* the common case first: a loaded value (only attributes are keys of values) */
+    ag_lua_getuservalue(L, 1, UV_VALUES);
+    lua_pushvalue(L, 2);
+    int vt = lua_rawget(L, -2);
+    if (vt != LUA_TNIL && vt != LUA_TBOOLEAN) return 1;
+    lua_settop(L, 2);
     if (push_attr_info(L, 1, 2) != LUA_TNIL) { /* 3: a column or a relationship */
         ag_lua_getuservalue(L, 1, UV_VALUES); /* 4 */
         lua_pushvalue(L, 2);

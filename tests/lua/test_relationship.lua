@@ -529,6 +529,25 @@ function TestRelationship:test_scalars_each_and_bulk_statements()
   lu.assertEquals(u1.email, "bulk@x.org")
   s:execute(argent.delete(Comment):where(Comment.owner_id:eq(u1.id)))
   s:commit()
+  -- a list of rows: executemany; update(Model) with the keys in the rows: a bulk update by primary key
+  lu.assertEquals(s:execute(argent.update(User), {{id = us[2].id, email = "k2"}, {id = us[3].id, email = "k3"}}), 2)
+  lu.assertEquals(us[3].email, "k3")
+  lu.assertEquals(s:execute(argent.update(User):where(User.id:eq(argent.bindparam("uid")))
+    :values{email = argent.bindparam("e")}, {{uid = us[4].id, e = "b4"}, {uid = us[5].id, e = "b5"}}), 2)
+  lu.assertEquals(us[5].email, "b5")
+  helper.assert_error("ArgumentError", "primary key", s.execute, s, argent.update(User), {{email = "x"}})
+  helper.assert_error("ArgumentError", "nope", s.execute, s, argent.update(User), {{id = 1, nope = "x"}})
+  -- without autoflush for a block
+  s:no_autoflush(function()
+    us[1].email = "pending"
+    lu.assertEquals(s:execute(argent.select(User.email):where(User.id:eq(us[1].id))):scalar(), "bulk@x.org")
+  end)
+  lu.assertEquals(s:execute(argent.select(User.email):where(User.id:eq(us[1].id))):scalar(), "pending")
+  -- Core select joins follow relationships too
+  local rows = s:execute(argent.select(User.username, argent.func.count(Post.id):label("n")):join(User.posts)
+    :group_by(User.username):order_by(User.username):limit(2)):all()
+  lu.assertEquals(rows, {{username = "u001", n = 2}, {username = "u002", n = 2}})
+  s:commit()
   local conn <close> = self.engine:connect()
   lu.assertEquals(helper.count(conn, "comments"), 396)
 end
