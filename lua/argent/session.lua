@@ -481,7 +481,11 @@ end
 -- go as one pipelined executemany (one round trip per 1000 rows instead of
 -- one per row); the values the database computes are expired (read on
 -- first access).  The keys are the database's own, never guessed.
-local PG_SEQUENCE_MIN = 8 -- fewer rows: INSERT ... RETURNING per row is as quick
+-- From this many rows of one statement on, the flush sends them as one
+-- executemany over a network (PostgreSQL, MariaDB); SQLite has no round
+-- trips.  Fewer rows: a statement per row is as quick.
+local BATCH_MIN = 8
+local PG_SEQUENCE_MIN = BATCH_MIN
 local pg_sequences = setmetatable({}, {__mode = "k"}) -- engine -> {mapper -> sequence name or false}
 
 local function insert_with_sequence(self, conn, mapper, fi, sig, objs)
@@ -714,7 +718,29 @@ local function update_objects(self, conn, mapper, objs)
       cached = {sql.update(mapper.table):where(table.unpack(terms)):values(set), expire}
       fi.updates[sig] = cached
     end
-    corm.insert(conn, cached[1], g, {bucket = bucket, pk = mapper.primary_key, out = self._updated})
+    if #g >= BATCH_MIN and conn.dialect ~= "sqlite" then
+      -- over a network: one executemany (pipelined / array-bound), not a round trip per object
+      local binds = table.move(g.keys, 1, #g.keys, 1, {})
+      for _, k in ipairs(mapper.primary_key) do binds[#binds + 1] = k end
+      local rows, null = {}, core.null
+      for i, obj in ipairs(g) do
+        local values, row = internals(obj), {}
+        for _, k in ipairs(binds) do
+          local v = values[k]
+          if v == nil then v = null end
+          row[k] = v
+        end
+        rows[i] = row
+      end
+      conn:executemany(cached[1], rows)
+      local updated = self._updated
+      for _, obj in ipairs(g) do
+        clear_dirty(obj)
+        updated[#updated + 1] = obj
+      end
+    else
+      corm.insert(conn, cached[1], g, {bucket = bucket, pk = mapper.primary_key, out = self._updated})
+    end
     if #cached[2] > 0 then
       for _, obj in ipairs(g) do corm.expire(obj, cached[2]) end
     end
