@@ -481,6 +481,22 @@ end
 -- go as one pipelined executemany (one round trip per 1000 rows instead of
 -- one per row); the values the database computes are expired (read on
 -- first access).  The keys are the database's own, never guessed.
+-- The parameter tables of an executemany over objs: the values of the
+-- attributes binds, NULL for an absent one.
+local function param_rows(objs, binds)
+  local rows, null = {}, core.null
+  for i, obj in ipairs(objs) do
+    local values, row = internals(obj), {}
+    for _, k in ipairs(binds) do
+      local v = values[k]
+      if v == nil then v = null end
+      row[k] = v
+    end
+    rows[i] = row
+  end
+  return rows
+end
+
 -- From this many rows of one statement on, the flush sends them as one
 -- executemany over a network (PostgreSQL, MariaDB); SQLite has no round
 -- trips.  Fewer rows: a statement per row is as quick.
@@ -529,20 +545,9 @@ local function insert_with_sequence(self, conn, mapper, fi, sig, objs)
   end
   local stmt, binds = cached[1], cached[2]
   local ids = conn:execute("SELECT nextval(?) FROM generate_series(1, ?)", {seq, #objs}):scalars()
-  local key, null = pk[1], core.null
-  local rows = {}
-  for i, obj in ipairs(objs) do
-    local values = internals(obj)
-    values[key] = ids[i]
-    local row = {}
-    for _, k in ipairs(binds) do
-      local v = values[k]
-      if v == nil then v = null end
-      row[k] = v
-    end
-    rows[i] = row
-  end
-  local ok, err = pcall(conn.executemany, conn, stmt, rows)
+  local key = pk[1]
+  for i, obj in ipairs(objs) do internals(obj)[key] = ids[i] end
+  local ok, err = pcall(conn.executemany, conn, stmt, param_rows(objs, binds))
   if not ok then
     for _, obj in ipairs(objs) do internals(obj)[key] = nil end
     error(err, 0)
@@ -722,17 +727,7 @@ local function update_objects(self, conn, mapper, objs)
       -- over a network: one executemany (pipelined / array-bound), not a round trip per object
       local binds = table.move(g.keys, 1, #g.keys, 1, {})
       for _, k in ipairs(mapper.primary_key) do binds[#binds + 1] = k end
-      local rows, null = {}, core.null
-      for i, obj in ipairs(g) do
-        local values, row = internals(obj), {}
-        for _, k in ipairs(binds) do
-          local v = values[k]
-          if v == nil then v = null end
-          row[k] = v
-        end
-        rows[i] = row
-      end
-      conn:executemany(cached[1], rows)
+      conn:executemany(cached[1], param_rows(g, binds))
       local updated = self._updated
       for _, obj in ipairs(g) do
         clear_dirty(obj)
