@@ -501,7 +501,6 @@ end
 -- executemany over a network (PostgreSQL, MariaDB); SQLite has no round
 -- trips.  Fewer rows: a statement per row is as quick.
 local BATCH_MIN = 8
-local PG_SEQUENCE_MIN = BATCH_MIN
 local pg_sequences = setmetatable({}, {__mode = "k"}) -- engine -> {mapper -> sequence name or false}
 
 local function insert_with_sequence(self, conn, mapper, fi, sig, objs)
@@ -591,7 +590,7 @@ local function insert_objects(self, conn, mapper, objs)
     if slow then
       -- a SQL expression written to an attribute: a statement of its own
       local vals, ret = {}, {}
-      for i, k in ipairs(mapper.columns) do
+      for _, k in ipairs(mapper.columns) do
         local v = values[k]
         local sp
         for _, x in ipairs(fi.special) do if x.key == k then sp = x end end
@@ -606,7 +605,6 @@ local function insert_objects(self, conn, mapper, objs)
         else
           ret[#ret + 1] = k
         end
-        local _ = i
       end
       local stmt = sql.insert(mapper.table):values(vals)
       local cols = {}
@@ -616,18 +614,17 @@ local function insert_objects(self, conn, mapper, objs)
       corm.insert(conn, stmt, {obj}, {returning = ret, bucket = bucket, pk = mapper.primary_key,
                                       out = self._inserted})
     else
-      local s = sig
-      local g = groups[s]
+      local g = groups[sig]
       if not g then
         g = {}
-        groups[s] = g
-        order[#order + 1] = s
+        groups[sig] = g
+        order[#order + 1] = sig
       end
       g[#g + 1] = obj
     end
   end
   for _, s in ipairs(order) do
-    if conn.dialect == "postgresql" and #groups[s] >= PG_SEQUENCE_MIN
+    if conn.dialect == "postgresql" and #groups[s] >= BATCH_MIN
         and insert_with_sequence(self, conn, mapper, fi, s, groups[s]) then
       goto next_group
     end
