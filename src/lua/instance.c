@@ -487,6 +487,20 @@ static int instance_tostring(lua_State *L) {
 
 /* ---- argent.core.orm */
 
+/* Raises unless the value at idx looks like a mapper made by orm.lua (a
+ * table with the `attrs` and `columns` tables that the proxy reads without
+ * further checks), so that no script can make an instance the metamethods
+ * would misread. */
+static void check_mapper(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    int ok = lua_type(L, idx) == LUA_TTABLE;
+    if (ok) {
+        ok = lua_getfield(L, idx, "attrs") == LUA_TTABLE && lua_getfield(L, idx, "columns") == LUA_TTABLE;
+        lua_pop(L, 2);
+    }
+    if (!ok) ag_lua_argerror(L, "not a model's mapper: make models with Base:model(name, spec)");
+}
+
 /* Pushes a new instance of the mapper at mapper_idx with the values table
  * at values_idx, the session at session_idx (0: none), in state st. */
 static void new_instance(lua_State *L, int mapper_idx, int values_idx, int session_idx, instance_state st) {
@@ -512,6 +526,7 @@ static int orm_construct(lua_State *L) {
     if (lua_getfield(L, 1, "__mapper__") != LUA_TTABLE)
         return ag_lua_argerror(L, "not a model class: make models with Base:model(name, spec)");
     int mapper = lua_gettop(L);
+    check_mapper(L, mapper);
     if (!lua_isnoneornil(L, 2) && (lua_type(L, 2) != LUA_TTABLE || lua_getmetatable(L, 2))) {
         lua_getfield(L, mapper, "name");
         return ag_lua_argerror(
@@ -719,7 +734,10 @@ static void load_current(lua_State *L, ag_lua_result *r, int mapper, int session
     if (pkcol > 0) { /* a one-column key: look it up before building anything */
         ag_lua_result_push(L, r, (int)pkcol - 1);
         if (lua_isnil(L, -1)) return; /* no row for this entity */
-        if (lua_rawget(L, bucket) != LUA_TNIL && !((instance *)lua_touserdata(L, -1))->unloaded) return;
+        if (lua_rawget(L, bucket) != LUA_TNIL) {
+            const instance *found = test_instance(L, -1); /* (anything else in the map counts as absent) */
+            if (found && !found->unloaded) return;
+        }
         lua_pop(L, 1);
     }
     int ncols = ag_lua_result_ncols(r);
@@ -741,10 +759,11 @@ static void load_current(lua_State *L, ag_lua_result *r, int mapper, int session
         return;
     }
     lua_pushvalue(L, key);
-    if (lua_rawget(L, bucket) != LUA_TNIL) {
+    lua_rawget(L, bucket);
+    instance *old = test_instance(L, -1);
+    if (old) {
         int obj = lua_gettop(L);
-        instance *old = lua_touserdata(L, obj);
-        if (old && old->unloaded && ag_lua_getuservalue(L, obj, UV_UNLOADED) == LUA_TTABLE) {
+        if (old->unloaded && ag_lua_getuservalue(L, obj, UV_UNLOADED) == LUA_TTABLE) {
             int unloaded = lua_gettop(L);
             ag_lua_getuservalue(L, obj, UV_VALUES);
             int into = lua_gettop(L);
@@ -776,6 +795,7 @@ static void load_current(lua_State *L, ag_lua_result *r, int mapper, int session
 static lua_Integer push_spec(lua_State *L, int spec) {
     luaL_checktype(L, spec, LUA_TTABLE);
     lua_getfield(L, spec, "mapper");
+    check_mapper(L, -1);
     lua_getfield(L, spec, "session");
     lua_getfield(L, spec, "bucket");
     lua_getfield(L, spec, "keys");
