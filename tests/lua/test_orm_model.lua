@@ -447,4 +447,26 @@ function TestBlogModels:test_create_all_and_core_through_models()
   lu.assertEquals(helper.count(conn, "users"), 2)
 end
 
+-- argent.core.orm is reachable from scripts: hand-made values get errors, never a crash
+function TestInstance:test_core_primitives_reject_foreign_values()
+  local core = require "argent.core"
+  local blog = require "models.blog"
+  local o = core.orm
+  helper.assert_error("ArgumentError", "mapper", o.construct, {__mapper__ = {}}, {x = 1})
+  helper.assert_error("ArgumentError", "model class", o.construct, {}, {})
+  helper.assert_error("ArgumentError", "model instance", o.internals, 5)
+  helper.assert_error("ArgumentError", "model instance", o.mark_inserted, {5}, {bucket = {}, pk = {}, out = {}})
+  lu.assertError(o.set_state, blog.User{}, "nope")
+  lu.assertError(o.txstate().check, o.txstate(), "bogus")
+  local engine = helper.engine()
+  local conn <close> = engine:connect()
+  -- an identity map holding something else than instances: those entries count as absent
+  local spec = {mapper = rawget(blog.User, "__mapper__"), bucket = {[1] = {}, [2] = io.stdout},
+         keys = {"id", "username"}, pk = {"id"}, pkcol = 1}
+  local list = o.load(conn:execute("SELECT 1 AS id, 'a' AS username"), spec, {})
+  lu.assertEquals(list[1].username, "a")
+  lu.assertIs(spec.bucket[1], list[1])
+  helper.assert_error("ArgumentError", "no column", o.column, conn:execute("SELECT 1 AS id"), 5)
+end
+
 os.exit(helper.run(), true)
