@@ -59,9 +59,42 @@ loading.cinfo = cinfo
 local function is_collection(v) return getmetatable(v) == Collection end
 loading.is_collection = is_collection
 
-local function index_of(list, obj)
-  for i = 1, #list do if rawequal(list[i], obj) then return i end end
+-- Membership without a scan per append (back-population appends one child
+-- at a time): each collection remembers its members' positions, rebuilt
+-- whenever its length is not the one it knew -- a list changed by hand is
+-- scanned once.  (A member replaced in place, c[i] = x, is not noticed:
+-- change collections with append, remove, or by assigning a new list.)
+local function index_of(c, obj)
+  local ci = cinfo[c]
+  if not ci then
+    for i = 1, #c do if rawequal(c[i], obj) then return i end end
+    return nil
+  end
+  local n = #c
+  local pos = ci.pos
+  if not pos or ci.n ~= n then
+    pos = {}
+    for i = 1, n do pos[c[i]] = i end
+    ci.pos, ci.n = pos, n
+  end
+  local i = pos[obj]
+  if i and rawequal(c[i], obj) then return i end
   return nil
+end
+
+local function append_member(c, obj)
+  local n = #c + 1
+  c[n] = obj
+  local ci = cinfo[c]
+  if ci and ci.pos and ci.n == n - 1 then
+    ci.pos[obj], ci.n = n, n
+  end
+end
+
+local function remove_member(c, i)
+  table.remove(c, i)
+  local ci = cinfo[c]
+  if ci then ci.pos = nil end
 end
 
 -- A new collection of obj's relationship rel holding the list items (kept as is).
@@ -116,9 +149,9 @@ local function back_sync(owner, rel, obj, adding)
     end
     local i = index_of(c, owner)
     if adding and not i then
-      c[#c + 1] = owner
+      append_member(c, owner)
     elseif not adding and i then
-      table.remove(c, i)
+      remove_member(c, i)
     end
   else
     if adding then
@@ -128,7 +161,7 @@ local function back_sync(owner, rel, obj, adding)
         local oc = raw(old, rel.key)
         if is_collection(oc) then
           local i = index_of(oc, obj)
-          if i then table.remove(oc, i) end
+          if i then remove_member(oc, i) end
         end
       end
       set_raw(obj, back.key, owner)
@@ -145,7 +178,7 @@ function Collection.append(c, obj)
   if not ci then raise("ArgumentError", "append: call it on a relationship's collection, as u.posts:append(p)") end
   check_target(ci.rel, obj, "append")
   if index_of(c, obj) then return end
-  c[#c + 1] = obj
+  append_member(c, obj)
   mark_changed(ci.owner, ci.rel.key)
   back_sync(ci.owner, ci.rel, obj, true)
   cascade_add(ci.owner, ci.rel, obj)
@@ -160,7 +193,7 @@ function Collection.remove(c, obj)
   if not i then
     raise("ArgumentError", ("remove: %s is not in %s.%s"):format(tostring(obj), ci.rel.parent.__name, ci.rel.key))
   end
-  table.remove(c, i)
+  remove_member(c, i)
   mark_changed(ci.owner, ci.rel.key)
   back_sync(ci.owner, ci.rel, obj, false)
 end
