@@ -53,7 +53,9 @@ end
 -- ---------------------------------------------------------------- collections
 
 local Collection = {__name = "argent.Collection"}
-local cinfo = setmetatable({}, {__mode = "k"}) -- collection -> {owner =, rel =, orig = set}
+-- collection -> {owner =, rel =, orig = set of the members the database
+-- has, or snapshot = the list of them (made into orig when first needed)}
+local cinfo = setmetatable({}, {__mode = "k"})
 loading.cinfo = cinfo
 
 local function is_collection(v) return getmetatable(v) == Collection end
@@ -98,22 +100,33 @@ local function remove_member(c, i)
 end
 
 -- A new collection of obj's relationship rel holding the list items (kept as is).
-local function new_collection(obj, rel, items, orig)
+local function new_collection(obj, rel, items, orig, snapshot)
   local c = setmetatable(items, Collection)
-  cinfo[c] = {owner = obj, rel = rel, orig = orig or {}}
+  cinfo[c] = {owner = obj, rel = rel, orig = (orig or not snapshot) and (orig or {}) or nil, snapshot = snapshot}
   return c
 end
 loading.new_collection = new_collection
 
+--- The set of a collection's members as the database has them (ci = cinfo[c]).
+function loading.orig_set(ci)
+  local orig = ci.orig
+  if not orig then
+    orig = {}
+    for _, o in ipairs(ci.snapshot) do orig[o] = true end
+    ci.orig, ci.snapshot = orig, nil
+  end
+  return orig
+end
+
+local values_of_obj = corm.values
+
 -- The stored (raw) value of obj's relationship attribute key: nil when not loaded.
 local function raw(obj, key)
-  local values = internals(obj)
-  return values[key]
+  return values_of_obj(obj)[key]
 end
 
 local function set_raw(obj, key, v)
-  local values = internals(obj)
-  values[key] = v
+  values_of_obj(obj)[key] = v
 end
 
 local function check_target(rel, obj, what)
@@ -227,7 +240,7 @@ local function set_hook(obj, key, value)
     -- the old members, from the database if need be, to leave on the other side
     local old = raw(obj, key)
     if old == nil and state_of(obj) == "persistent" then old = obj[key] end
-    local orig = old and cinfo[old] and cinfo[old].orig or {}
+    local orig = old and cinfo[old] and loading.orig_set(cinfo[old]) or {}
     local was = {}
     if old then
       for _, o in ipairs(old) do
@@ -309,15 +322,16 @@ end
 local function set_back_refs(owner, rel, children)
   local back = rel.back
   if not back or back.uselist then return end
+  local key = back.key
   for _, ch in ipairs(children) do
-    if raw(ch, back.key) == nil then set_raw(ch, back.key, owner) end
+    local v = values_of_obj(ch)
+    if v[key] == nil then v[key] = owner end
   end
 end
 
 local function store_collection(obj, rel, list)
-  local orig = {}
-  for _, o in ipairs(list) do orig[o] = true end
-  local c = new_collection(obj, rel, list, orig)
+  -- (the members as loaded: a copy of the list, made a set only if a flush asks)
+  local c = new_collection(obj, rel, list, nil, table.move(list, 1, #list, 1, {}))
   set_raw(obj, rel.key, c)
   if rel.direction == "onetomany" then set_back_refs(obj, rel, list) end
   return c
@@ -470,13 +484,13 @@ function loading.load_now(obj) load_hook(obj, false) end
 local BATCH = 500 -- keys per IN (...) of selectin loading, as SQLAlchemy
 
 -- selectin: loads rel for every object of parents (one IN query per batch
--- of 500 keys); returns the targets (for nested paths).
-local function selectin(s, rel, parents)
+-- of 500 keys); returns the targets when `want` (for nested paths).
+local function selectin(s, rel, parents, want)
   local T = rel:target_model()
   local tm = rawget(T, "__mapper__")
   local out, seen = {}, {}
   local function emit(o)
-    if o and not seen[o] then
+    if want and o and not seen[o] then
       seen[o] = true
       out[#out + 1] = o
     end
@@ -519,7 +533,8 @@ local function selectin(s, rel, parents)
   for _, p in ipairs(parents) do
     local c = raw(p, rel.key)
     if c ~= nil then
-      if rel.uselist then for _, o in ipairs(c) do emit(o) end else emit(c or nil) end
+      if not want then -- (nothing to collect)
+      elseif rel.uselist then for _, o in ipairs(c) do emit(o) end else emit(c or nil) end
     else
       local k = internals(p)[lkey]
       if k ~= nil and not by_parent[k] then
@@ -553,14 +568,15 @@ local function selectin(s, rel, parents)
       stmt = stmt:order_by(table.unpack(rel.order_cols or attr_cols(tm, tm.primary_key)))
       local rkey = rel.remote_keys[1]
       for _, o in ipairs(fetch(s, T, stmt)) do
-        local list = by_parent[internals(o)[rkey]]
+        local list = by_parent[values_of_obj(o)[rkey]]
         if list then list[#list + 1] = o end
       end
     end
   end
   for _, p in ipairs(parents) do
-    if raw(p, rel.key) == nil then
-      local k = internals(p)[lkey]
+    local pv = values_of_obj(p)
+    if pv[rel.key] == nil then
+      local k = pv[lkey]
       local list = k ~= nil and by_parent[k] or {}
       if rel.uselist then
         store_collection(p, rel, list)
@@ -568,7 +584,7 @@ local function selectin(s, rel, parents)
         set_raw(p, rel.key, list[1] or false)
         if list[1] then set_back_refs(p, rel, {list[1]}) end
       end
-      for _, o in ipairs(list) do emit(o) end
+      if want then for _, o in ipairs(list) do emit(o) end end
     end
   end
   return out
@@ -616,12 +632,25 @@ Option.joinedload = loading.joinedload
 function loading.is_option(v) return getmetatable(v) == Option end
 
 -- Applies a loader strategy for rel on parents; returns the targets.
-local function apply(s, rel, strategy, parents)
+-- Loads rel on parents; returns the targets when `want` (a next step needs them).
+-- After the main query, "joined" runs as selectin: the rows are already
+-- read; a joined first step is done by the query itself (see joined_plan).
+local function apply(s, rel, parents, want)
   rel:resolve()
   if #parents == 0 then return {} end
-  -- "joined" after the main query runs as selectin: the rows are already
-  -- read; a joined first step is done by the query itself (see joined_plan)
-  return selectin(s, rel, parents)
+  return selectin(s, rel, parents, want)
+end
+
+-- Does model have relationships loaded eagerly by default?
+local function has_eager(model)
+  local mapper = rawget(model, "__mapper__")
+  if mapper.has_eager == nil then
+    mapper.has_eager = false
+    for _, r in pairs(mapper.relationships) do
+      if r.lazy == "selectin" or r.lazy == "joined" then mapper.has_eager = true end
+    end
+  end
+  return mapper.has_eager
 end
 
 -- The default eager relationships of model (lazy = "selectin" / "joined"),
@@ -634,8 +663,9 @@ local function default_eager(s, model, objs, depth, seen)
     if (rel.lazy == "selectin" or rel.lazy == "joined") and not seen[rel] then
       rel:resolve()
       seen[rel] = true
-      local targets = apply(s, rel, rel.lazy, objs)
-      default_eager(s, rel:target_model(), targets, depth + 1, seen)
+      local T = rel:target_model()
+      local targets = apply(s, rel, objs, has_eager(T))
+      default_eager(s, T, targets, depth + 1, seen)
       seen[rel] = nil
     end
   end
@@ -644,22 +674,16 @@ end
 --- Runs the eager loads of a query's options (and of relationships whose
 --- lazy is selectin / joined) on the loaded objects.
 function loading.eager(s, model, objs, options, done)
-  local mapper = rawget(model, "__mapper__")
-  if mapper.has_eager == nil then
-    mapper.has_eager = false
-    for _, r in pairs(mapper.relationships) do
-      if r.lazy == "selectin" or r.lazy == "joined" then mapper.has_eager = true end
-    end
-  end
   if not options or #options == 0 then
-    if mapper.has_eager then default_eager(s, model, objs, 1, {}) end
+    if has_eager(model) then default_eager(s, model, objs, 1, {}) end
     return
   end
   for _, opt in ipairs(options) do
     local level = objs
+    local n = #opt.path
     for i, step in ipairs(opt.path) do
       if not (done and i == 1 and done[step.rel]) then
-        level = apply(s, step.rel, step.strategy, level)
+        level = apply(s, step.rel, level, i < n)
       else
         local out = {}
         for _, p in ipairs(level) do
@@ -671,7 +695,7 @@ function loading.eager(s, model, objs, options, done)
       end
     end
   end
-  default_eager(s, model, objs, 1, {})
+  if has_eager(model) then default_eager(s, model, objs, 1, {}) end
 end
 
 -- ---------------------------------------------------------------- joined loading

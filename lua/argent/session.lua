@@ -782,7 +782,7 @@ local function relationship_plan(self, examine)
           if ci then
             local now = {}
             for _, ch in ipairs(v) do now[ch] = true end
-            for ch in pairs(ci.orig) do
+            for ch in pairs(loading.orig_set(ci)) do
               if not now[ch] then orphans[#orphans + 1] = {ch, rel, obj} end
             end
           end
@@ -871,7 +871,7 @@ local function link_rows(links)
   local add, remove, seen = {}, {}, {}
   for _, l in ipairs(links) do
     local obj, rel, c = l[1], l[2], l[3]
-    local ci = cinfo[c]
+    local orig = loading.orig_set(cinfo[c])
     local now = {}
     for _, o in ipairs(c) do now[o] = true end
     local lv = internals(obj)[rel.local_keys[1]]
@@ -883,7 +883,7 @@ local function link_rows(links)
       return id, {[a] = lv, [b] = rv}
     end
     for _, o in ipairs(c) do
-      if not ci.orig[o] then
+      if not orig[o] then
         local id, r = row(o)
         if not seen[id] then
           seen[id] = true
@@ -891,7 +891,7 @@ local function link_rows(links)
         end
       end
     end
-    for o in pairs(ci.orig) do
+    for o in pairs(orig) do
       if not now[o] then
         local id, r = row(o)
         if not seen[id] then
@@ -1041,7 +1041,7 @@ local function do_flush(self)
       if ci then
         local orig = {}
         for _, x in ipairs(c) do orig[x] = true end
-        ci.orig = orig
+        ci.orig, ci.snapshot = orig, nil
       end
     end
     changed[o] = nil
@@ -1215,12 +1215,7 @@ function Session:close()
   end
   if self._st.state == "closed" then return end
   local ok, err = pcall(self._rollback, self, true)
-  for _, bucket in pairs(self._identity) do
-    for _, obj in pairs(bucket) do
-      set_state(obj, "detached")
-      set_session(obj, nil)
-    end
-  end
+  for _, bucket in pairs(self._identity) do corm.detach(bucket) end
   self._identity, self._specs = {}, {}
   self._st:event("closed")
   self._dead = true

@@ -594,6 +594,31 @@ static int orm_internals(lua_State *L) {
     return 5;
 }
 
+/* values(u) -> the instance's values table (internals' first result, alone). */
+static int orm_values(lua_State *L) {
+    check_instance(L, 1, "values");
+    ag_lua_getuservalue(L, 1, UV_VALUES);
+    return 1;
+}
+
+/* detach(bucket): every instance among bucket's values becomes detached
+ * and leaves its session (Session:close, one call for the identity map). */
+static int orm_detach(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        instance *inst = test_instance(L, -1);
+        if (inst) {
+            inst->state = STATE_DETACHED;
+            lua_pushnil(L);
+            ag_lua_setuservalue(L, -2, UV_SESSION);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 /* is_dirty(u) -> whether an attribute was written since the dirty set was cleared */
 static int orm_is_dirty(lua_State *L) {
     check_instance(L, 1, "is_dirty");
@@ -1118,6 +1143,8 @@ void ag_lua_open_instance(lua_State *L) {
                                      {"insert", orm_insert},
                                      {"dirty_in", orm_dirty_in},
                                      {"add_new", orm_add_new},
+                                     {"values", orm_values},
+                                     {"detach", orm_detach},
                                      {"mark_inserted", orm_mark_inserted},
                                      {NULL, NULL}};
     lua_newtable(L);
