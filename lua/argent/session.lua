@@ -407,7 +407,8 @@ end
 local function flush_info(mapper)
   local fi = mapper._flush
   if fi then return fi end
-  fi = {special = {}, lua_defaults = {}, onupdate_lua = {}, onupdate_sql = {}, inserts = {}, updates = {}}
+  fi = {special = {}, special_keys = {}, sql_default = {}, lua_defaults = {}, onupdate_lua = {}, onupdate_sql = {},
+        inserts = {}, updates = {}}
   for _, k in ipairs(mapper.columns) do
     local ci = core.sql.info(mapper.attrs[k].column)
     local kind
@@ -421,7 +422,11 @@ local function flush_info(mapper)
     elseif ci.primary_key then
       kind = "pk"
     end
-    if kind and kind ~= "lua" then fi.special[#fi.special + 1] = {key = k, kind = kind, default = ci.default} end
+    if kind and kind ~= "lua" then
+      fi.special[#fi.special + 1] = {key = k, kind = kind, default = ci.default}
+      fi.special_keys[#fi.special_keys + 1] = k
+      if kind == "sql" then fi.sql_default[k] = true end
+    end
     if ci.onupdate ~= nil then
       if is_expression(ci.onupdate) then fi.onupdate_sql[#fi.onupdate_sql + 1] = {key = k, value = ci.onupdate}
       else fi.onupdate_lua[#fi.onupdate_lua + 1] = {key = k, value = ci.onupdate} end
@@ -560,68 +565,48 @@ end
 -- one prepared statement per group executed per object (core.orm.insert).
 local function insert_objects(self, conn, mapper, objs)
   local fi = flush_info(mapper)
-  local groups, order = {}, {}
   local bucket = identity_bucket(self, mapper.class)
-  local special, columns = fi.special, mapper.columns
-  for _, obj in ipairs(objs) do
-    local values = internals(obj)
-    for _, d in ipairs(fi.lua_defaults) do
-      if values[d.key] == nil then
-        local v = d.value
-        if type(v) == "function" then v = v() end
-        values[d.key] = v
-      end
-    end
-    local sig, slow = "", false
-    for i = 1, #special do
-      local sp = special[i]
-      if values[sp.key] ~= nil then sig = sig .. "b"
-      elseif sp.kind == "sql" then sig = sig .. "d"
-      else sig = sig .. "o" end
-    end
-    for i = 1, #columns do
-      local v = values[columns[i]]
-      local t = type(v)
-      if (t == "userdata" or t == "table" and getmetatable(v) ~= nil) and sqltag(v) then
-        slow = true
-        break
-      end
-    end
-    if slow then
-      -- a SQL expression written to an attribute: a statement of its own
-      local vals, ret = {}, {}
-      for _, k in ipairs(mapper.columns) do
-        local v = values[k]
-        local sp
-        for _, x in ipairs(fi.special) do if x.key == k then sp = x end end
-        if is_expression(v) then
-          vals[k] = v
-          ret[#ret + 1] = k
-        elseif v ~= nil or not sp then
-          vals[k] = core.sql.bindparam(k, nil, core.sql.info(mapper.attrs[k].column).type)
-        elseif sp.kind == "sql" then
-          vals[k] = sp.default
-          ret[#ret + 1] = k
-        else
-          ret[#ret + 1] = k
+  if #fi.lua_defaults > 0 then
+    for _, obj in ipairs(objs) do
+      local values = internals(obj)
+      for _, d in ipairs(fi.lua_defaults) do
+        if values[d.key] == nil then
+          local v = d.value
+          if type(v) == "function" then v = v() end
+          values[d.key] = v
         end
       end
-      local stmt = sql.insert(mapper.table):values(vals)
-      local cols = {}
-      for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
-      if #cols > 0 then stmt = stmt:returning(table.unpack(cols)) end
-      for _, k in ipairs(ret) do if is_expression(values[k]) then values[k] = nil end end
-      corm.insert(conn, stmt, {obj}, {returning = ret, bucket = bucket, pk = mapper.primary_key,
-                                      out = self._inserted})
-    else
-      local g = groups[sig]
-      if not g then
-        g = {}
-        groups[sig] = g
-        order[#order + 1] = sig
-      end
-      g[#g + 1] = obj
     end
+  end
+  -- grouped in C by the statement each object needs (see core.orm.group_insert)
+  local groups, order, slow = corm.group_insert(objs, fi.special_keys, fi.sql_default, mapper.columns)
+  for _, obj in ipairs(slow) do
+    local values = internals(obj)
+    -- a SQL expression written to an attribute: a statement of its own
+    local vals, ret = {}, {}
+    for _, k in ipairs(mapper.columns) do
+      local v = values[k]
+      local sp
+      for _, x in ipairs(fi.special) do if x.key == k then sp = x end end
+      if is_expression(v) then
+        vals[k] = v
+        ret[#ret + 1] = k
+      elseif v ~= nil or not sp then
+        vals[k] = core.sql.bindparam(k, nil, core.sql.info(mapper.attrs[k].column).type)
+      elseif sp.kind == "sql" then
+        vals[k] = sp.default
+        ret[#ret + 1] = k
+      else
+        ret[#ret + 1] = k
+      end
+    end
+    local stmt = sql.insert(mapper.table):values(vals)
+    local cols = {}
+    for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
+    if #cols > 0 then stmt = stmt:returning(table.unpack(cols)) end
+    for _, k in ipairs(ret) do if is_expression(values[k]) then values[k] = nil end end
+    corm.insert(conn, stmt, {obj}, {returning = ret, bucket = bucket, pk = mapper.primary_key,
+                                    out = self._inserted})
   end
   for _, s in ipairs(order) do
     if conn.dialect == "postgresql" and #groups[s] >= BATCH_MIN
