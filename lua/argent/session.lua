@@ -903,7 +903,7 @@ local function do_flush(self)
   local cascade_seen = {}
   repeat
     local before = #examine
-    for o in pairs(changed) do
+    for o in pairs(changed) do -- (usually empty: the loop then costs nothing)
       local _, _, _, owner = internals(o)
       if owner == self and not seen[o] then
         local st = state_of(o)
@@ -923,7 +923,12 @@ local function do_flush(self)
   local conn = connection(self)
   if #self._deleting > 0 then delete_cascades(self, conn) end
 
-  local syncs, orphans, links = relationship_plan(self, examine)
+  local syncs, orphans, links
+  if #examine > 0 then
+    syncs, orphans, links = relationship_plan(self, examine)
+  else
+    syncs, orphans, links = {}, {}, {}
+  end
   for _, orphan in ipairs(orphans) do
     local ch, rel, parent = orphan[1], orphan[2], orphan[3]
     local st = state_of(ch)
@@ -949,7 +954,7 @@ local function do_flush(self)
   -- (the list stays the session's until all are in: after a failure,
   -- rollback makes every one of them transient again)
   local pending = self._pending
-  for _, g in ipairs(group_by_table(pending)) do
+  for _, g in ipairs(#pending > 0 and group_by_table(pending) or {}) do
     local objs = next(syncs) and order_within(g.objs, syncs) or g.objs
     local batch = {}
     local function run()
@@ -992,7 +997,8 @@ local function do_flush(self)
   end
   for _, g in ipairs(group_by_table(upd)) do update_objects(self, conn, g.mapper, g.objs) end
   -- association rows
-  local add, remove = link_rows(links)
+  local add, remove = {}, {}
+  if #links > 0 then add, remove = link_rows(links) end
   for _, r in ipairs(remove) do
     local sec, row = r[1], r[2]
     local terms = {}
@@ -1002,7 +1008,7 @@ local function do_flush(self)
   for _, r in ipairs(add) do conn:execute(sql.insert(r[1]):values(r[2])) end
   -- deletes, children first
   local deleting = self._deleting
-  local groups = group_by_table(deleting)
+  local groups = #deleting > 0 and group_by_table(deleting) or {}
   for gi = #groups, 1, -1 do
     local g = groups[gi]
     for _, obj in ipairs(g.objs) do
@@ -1016,7 +1022,7 @@ local function do_flush(self)
       self._deleting_set[obj] = nil
     end
   end
-  self._deleting = {}
+  if #deleting > 0 then self._deleting = {} end
   -- the collections now hold what the database holds
   for _, o in ipairs(examine) do
     local values, _, mapper = internals(o)
@@ -1031,7 +1037,7 @@ local function do_flush(self)
     end
     changed[o] = nil
   end
-  self._dirty_hold = {}
+  if next(self._dirty_hold) ~= nil then self._dirty_hold = {} end
 end
 
 -- Rolls back the transaction after a failed flush; the session then needs rollback().
