@@ -561,6 +561,90 @@ local function insert_with_sequence(self, conn, mapper, fi, sig, objs)
   return true
 end
 
+-- MariaDB: many new rows of a table whose key is generated go as multi-row
+-- INSERT ... RETURNING statements of up to MULTI_ROWS rows (one round trip
+-- each, not one per row; array binding returns no keys).  The keys come
+-- back from the database; a statement's AUTO_INCREMENT values increase in
+-- the order of its rows, so the returned rows sorted by key are the rows
+-- in VALUES order.
+local MULTI_ROWS = 200
+
+local function insert_multirow(self, conn, mapper, fi, sig, objs)
+  local pk = mapper.primary_key
+  if #pk ~= 1 then return false end
+  local special = {}
+  for i, sp in ipairs(fi.special) do special[sp.key] = {sp, sig:sub(i, i)} end
+  local x = special[pk[1]]
+  if not x or x[2] ~= "o" then return false end -- (a key given by the program: the usual path)
+  local binds, ret, defaults = {}, {}, {}
+  for _, k in ipairs(mapper.columns) do
+    local y = special[k]
+    if not y or y[2] == "b" then
+      binds[#binds + 1] = k
+    else
+      ret[#ret + 1] = k
+      if y[2] == "d" then defaults[k] = y[1].default end
+    end
+  end
+  local names = {} -- names[r][k]: the parameter of attribute k in row r
+  local function statement(n)
+    local ckey = "m" .. sig .. ":" .. n
+    local cached = fi.inserts[ckey]
+    if cached then return cached end
+    local rows = {}
+    for r = 1, n do
+      local row = {}
+      for _, k in ipairs(binds) do
+        row[k] = core.sql.bindparam(k .. "_" .. r, nil, core.sql.info(mapper.attrs[k].column).type)
+      end
+      for k, d in pairs(defaults) do row[k] = d end
+      rows[r] = row
+    end
+    local cols = {}
+    for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
+    cached = sql.insert(mapper.table):values(rows):returning(table.unpack(cols))
+    fi.inserts[ckey] = cached
+    return cached
+  end
+  local key, keycol, null = pk[1], mapper.attrs[pk[1]].column.name, core.null
+  local ok, err = pcall(function()
+    for first = 1, #objs, MULTI_ROWS do
+      local n = math.min(MULTI_ROWS, #objs - first + 1)
+      local params = {}
+      for r = 1, n do
+        local nr = names[r]
+        if not nr then
+          nr = {}
+          for _, k in ipairs(binds) do nr[k] = k .. "_" .. r end
+          names[r] = nr
+        end
+        local values = internals(objs[first + r - 1])
+        for _, k in ipairs(binds) do
+          local v = values[k]
+          if v == nil then v = null end
+          params[nr[k]] = v
+        end
+      end
+      local got = connection(self):execute(statement(n), params):all()
+      if #got ~= n then
+        raise("InvalidRequestError", ("flush: the database returned %d rows for %d inserted %s objects")
+          :format(#got, n, mapper.name))
+      end
+      table.sort(got, function(a, b) return a[keycol] < b[keycol] end)
+      for r = 1, n do
+        local values, row = internals(objs[first + r - 1]), got[r]
+        for _, k in ipairs(ret) do values[k] = row[mapper.attrs[k].column.name] end
+      end
+    end
+  end)
+  if not ok then
+    for _, obj in ipairs(objs) do internals(obj)[key] = nil end
+    error(err, 0)
+  end
+  corm.mark_inserted(objs, {bucket = identity_bucket(self, mapper.class), pk = pk, out = self._inserted})
+  return true
+end
+
 -- Inserts objs (all of mapper's table): grouped by which columns they give,
 -- one prepared statement per group executed per object (core.orm.insert).
 local function insert_objects(self, conn, mapper, objs)
@@ -611,6 +695,10 @@ local function insert_objects(self, conn, mapper, objs)
   for _, s in ipairs(order) do
     if conn.dialect == "postgresql" and #groups[s] >= BATCH_MIN
         and insert_with_sequence(self, conn, mapper, fi, s, groups[s]) then
+      goto next_group
+    end
+    if conn.dialect == "mariadb" and #groups[s] >= BATCH_MIN
+        and insert_multirow(self, conn, mapper, fi, s, groups[s]) then
       goto next_group
     end
     local stmt, spec = insert_statement(mapper, fi, s, conn.dialect == "sqlite")
