@@ -576,6 +576,13 @@ local function insert_multirow(self, conn, mapper, fi, sig, objs)
   for i, sp in ipairs(fi.special) do special[sp.key] = {sp, sig:sub(i, i)} end
   local x = special[pk[1]]
   if not x or x[2] ~= "o" then return false end -- (a key given by the program: the usual path)
+  -- only an AUTO_INCREMENT key (an integer with no default of its own) is
+  -- known to increase in row order
+  local pktype = core.sql.info(mapper.attrs[pk[1]].column).type
+  if x[1].kind ~= "pk" or not (pktype.__type == "Integer" or pktype.__type == "BigInteger"
+      or pktype.__type == "SmallInteger") then
+    return false
+  end
   local binds, ret, defaults = {}, {}, {}
   for _, k in ipairs(mapper.columns) do
     local y = special[k]
