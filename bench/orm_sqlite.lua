@@ -25,6 +25,7 @@
 -- Between O-insert and O-all, R*5 posts are inserted through Core (untimed).
 local argent = require "argent"
 local now = require("hrtime").now
+local spec = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/peers_spec.lua")
 
 local path = arg[1] or "/tmp/argent-bench-orm.db"
 local N = math.tointeger(tonumber(arg[2] or "100000"))
@@ -44,13 +45,7 @@ end
 -- a full GC before each timed workload: garbage of the previous one is not billed
 local function start() collectgarbage("collect"); return now() end
 
-local function touch_user(u)
-  return u.id + #u.username + #u.email + #u.password
-    + (u.created_at ~= nil and 1 or 0) + (u.updated_at ~= nil and 1 or 0)
-end
-local function touch_post(p)
-  return p.id + p.owner_id + #p.title + #p.content + #p.image_url
-end
+local touch_user, touch_post = spec.touch_user, spec.touch_post
 
 local engine = argent.create_engine("sqlite:///" .. path, {echo = (os.getenv("BENCH_ECHO") or "") ~= ""})
 

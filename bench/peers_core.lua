@@ -16,6 +16,7 @@
 -- honours (argent's own directories are prepended to it).
 local argent = require "argent"
 local now = require("hrtime").now
+local spec = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/peers_spec.lua")
 
 local url, N, label = arg[1], math.tointeger(tonumber(arg[2] or "")), arg[3]
 if not url or not N or not label then
@@ -39,13 +40,7 @@ local function report(w, t, rows, chk)
   io.stderr:write(fmt("# check %s %s %d\n", label, w, chk))
 end
 
-local function touch_user(u)
-  return u.id + #u.username + #u.email + #u.password
-    + (u.created_at ~= nil and 1 or 0) + (u.updated_at ~= nil and 1 or 0)
-end
-local function touch_post(p)
-  return p.id + p.owner_id + #p.title + #p.content + #p.image_url
-end
+local touch_user, touch_post = spec.touch_user, spec.touch_post
 
 -- ---------------------------------------------------------------- engine
 
@@ -63,7 +58,6 @@ if sqlite then
   if not memory then connect_args.journal_mode = "DELETE" end
 end
 local engine = argent.create_engine(url, {connect_args = connect_args})
-local pg = engine.dialect == "postgresql"
 local my = engine.dialect == "mariadb"
 local conn = engine:connect()
 
@@ -91,52 +85,7 @@ local comments = argent.Table("comments", meta,
   argent.Column("post_id", argent.Integer, {nullable = false, foreign_key = "posts.id", index = true}),
   argent.Column("created_at", argent.DateTime, now_default()))
 
-if pg then conn:execute("SET client_min_messages = warning") end
-meta:drop_all(conn)
-if pg then
-  -- SERIAL PRIMARY KEY, indexes ix_<table>_<column>: the spec's DDL
-  meta:create_all(conn)
-elseif my then
-  -- The spec's MariaDB DDL, character for character what c_mariadb.c,
-  -- luadbi_bench.lua and SQLAlchemy create (SHOW CREATE TABLE is identical):
-  -- DATETIME timestamps, TEXT, ENGINE=InnoDB DEFAULT CHARSET=utf8mb4.
-  -- argent's DDL compiler would emit DATETIME(6) (microseconds) and LONGTEXT
-  -- (TEXT stops at 64 kB) and no table options, so the tables are created
-  -- with the spec's DDL text; the Table objects above describe the same columns.
-  local opts = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
-  for _, s in ipairs({
-    "CREATE TABLE users (id INTEGER PRIMARY KEY AUTO_INCREMENT, username VARCHAR(128) NOT NULL,"
-      .. " email VARCHAR(128) NOT NULL, password VARCHAR(128) NOT NULL,"
-      .. " created_at DATETIME DEFAULT CURRENT_TIMESTAMP, updated_at DATETIME DEFAULT CURRENT_TIMESTAMP)" .. opts,
-    "CREATE TABLE posts (id INTEGER PRIMARY KEY AUTO_INCREMENT, title VARCHAR(256) NOT NULL,"
-      .. " content TEXT NOT NULL, image_url VARCHAR(256), owner_id INTEGER NOT NULL REFERENCES users(id))" .. opts,
-    "CREATE INDEX ix_posts_owner_id ON posts (owner_id)",
-    "CREATE TABLE comments (id INTEGER PRIMARY KEY AUTO_INCREMENT, text TEXT NOT NULL,"
-      .. " owner_id INTEGER NOT NULL REFERENCES users(id), post_id INTEGER NOT NULL REFERENCES posts(id),"
-      .. " created_at DATETIME DEFAULT CURRENT_TIMESTAMP)" .. opts,
-    "CREATE INDEX ix_comments_owner_id ON comments (owner_id)",
-    "CREATE INDEX ix_comments_post_id ON comments (post_id)",
-  }) do conn:execute(s) end
-else
-  -- The spec (and SQLAlchemy's sqlite_autoincrement=True) declares the keys
-  -- INTEGER PRIMARY KEY AUTOINCREMENT, which keeps sqlite_sequence up to date
-  -- on every insert.  argent's DDL compiler has no option for AUTOINCREMENT
-  -- (it emits INTEGER PRIMARY KEY), so the tables are created with the spec's
-  -- DDL text; the Table objects above describe the same columns.
-  for _, s in ipairs({
-    "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, username VARCHAR(128) NOT NULL,"
-      .. " email VARCHAR(128) NOT NULL, password VARCHAR(128) NOT NULL,"
-      .. " created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
-    "CREATE TABLE posts (id INTEGER PRIMARY KEY AUTOINCREMENT, title VARCHAR(256) NOT NULL, content TEXT NOT NULL,"
-      .. " image_url VARCHAR(256), owner_id INTEGER NOT NULL REFERENCES users(id))",
-    "CREATE INDEX ix_posts_owner_id ON posts (owner_id)",
-    "CREATE TABLE comments (id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL,"
-      .. " owner_id INTEGER NOT NULL REFERENCES users(id), post_id INTEGER NOT NULL REFERENCES posts(id),"
-      .. " created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
-    "CREATE INDEX ix_comments_owner_id ON comments (owner_id)",
-    "CREATE INDEX ix_comments_post_id ON comments (post_id)",
-  }) do conn:execute(s) end
-end
+spec.create_tables(conn, meta) -- the spec's DDL (peers_spec.lua)
 
 local uc = users.c
 local pc = posts.c

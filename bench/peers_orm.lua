@@ -22,6 +22,7 @@
 -- LUA_CPATH: run.sh builds it and exports LUA_CPATH="<its folder>/?.so;;".
 local argent = require "argent"
 local now = require("hrtime").now
+local spec = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/peers_spec.lua")
 
 local url, N, label = arg[1], math.tointeger(tonumber(arg[2] or "")), arg[3]
 if not url or not N or not label then
@@ -52,13 +53,7 @@ local function report(w, t, rows, chk)
   nsql = 0
 end
 
-local function touch_user(u)
-  return u.id + #u.username + #u.email + #u.password
-    + (u.created_at ~= nil and 1 or 0) + (u.updated_at ~= nil and 1 or 0)
-end
-local function touch_post(p)
-  return p.id + p.owner_id + #p.title + #p.content + #p.image_url
-end
+local touch_user, touch_post = spec.touch_user, spec.touch_post
 
 -- Runs one timed workload.  With BENCH_SKIP_FAILED=1 a workload that fails
 -- (a feature argent does not have yet) is reported on stderr as
@@ -92,7 +87,6 @@ if count_sql then opts.echo = function() nsql = nsql + 1 end end
 -- One engine, so one pooled connection: every session of the program checks
 -- out the same connection (for sqlite:// that is also the one database).
 local engine = argent.create_engine(url, opts)
-local pg = engine.dialect == "postgresql"
 local my = engine.dialect == "mariadb"
 
 -- ---------------------------------------------------------------- models
@@ -145,48 +139,7 @@ local SessionNoAutoflush = argent.sessionmaker(engine, {expire_on_commit = false
 
 do
   local conn = engine:connect()
-  if pg then conn:execute("SET client_min_messages = warning") end
-  Base.metadata:drop_all(conn)
-  if pg then
-    -- SERIAL PRIMARY KEY, indexes ix_<table>_<column>: the spec's DDL
-    Base.metadata:create_all(conn)
-  elseif my then
-    -- The spec's MariaDB DDL, character for character what the other
-    -- programs create (DATETIME, TEXT, InnoDB, utf8mb4); argent's DDL
-    -- compiler would emit DATETIME(6) and LONGTEXT and no table options.
-    -- The models above describe the same columns.
-    local o = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
-    for _, s in ipairs({
-      "CREATE TABLE users (id INTEGER PRIMARY KEY AUTO_INCREMENT, username VARCHAR(128) NOT NULL,"
-        .. " email VARCHAR(128) NOT NULL, password VARCHAR(128) NOT NULL,"
-        .. " created_at DATETIME DEFAULT CURRENT_TIMESTAMP, updated_at DATETIME DEFAULT CURRENT_TIMESTAMP)" .. o,
-      "CREATE TABLE posts (id INTEGER PRIMARY KEY AUTO_INCREMENT, title VARCHAR(256) NOT NULL,"
-        .. " content TEXT NOT NULL, image_url VARCHAR(256), owner_id INTEGER NOT NULL REFERENCES users(id))" .. o,
-      "CREATE INDEX ix_posts_owner_id ON posts (owner_id)",
-      "CREATE TABLE comments (id INTEGER PRIMARY KEY AUTO_INCREMENT, text TEXT NOT NULL,"
-        .. " owner_id INTEGER NOT NULL REFERENCES users(id), post_id INTEGER NOT NULL REFERENCES posts(id),"
-        .. " created_at DATETIME DEFAULT CURRENT_TIMESTAMP)" .. o,
-      "CREATE INDEX ix_comments_owner_id ON comments (owner_id)",
-      "CREATE INDEX ix_comments_post_id ON comments (post_id)",
-    }) do conn:execute(s) end
-  else
-    -- The spec (and SQLAlchemy's sqlite_autoincrement=True) declares the
-    -- keys INTEGER PRIMARY KEY AUTOINCREMENT; argent's DDL compiler has no
-    -- option for AUTOINCREMENT, so the spec's DDL text is used.
-    for _, s in ipairs({
-      "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, username VARCHAR(128) NOT NULL,"
-        .. " email VARCHAR(128) NOT NULL, password VARCHAR(128) NOT NULL,"
-        .. " created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
-      "CREATE TABLE posts (id INTEGER PRIMARY KEY AUTOINCREMENT, title VARCHAR(256) NOT NULL, content TEXT NOT NULL,"
-        .. " image_url VARCHAR(256), owner_id INTEGER NOT NULL REFERENCES users(id))",
-      "CREATE INDEX ix_posts_owner_id ON posts (owner_id)",
-      "CREATE TABLE comments (id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL,"
-        .. " owner_id INTEGER NOT NULL REFERENCES users(id), post_id INTEGER NOT NULL REFERENCES posts(id),"
-        .. " created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
-      "CREATE INDEX ix_comments_owner_id ON comments (owner_id)",
-      "CREATE INDEX ix_comments_post_id ON comments (post_id)",
-    }) do conn:execute(s) end
-  end
+  spec.create_tables(conn, Base.metadata) -- the spec's DDL (peers_spec.lua); the models describe the same columns
   conn:close()
 end
 nsql = 0
