@@ -125,10 +125,13 @@ static int is_ddl_sql(const char *sql, size_t len) {
     return 0;
 }
 
-/* Evicts idle statements from the cold end until the cache fits. */
+/* Evicts idle statements from the cold end until the cache fits.  Never the
+ * newest entry (the head: the statement being handed out) nor one in use by
+ * an open result: when every entry is in use the cache stays over its size,
+ * and shrinks back as results are released. */
 static void cache_trim(stmt_cache *c, int capacity) {
     ag_stmt *s = c->lru_tail;
-    while (c->count > capacity && s) {
+    while (c->count > capacity && s && s != c->lru_head) {
         ag_stmt *prev = s->lru_prev;
         if (!s->conn) {
             cache_remove(c, s);
@@ -210,6 +213,7 @@ ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint
         ag_conn_fail(conn, err);
         return NULL;
     }
+    open_attach(conn, stmt); /* in use from here: the trim below cannot take it */
     if (c && !in_cache) {
         ag_stmt **bucket = &c->buckets[h & (c->nbuckets - 1)];
         stmt->hash_next = *bucket;
@@ -219,7 +223,6 @@ ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint
         stmt->cached = 1;
         cache_trim(c, conn->engine->statement_cache_size);
     }
-    open_attach(conn, stmt);
     return stmt;
 }
 
@@ -262,19 +265,27 @@ int ag_stmt_fetch(ag_stmt *stmt, ag_error *err) {
 int ag_stmt_execute_many(ag_stmt *stmt, int nparams, ag_row_source next, void *ctx,
                          int64_t *rows_affected, ag_error *err) {
     ag_conn *conn = stmt->conn;
-    int own_tx = !ag_conn_in_transaction(conn) && !conn->engine->autocommit;
+    /* All or nothing: in a transaction of its own when none is open, under a
+     * savepoint of its own inside the caller's (so that a failing row leaves
+     * the caller's transaction as it was, and usable, on every database). */
+    int in_tx = ag_conn_in_transaction(conn);
+    int own_tx = !in_tx && !conn->engine->autocommit;
+    int own_savepoint = in_tx && !conn->engine->autocommit;
     ag_tx tx = {0, 0};
     if (own_tx && ag_conn_begin(conn, 0, &tx, err) != 0) return -1;
+    if (own_savepoint && ag_conn_exec_simple(conn, "SAVEPOINT argent_many", err) != 0) return -1;
     *rows_affected = 0;
     if (stmt->driver->execute_many(stmt->dstmt, nparams, next, ctx, rows_affected, err) != 0) {
         ag_conn_fail(conn, err);
-        if (own_tx) {
-            ag_error ignored;
-            ag_conn_rollback(conn, tx, &ignored);
-        }
+        ag_error ignored;
+        if (own_tx) ag_conn_rollback(conn, tx, &ignored);
+        if (own_savepoint && !conn->invalid)
+            ag_conn_exec_simple(conn, "ROLLBACK TO SAVEPOINT argent_many; RELEASE SAVEPOINT argent_many", &ignored);
+        *rows_affected = 0;
         return -1;
     }
     if (own_tx) return ag_conn_commit(conn, tx, err);
+    if (own_savepoint) return ag_conn_exec_simple(conn, "RELEASE SAVEPOINT argent_many", err);
     return 0;
 }
 

@@ -111,8 +111,10 @@ int ag_stmt_execute(ag_stmt *stmt, const ag_value *params, int nparams, ag_error
 /* 1 row ready, 0 done (the statement is reset), -1 error. */
 int ag_stmt_fetch(ag_stmt *stmt, ag_error *err);
 
-/* Executes once per row of next(); opens and commits a transaction around it
- * when none is open, so that a failure leaves nothing behind. */
+/* Executes once per row of next(), all or nothing: inside a transaction of
+ * its own when none is open, else inside a savepoint of its own, so that a
+ * failure leaves nothing behind and the caller's transaction as it was
+ * (except under isolation_level AUTOCOMMIT, where nothing is atomic). */
 int ag_stmt_execute_many(ag_stmt *stmt, int nparams, ag_row_source next, void *ctx,
                          int64_t *rows_affected, ag_error *err);
 

@@ -42,6 +42,8 @@ typedef struct ag_lua_conn {
     int scratch_cap;
     int echo;
     int busy; /* executemany is pulling rows from a Lua function: the connection is not to be used */
+    ag_tx deferred_rollback; /* a transaction collected while busy, rolled back when executemany ends
+                                (depth 0: none) */
 } ag_lua_conn;
 
 /* ---- errors (error.c) */
@@ -89,6 +91,14 @@ void ag_lua_push_url(lua_State *L, const ag_url *url);
 void ag_lua_push_engine(lua_State *L, ag_engine *engine);
 ag_lua_engine *ag_lua_check_engine(lua_State *L, int idx);
 ag_lua_conn *ag_lua_check_conn(lua_State *L, int idx); /* open connections only */
+/* Raises InvalidRequestError when c is busy: a row function of its running
+ * executemany may not end or close what the driver is using (what: "close the
+ * connection", "commit", ...). */
+void ag_lua_check_not_busy(lua_State *L, const ag_lua_conn *c, const char *what);
+/* Brackets an executemany whose rows come from a Lua function (busy = 1) or a
+ * list (busy = 0); the end rolls back a transaction collected meanwhile. */
+void ag_lua_conn_busy_begin(ag_lua_conn *c, int busy);
+void ag_lua_conn_busy_end(ag_lua_conn *c);
 /* Pushes a new transaction object for the connection at conn_idx. */
 void ag_lua_push_transaction(lua_State *L, int conn_idx, ag_tx tx);
 /* Echoes an executed statement (conn:execute's echo): to stderr, or to the

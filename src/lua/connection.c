@@ -21,10 +21,28 @@ ag_lua_conn *ag_lua_check_conn(lua_State *L, int idx) {
     ag_lua_conn *c = ag_lua_testudata_key(L, idx, &ag_lua_conn_mt_key);
     if (!c) c = luaL_checkudata(L, idx, AG_CONNECTION_TYPE); /* raises its usual error */
     if (!c->conn) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this connection is closed");
-    if (c->busy)
-        ag_lua_raisef(L, AG_ERR_INVALID_REQUEST,
-                      "this connection is running executemany: its row function cannot use the connection");
+    ag_lua_check_not_busy(L, c, "use the connection");
     return c;
+}
+
+void ag_lua_check_not_busy(lua_State *L, const ag_lua_conn *c, const char *what) {
+    if (c->busy)
+        ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this connection is running executemany: its row function cannot %s",
+                      what);
+}
+
+void ag_lua_conn_busy_begin(ag_lua_conn *c, int busy) {
+    c->busy = busy;
+    c->deferred_rollback.depth = 0;
+}
+
+void ag_lua_conn_busy_end(ag_lua_conn *c) {
+    c->busy = 0;
+    if (c->deferred_rollback.depth > 0 && c->conn) {
+        ag_error ignored; /* as from __gc: the pool resets the connection if this fails */
+        ag_conn_rollback(c->conn, c->deferred_rollback, &ignored);
+    }
+    c->deferred_rollback.depth = 0;
 }
 
 static void conn_close_core(ag_lua_conn *c) {
@@ -39,7 +57,15 @@ static void conn_close_core(ag_lua_conn *c) {
 
 static int conn_close(lua_State *L) {
     ag_lua_conn *c = luaL_checkudata(L, 1, AG_CONNECTION_TYPE);
+    ag_lua_check_not_busy(L, c, "close the connection");
     conn_close_core(c);
+    return 0;
+}
+
+/* __gc: never busy (a running executemany holds the connection on its stack). */
+static int conn_gc(lua_State *L) {
+    ag_lua_conn *c = luaL_checkudata(L, 1, AG_CONNECTION_TYPE);
+    if (!c->busy) conn_close_core(c);
     return 0;
 }
 
@@ -394,9 +420,9 @@ static int conn_executemany(lua_State *L) {
         if (ensure_scratch(c, nslots > 0 ? nslots : 1, &err) != 0) rc = -1;
         many_ctx ctx = {L, c, stmt, 3, 1, count, nslots, source ? 4 : 0, 0};
         /* The driver gets its own copy buffer: the scratch is refilled per row. */
-        c->busy = source;
+        ag_lua_conn_busy_begin(c, source);
         if (rc == 0) rc = ag_stmt_execute_many(stmt, nslots, many_next_row, &ctx, &affected, &err);
-        c->busy = 0;
+        ag_lua_conn_busy_end(c);
         if (ctx.raised) {
             ag_lua_result_attach(L, r, NULL);
             lua_pushvalue(L, 4);
@@ -468,7 +494,7 @@ void ag_lua_open_connection(lua_State *L) {
         {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
-        {"__gc", conn_close}, {"__close", conn_close}, {"__tostring", conn_tostring}, {NULL, NULL}};
+        {"__gc", conn_gc}, {"__close", conn_close}, {"__tostring", conn_tostring}, {NULL, NULL}};
     ag_lua_new_type(L, AG_CONNECTION_TYPE, methods, meta, conn_index);
     luaL_getmetatable(L, AG_CONNECTION_TYPE);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ag_lua_conn_mt_key);

@@ -170,6 +170,7 @@ static ag_lua_result *check_open_result(lua_State *L, ag_lua_result *r) {
         r->stmt = NULL; /* the connection released it */
         ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "the connection of this result is closed");
     }
+    ag_lua_check_not_busy(L, r->conn, "read another result of the connection");
     return r;
 }
 

@@ -656,9 +656,9 @@ int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int
         if (ensure_scratch(c, comp->nparams > 0 ? comp->nparams : 1, &err) != 0) rc = -1;
         many_ctx m = {L,         c,        comp,        rows_idx,  fixed_idx, convert_idx != 0, names_base, base, 1,
                       count,     source,   row_slot,    convert_idx, names_idx, 0};
-        c->busy = source;
+        ag_lua_conn_busy_begin(c, source);
         if (rc == 0) rc = ag_stmt_execute_many(st, comp->nparams, many_next, &m, &affected, &err);
-        c->busy = 0;
+        ag_lua_conn_busy_end(c);
         if (m.raised) { /* the row function's own error (or the insert's check of its row) */
             lua_settop(L, base);
             ag_lua_result_attach(L, r, NULL);

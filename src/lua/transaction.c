@@ -37,6 +37,7 @@ static int tx_commit(lua_State *L) {
     ag_lua_conn *c;
     lua_tx *t = check_tx(L, &c);
     if (!c) return ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "the connection of this transaction is closed");
+    ag_lua_check_not_busy(L, c, "commit a transaction");
     ag_error err;
     if (ag_conn_commit(c->conn, t->tx, &err) != 0) return ag_lua_raise(L, &err, NULL);
     return 0;
@@ -46,6 +47,7 @@ static int tx_rollback(lua_State *L) {
     ag_lua_conn *c;
     lua_tx *t = check_tx(L, &c);
     if (!c) return 0; /* closing the connection rolled it back */
+    ag_lua_check_not_busy(L, c, "roll back a transaction");
     ag_error err;
     if (ag_conn_rollback(c->conn, t->tx, &err) != 0) return ag_lua_raise(L, &err, NULL);
     return 0;
@@ -58,6 +60,7 @@ static int tx_close(lua_State *L) {
     ag_lua_conn *c;
     lua_tx *t = check_tx(L, &c);
     if (c && ag_conn_tx_active(c->conn, t->tx)) {
+        ag_lua_check_not_busy(L, c, "close a transaction");
         ag_error err;
         /* From __close with an error already in flight (argument 2), keep that error. */
         if (ag_conn_rollback(c->conn, t->tx, &err) != 0 && lua_isnoneornil(L, 2)) {
@@ -71,6 +74,11 @@ static int tx_gc(lua_State *L) {
     ag_lua_conn *c;
     lua_tx *t = check_tx(L, &c);
     if (c && ag_conn_tx_active(c->conn, t->tx)) {
+        if (c->busy) { /* collected under a running executemany: roll back when it ends */
+            if (c->deferred_rollback.depth == 0 || t->tx.depth < c->deferred_rollback.depth)
+                c->deferred_rollback = t->tx;
+            return 0;
+        }
         ag_error ignored;
         ag_conn_rollback(c->conn, t->tx, &ignored);
     }

@@ -129,10 +129,62 @@ static void test_cache_and_transactions(const char *url) {
     CHECK_INT(count_rows(conn, "t"), 102);
     CHECK(!ag_conn_in_transaction(conn));
 
+    /* ... and inside a caller's transaction it runs under a savepoint: the
+     * failing run leaves the transaction as it was, and usable */
+    CHECK_INT(ag_conn_begin(conn, 0, &outer, &err), 0);
+    ag_value four = {.type = AG_VALUE_INTEGER, .u.integer = 4};
+    CHECK_INT(exec_sql(conn, "INSERT INTO t (id) VALUES (?)", &four, 1), 0);
+    s = ag_conn_prepare(conn, "INSERT INTO t (id) VALUES (? + 1000)", 36, 1, &err);
+    rows_ctx bad2 = {0, 100, 50}; /* row 50 is 1001, written by the first run */
+    CHECK_INT(ag_stmt_execute_many(s, 1, next_row, &bad2, &affected, &err), -1);
+    CHECK_INT(err.kind, AG_ERR_INTEGRITY);
+    CHECK_INT(affected, 0);
+    ag_stmt_release(s);
+    CHECK(ag_conn_tx_active(conn, outer));
+    CHECK_INT(count_rows(conn, "t"), 103);
+    CHECK_INT(ag_conn_commit(conn, outer, &err), 0);
+    CHECK_INT(count_rows(conn, "t"), 103);
+
     ag_conn_close(conn);
     ag_engine_pool_status(engine, &st);
     CHECK_INT(st.checked_out, 0);
     CHECK_INT(st.checked_in, 1);
+    ag_engine_release(engine);
+}
+
+/* The cache never evicts the statement it hands out, nor one in use: with
+ * room for one and every entry busy, it grows, and shrinks back on release. */
+static void test_cache_full_of_busy_statements(const char *url) {
+    ag_engine_options options;
+    ag_engine_options_init(&options);
+    options.statement_cache_size = 1;
+    ag_error err;
+    ag_engine *engine = ag_engine_create(url, strlen(url), &options, &err);
+    CHECK(engine != NULL);
+    if (!engine) return;
+    ag_conn *conn = ag_engine_connect(engine, &err);
+    CHECK(conn != NULL);
+    enum { N = 5 };
+    ag_stmt *busy[N];
+    for (int i = 0; i < N; i++) {
+        char sql[32];
+        snprintf(sql, sizeof sql, "SELECT %d", i + 10);
+        busy[i] = ag_conn_prepare(conn, sql, strlen(sql), 1, &err);
+        CHECK(busy[i] != NULL && busy[i]->cached);
+        if (!busy[i]) return;
+        CHECK_INT(ag_stmt_execute(busy[i], NULL, 0, &err), 0);
+        CHECK_INT(ag_stmt_fetch(busy[i], &err), 1);
+    }
+    for (int i = 0; i < N; i++) { /* every one still alive and reading its own row */
+        ag_value v;
+        busy[i]->driver->column_value(busy[i]->dstmt, 0, &v);
+        CHECK_INT(v.u.integer, i + 10);
+        ag_stmt_release(busy[i]);
+    }
+    ag_stmt *again = ag_conn_prepare(conn, "SELECT 14", 9, 1, &err);
+    CHECK(again == busy[N - 1]); /* the newest idle one was kept */
+    ag_stmt_release(again);
+    ag_conn_close(conn);
     ag_engine_release(engine);
 }
 
@@ -159,6 +211,7 @@ int main(void) {
     snprintf(url, sizeof url, "sqlite:///%s/t.db", dir);
     test_cache_and_transactions(url);
     test_cache_and_transactions("sqlite:///:memory:");
+    test_cache_full_of_busy_statements("sqlite:///:memory:");
     test_bad_options();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

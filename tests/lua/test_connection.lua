@@ -198,6 +198,144 @@ function TestConnection:test_executemany_row_function_errors_leave_nothing()
     lu.assertEquals(conn:execute("SELECT 1 AS one"):scalar(), 1) -- and works again after
 end
 
+-- A row function that ends or closes the connection under a running
+-- executemany is refused (it would free the connection under the driver).
+function TestConnection:test_executemany_row_function_cannot_close_the_connection()
+    local conn = self.engine:connect()
+    local sql = "INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)"
+    helper.assert_error("InvalidRequestError", "row function", conn.executemany, conn, sql,
+                        rows_of(20, function(i)
+                            if i == 5 then conn:close() end
+                            return {i, "x", i}
+                        end))
+    lu.assertFalse(conn.closed)
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 0)
+    conn:close()
+end
+
+function TestConnection:test_executemany_row_function_cannot_end_the_transaction()
+    for _, verb in ipairs {"commit", "rollback", "close"} do
+        local conn <close> = self.engine:connect()
+        local tx = conn:begin()
+        local sql = "INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)"
+        helper.assert_error("InvalidRequestError", "row function", conn.executemany, conn, sql,
+                            rows_of(20, function(i)
+                                if i == 5 then tx[verb](tx) end
+                                return {i, "x", i}
+                            end))
+        -- nothing of the executemany stays, and the transaction is still the caller's
+        lu.assertTrue(tx.is_active, verb)
+        lu.assertEquals(helper.count(conn, "t_conn_users"), 0, verb)
+        tx:rollback()
+        lu.assertEquals(helper.count(conn, "t_conn_users"), 0, verb)
+    end
+end
+
+-- Another result of the connection cannot be read under a running
+-- executemany; dropping one there is harmless.
+function TestConnection:test_executemany_row_function_cannot_read_another_result()
+    local conn <close> = self.engine:connect()
+    insert_users(conn)
+    local res = conn:execute("SELECT id FROM t_conn_users ORDER BY id")
+    local dropped = conn:execute("SELECT name FROM t_conn_users ORDER BY id")
+    lu.assertEquals(dropped:first().name, "ann")
+    local sql = "INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)"
+    helper.assert_error("InvalidRequestError", "row function", conn.executemany, conn, sql,
+                        rows_of(20, function(i)
+                            if i == 5 then res:first() end
+                            return {i + 10, "x", i}
+                        end))
+    dropped = nil
+    lu.assertEquals(conn:executemany(sql, rows_of(20, function(i)
+        if i == 5 then collectgarbage(); collectgarbage() end
+        return {i + 10, "x", i}
+    end)), 20)
+    lu.assertEquals(res:first(), {id = 1}) -- still readable (what a SQLite cursor sees of rows written since is its own)
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 23)
+end
+
+-- executemany is all or nothing, inside a caller's transaction too: a row
+-- that fails leaves the transaction as it was before the call, and usable.
+function TestConnection:test_executemany_in_a_transaction_is_all_or_nothing()
+    local conn <close> = self.engine:connect()
+    local tx = conn:begin()
+    conn:execute("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)", {100, "kept", 1})
+    local sql = "INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)"
+    -- the row function raises at row 5
+    local boom = {}
+    local ok, err = pcall(conn.executemany, conn, sql, rows_of(20, function(i)
+        if i == 5 then error(boom) end
+        return {i, "x", i}
+    end))
+    lu.assertFalse(ok)
+    lu.assertIs(err, boom)
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 1)
+    -- the database refuses row 3 (a duplicate key)
+    helper.assert_error("IntegrityError", nil, conn.executemany, conn, sql, {{1, "a", 1}, {2, "b", 2}, {1, "c", 3}})
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 1)
+    -- the transaction goes on
+    lu.assertEquals(conn:executemany(sql, {{1, "a", 1}, {2, "b", 2}}), 2)
+    tx:commit()
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 3)
+end
+
+-- A transaction dropped (and collected) while a row function runs is rolled
+-- back after the executemany, not under it.
+function TestConnection:test_transaction_collected_during_executemany_rolls_back_after_it()
+    local conn <close> = self.engine:connect()
+    local tx = conn:begin()
+    tx = nil
+    local sql = "INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)"
+    lu.assertEquals(conn:executemany(sql, rows_of(20, function(i)
+        if i == 5 then collectgarbage(); collectgarbage() end
+        return {i, "x", i}
+    end)), 20)
+    lu.assertFalse(conn:in_transaction())
+    lu.assertEquals(helper.count(conn, "t_conn_users"), 0)
+end
+
+-- The statement cache never evicts its newest entry or one in use by an open
+-- result: when every entry is in use it grows past its size until results close.
+function TestConnection:test_statement_cache_full_of_open_results_grows()
+    for _, size in ipairs {1, 4} do
+        local engine = helper.engine {statement_cache_size = size}
+        helper.create_tables(engine, TABLES) -- (a new engine on :memory: is a new database)
+        local conn <close> = engine:connect()
+        insert_users(conn)
+        local open = {}
+        for i = 1, size + 3 do
+            local res = conn:execute("SELECT id, " .. i .. " AS k FROM t_conn_users ORDER BY id")
+            lu.assertEquals(res:first().k, i) -- reads one row; the result stays open
+            open[#open + 1] = conn:execute("SELECT name, " .. i .. " AS k FROM t_conn_users ORDER BY id")
+        end
+        lu.assertEquals(conn:execute("SELECT count(*) AS n FROM t_conn_users"):scalar(), 3)
+        for i, res in ipairs(open) do
+            local names = {}
+            for row in res:rows() do names[#names + 1] = row.name .. row.k end
+            lu.assertEquals(names, {"ann" .. i, "bob" .. i, "cy" .. i})
+        end
+        open = nil
+        collectgarbage()
+        -- and it works as a cache again
+        for i = 1, size + 3 do
+            lu.assertEquals(conn:execute("SELECT " .. i .. " AS k"):scalar(), i)
+        end
+        conn:close()
+        engine:dispose()
+    end
+end
+
+function TestConnection:test_default_statement_cache_with_129_open_results()
+    insert_users(self.engine:connect())
+    local conn <close> = self.engine:connect()
+    local open = {}
+    for i = 1, 129 do
+        open[i] = conn:execute("SELECT id, " .. i .. " AS k FROM t_conn_users ORDER BY id")
+    end
+    lu.assertEquals(conn:execute("SELECT 'one more' AS m"):scalar(), "one more")
+    for i = 1, 129 do lu.assertEquals(open[i]:all()[3].k, i) end
+end
+
 -- exec_driver_sql
 
 function TestConnection:test_exec_driver_sql_passes_sql_untouched()
