@@ -6,6 +6,7 @@
 ARGENT_DEBIAN_PACKAGES=(
     build-essential cmake pkg-config # compiler and build
     lua5.4 liblua5.4-dev lua-unit    # Lua 5.4 and the test framework
+    luarocks                         # `luarocks make` (tests/install)
     libsqlite3-dev libpq-dev         # the database client libraries
     libmariadb-dev                   # ... MariaDB Connector/C
     postgresql                       # the server the tests start (scripts/pg.sh)

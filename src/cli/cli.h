@@ -28,6 +28,11 @@ typedef int ag_cli_command_fn(const char *prog, int argc, char **argv);
 
 int ag_cli_run(const char *prog, int argc, char **argv);
 
+/* argent's own entries for package.path and package.cpath (each ends in ';'):
+ * the build tree's, or the installation's around this executable (paths.c).
+ * 0, or -1 when a buffer is too small. */
+int ag_cli_module_paths(char *path, size_t path_size, char *cpath, size_t cpath_size);
+
 /* Prints "argent: MESSAGE" on stderr (and flushes it). */
 void ag_cli_message(const char *msg);
 

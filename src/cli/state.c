@@ -6,32 +6,18 @@
  * libraries read LUA_PATH / LUA_CPATH (";;" included) from the environment,
  * LUA_INIT runs first, errors come back with a traceback, and the state is
  * closed at the end so that __gc metamethods run.  The one addition is the
- * module path: argent's own directories go first, so that `require "argent"`
- * and `require "argent.core"` find this build and no other copy.
+ * module path: argent's own directories (paths.c) go first, so that `require
+ * "argent"` and `require "argent.core"` find this command's copy and no other.
  */
 #include "cli/cli.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
-
-#if !defined(ARGENT_LUA_DIR) || !defined(ARGENT_BUILD_DIR) || !defined(ARGENT_SOURCE_DIR)
-#error "ARGENT_LUA_DIR, ARGENT_BUILD_DIR and ARGENT_SOURCE_DIR must be defined (CMakeLists.txt)"
-#endif
-
-/* lua/ of the source tree (argent/init.lua ...), then the source tree itself
- * (models/blog.lua is `require "models.blog"` from any directory). */
-#define ARGENT_PATH_PREFIX                                                                         \
-    ARGENT_LUA_DIR "/?.lua;" ARGENT_LUA_DIR "/?/init.lua;" ARGENT_SOURCE_DIR "/?.lua;"
-/* Where the build puts argent/core.so, i.e. `require "argent.core"`.  Not
- * ARGENT_BUILD_DIR itself: there, "argent" is this command's file name. */
-#ifndef ARGENT_CMODULE_DIR
-#define ARGENT_CMODULE_DIR ARGENT_BUILD_DIR "/lib"
-#endif
-#define ARGENT_CPATH_PREFIX ARGENT_CMODULE_DIR "/?.so;"
 
 /* The names lua.c reads, the versioned one first. */
 #define LUA_INIT_VERSIONED "LUA_INIT_" LUA_VERSION_MAJOR "_" LUA_VERSION_MINOR
@@ -125,8 +111,11 @@ static int protected_main(lua_State *L) {
     const struct protected_main_args *args = lua_touserdata(L, 1);
     luaL_checkversion(L); /* the header we compiled with matches the library we run with */
     luaL_openlibs(L);
-    prepend_to_package_field(L, "path", ARGENT_PATH_PREFIX);
-    prepend_to_package_field(L, "cpath", ARGENT_CPATH_PREFIX);
+    char path[3 * PATH_MAX], cpath[PATH_MAX + 64];
+    if (ag_cli_module_paths(path, sizeof path, cpath, sizeof cpath) != 0)
+        return luaL_error(L, "argent's directories have names too long for a module path");
+    prepend_to_package_field(L, "path", path);
+    prepend_to_package_field(L, "cpath", cpath);
     lua_gc(L, LUA_GCRESTART);
     lua_gc(L, LUA_GCGEN, 0, 0); /* as lua.c: generational mode */
     if (run_lua_init(L) != LUA_OK) {
