@@ -8,6 +8,7 @@ ARGENT_DEBIAN_PACKAGES=(
     lua5.4 liblua5.4-dev lua-unit    # Lua 5.4 and the test framework
     luarocks                         # `luarocks make` (tests/install)
     libsqlite3-dev libpq-dev         # the database client libraries
+    sqlite3                          # the shell: another process on a test database
     libmariadb-dev                   # ... MariaDB Connector/C
     postgresql                       # the server the tests start (scripts/pg.sh)
     mariadb-server                   # ... and scripts/mariadb.sh

@@ -20,8 +20,18 @@
  * Connect args understood (values are strings; an unknown key or a value not
  * in the lists below is an AG_ERR_ARGUMENT):
  *   busy_timeout  milliseconds to wait for a lock (default 5000)
- *   journal_mode  DELETE, TRUNCATE, PERSIST, MEMORY, WAL, OFF (default WAL for
- *                 files; left alone for in-memory databases)
+ *   journal_mode  DELETE, TRUNCATE, PERSIST, MEMORY, WAL, OFF.  Without it an
+ *                 existing database keeps the mode it has (changing it needs
+ *                 an exclusive lock, and some modes persist in the file: a
+ *                 connection must not convert someone else's database), and
+ *                 a new one (no file yet, or an empty file) is made WAL.
+ *                 A change waits for locks up to busy_timeout (SQLite's own
+ *                 busy handler is not called for it while another
+ *                 connection writes).
+ *   mode          ro (read-only: nothing is created or written, even if the
+ *                 file is writable), rw (read-write, the file must exist) or
+ *                 rwc (read-write, created when missing: the default), as
+ *                 SQLite's URI parameter of that name
  *   synchronous   OFF, NORMAL, FULL, EXTRA or 0..3 (default: SQLite's)
  *   foreign_keys  on/off (1/0, true/false, yes/no); default on
  *   check_same_thread  accepted and ignored: SQLAlchemy users pass it for
@@ -35,10 +45,12 @@
  */
 #include "driver/driver.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -237,6 +249,7 @@ static int columns_refresh(ag_driver_stmt *st) {
 typedef struct sqlite_options {
     int busy_timeout_ms;
     const char *journal_mode; /* canonical spelling from the tables below, or NULL */
+    const char *mode;         /* "ro", "rw" or "rwc" */
     const char *synchronous;
     int foreign_keys;
     int read_uncommitted;
@@ -244,6 +257,7 @@ typedef struct sqlite_options {
 
 static const char *const journal_modes[] = {"DELETE", "TRUNCATE", "PERSIST", "MEMORY",
                                             "WAL",    "OFF",      NULL};
+static const char *const open_modes[] = {"ro", "rw", "rwc", NULL};
 static const char *const synchronous_modes[] = {"OFF", "NORMAL", "FULL", "EXTRA", "0",
                                                 "1",   "2",      "3",    NULL};
 
@@ -265,10 +279,10 @@ static int parse_bool(const char *v) {
 }
 
 /* Reads connect args and isolation level into o.  0 or -1 (AG_ERR_ARGUMENT). */
-static int parse_options(const ag_connect_params *params, int in_memory, sqlite_options *o,
-                         ag_error *err) {
+static int parse_options(const ag_connect_params *params, sqlite_options *o, ag_error *err) {
     o->busy_timeout_ms = 5000;
-    o->journal_mode = in_memory ? NULL : "WAL";
+    o->journal_mode = NULL;
+    o->mode = "rwc";
     o->synchronous = NULL;
     o->foreign_keys = 1;
     o->read_uncommitted = 0;
@@ -291,6 +305,11 @@ static int parse_options(const ag_connect_params *params, int in_memory, sqlite_
                                     "sqlite connect arg journal_mode: unknown mode '%s' (DELETE, "
                                     "TRUNCATE, PERSIST, MEMORY, WAL or OFF)",
                                     value);
+        } else if (strcmp(key, "mode") == 0) {
+            if (!(o->mode = lookup(open_modes, value)))
+                return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                                    "sqlite connect arg mode: unknown mode '%s' (ro, rw or rwc)",
+                                    value);
         } else if (strcmp(key, "synchronous") == 0) {
             if (!(o->synchronous = lookup(synchronous_modes, value)))
                 return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
@@ -310,7 +329,8 @@ static int parse_options(const ag_connect_params *params, int in_memory, sqlite_
         } else {
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                                 "unknown sqlite connect arg '%s' (known: busy_timeout, "
-                                "journal_mode, synchronous, foreign_keys, check_same_thread)",
+                                "journal_mode, mode, synchronous, foreign_keys, "
+                                "check_same_thread)",
                                 key);
         }
     }
@@ -329,13 +349,45 @@ static int parse_options(const ag_connect_params *params, int in_memory, sqlite_
     return 0;
 }
 
+/* Is there no database at path yet (no file, or an empty one, which SQLite
+ * reads as an empty database)?  Only such a database gets argent's default
+ * journal mode: an existing one keeps its own. */
+static int is_new_database(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return errno == ENOENT;
+    return S_ISREG(st.st_mode) && st.st_size == 0;
+}
+
+/* PRAGMA journal_mode=mode (a spelling from journal_modes).  Switching needs
+ * an exclusive lock, and SQLite does not call the busy handler for it while
+ * another connection holds a write lock (it would deadlock a connection that
+ * also holds a read lock); so this retries every 10 ms until the busy
+ * timeout has passed, as any other statement would wait. */
+static int set_journal_mode(sqlite3 *db, const char *mode, int timeout_ms) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", mode);
+    int waited = 0;
+    for (;;) {
+        int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || waited >= timeout_ms) return rc;
+        int step = timeout_ms - waited < 10 ? timeout_ms - waited : 10;
+        sqlite3_sleep(step);
+        waited += step;
+    }
+}
+
 static int sqlite_connect(const ag_connect_params *params, ag_driver_conn **out, ag_error *err) {
     *out = NULL;
     const char *path = params->url && params->url->database ? params->url->database : ":memory:";
     /* "" is a private temporary database: no WAL either. */
     int in_memory = strcmp(path, ":memory:") == 0 || path[0] == '\0';
     sqlite_options o;
-    if (parse_options(params, in_memory, &o, err)) return -1;
+    if (parse_options(params, &o, err)) return -1;
+    int read_only = strcmp(o.mode, "ro") == 0;
+    const char *journal_mode = o.journal_mode;
+    if (!journal_mode && !in_memory && !read_only && strcmp(o.mode, "rwc") == 0 &&
+        is_new_database(path))
+        journal_mode = "WAL";
 
     /* Debian's SQLite is built with SQLITE_USE_URI, which reads any name
      * starting with "file:" as a URI; "./" keeps such a name a plain path. */
@@ -347,7 +399,10 @@ static int sqlite_connect(const ag_connect_params *params, ag_driver_conn **out,
         memcpy(prefixed + 2, path, n + 1);
     }
 
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int flags = SQLITE_OPEN_NOMUTEX;
+    if (read_only) flags |= SQLITE_OPEN_READONLY;
+    else if (strcmp(o.mode, "rw") == 0) flags |= SQLITE_OPEN_READWRITE;
+    else flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 #ifdef SQLITE_OPEN_EXRESCODE
     flags |= SQLITE_OPEN_EXRESCODE;
 #endif
@@ -363,7 +418,8 @@ static int sqlite_connect(const ag_connect_params *params, ag_driver_conn **out,
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, o.busy_timeout_ms);
 
-    /* The pragmas' values come from the tables above, never from user text. */
+    /* Nothing here takes a lock on the database unless a journal mode is to
+     * be set: opening never fails because another process is writing. */
     char sql[96];
     const char *pragmas[4];
     int npragmas = 0;
@@ -372,10 +428,14 @@ static int sqlite_connect(const ag_connect_params *params, ag_driver_conn **out,
     for (int i = 0; i < npragmas; i++) {
         if ((rc = sqlite3_exec(db, pragmas[i], NULL, NULL, NULL)) != SQLITE_OK) goto fail;
     }
-    if (o.journal_mode) {
-        snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", o.journal_mode);
-        if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
-    }
+    /* Reading the header tells a file that is not a database (SQLITE_NOTADB)
+     * now rather than at the first statement; it takes a read lock, waiting
+     * busy_timeout for a writer that is committing. */
+    if (!in_memory && (rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL)) != SQLITE_OK)
+        goto fail;
+    /* The pragmas' values come from the tables above, never from user text. */
+    if (journal_mode && (rc = set_journal_mode(db, journal_mode, o.busy_timeout_ms)) != SQLITE_OK)
+        goto fail;
     if (o.synchronous) {
         snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", o.synchronous);
         if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK) goto fail;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -22,7 +23,23 @@ static const char *const op_names[] = {"database_exists", "create_database", "dr
 
 /* ---- SQLite: the database is a file */
 
-static int file_exists(const char *path) { return access(path, F_OK) == 0; }
+/* Is there a SQLite database at path: a regular file that is empty (SQLite
+ * reads that as an empty database) or starts with SQLite's header?  A
+ * directory or a file of another kind is not one (and so is neither
+ * dropped nor overwritten as if it were).  A file that cannot be read is
+ * taken to be one: opening it will say what is wrong. */
+static int file_exists(const char *path) {
+    static const char header[16] = "SQLite format 3";
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    if (st.st_size == 0) return 1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1;
+    char got[16];
+    size_t n = fread(got, 1, sizeof got, f);
+    fclose(f);
+    return n == sizeof got && memcmp(got, header, sizeof got) == 0;
+}
 
 static int sqlite_op(const ag_driver *driver, const ag_url *url, db_op op, int lenient,
                      ag_error *err) {

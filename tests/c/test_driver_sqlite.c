@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -829,6 +830,140 @@ static void remove_db(const char *file) {
     unlink(side);
 }
 
+/* Journal modes: a new database (no file, or an empty file) is made WAL; an
+ * existing one keeps its mode unless journal_mode is given. */
+static void test_journal_mode_kept(const char *file) {
+    ag_driver_conn *conn = NULL;
+    ag_error err;
+    ag_url_param delete_mode[] = {{"journal_mode", "DELETE"}};
+    CHECK_INT(open_db(file, delete_mode, 1, NULL, &conn, &err), 0);
+    if (!conn) return;
+    check_journal(conn, "delete");
+    exec_ok(conn, "CREATE TABLE kept (x)");
+    drv->close(conn);
+    conn = connect_ok(file); /* no journal_mode: the file's own mode stays */
+    if (conn) {
+        check_journal(conn, "delete");
+        drv->close(conn);
+    }
+    remove_db(file);
+    FILE *f = fopen(file, "wb"); /* an empty file is a new database */
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    conn = connect_ok(file);
+    if (conn) {
+        check_journal(conn, "wal");
+        drv->close(conn);
+    }
+    remove_db(file);
+}
+
+/* mode=ro|rw|rwc, as SQLite's URI parameter. */
+static void test_open_modes(const char *file) {
+    ag_driver_conn *conn = NULL;
+    ag_error err;
+    ag_url_param ro[] = {{"mode", "ro"}}, rw[] = {{"mode", "rw"}}, bad[] = {{"mode", "rx"}};
+    /* a missing file is not created by ro or rw */
+    CHECK_INT(open_db(file, ro, 1, NULL, &conn, &err), -1);
+    CHECK_INT(err.kind, AG_ERR_OPERATIONAL);
+    CHECK_STR(err.code, "14");
+    CHECK_INT(open_db(file, rw, 1, NULL, &conn, &err), -1);
+    CHECK_INT(err.kind, AG_ERR_OPERATIONAL);
+    CHECK(access(file, F_OK) != 0);
+    CHECK_INT(open_db(file, bad, 1, NULL, &conn, &err), -1);
+    CHECK_INT(err.kind, AG_ERR_ARGUMENT);
+    CHECK(strstr(err.message, "rx") != NULL);
+
+    ag_url_param delete_mode[] = {{"journal_mode", "DELETE"}};
+    CHECK_INT(open_db(file, delete_mode, 1, NULL, &conn, &err), 0);
+    if (!conn) return;
+    exec_ok(conn, "CREATE TABLE ro_t (x); INSERT INTO ro_t VALUES (7)");
+    drv->close(conn);
+    conn = NULL;
+    CHECK_INT(open_db(file, ro, 1, NULL, &conn, &err), 0);
+    if (conn) {
+        CHECK_INT(query_int(conn, "SELECT x FROM ro_t"), 7);
+        ag_error_clear(&err);
+        CHECK_INT(drv->exec_simple(conn, "INSERT INTO ro_t VALUES (8)", &err), -1);
+        CHECK_INT(err.kind, AG_ERR_OPERATIONAL);
+        CHECK_STR(err.code, "8"); /* SQLITE_READONLY */
+        drv->close(conn);
+        conn = NULL;
+    }
+    CHECK_INT(open_db(file, rw, 1, NULL, &conn, &err), 0);
+    if (conn) {
+        exec_ok(conn, "INSERT INTO ro_t VALUES (8)");
+        check_journal(conn, "delete");
+        drv->close(conn);
+    }
+    remove_db(file);
+}
+
+/* Another process holds a write lock (RESERVED) on a rollback-journal
+ * database.  Opening it and reading need no more than a read lock; switching
+ * its journal mode, when asked, waits up to busy_timeout (SQLite alone would
+ * give up at once). */
+static void test_open_while_another_process_writes(const char *file) {
+    ag_driver_conn *conn = NULL;
+    ag_error err;
+    ag_url_param delete_mode[] = {{"journal_mode", "DELETE"}};
+    CHECK_INT(open_db(file, delete_mode, 1, NULL, &conn, &err), 0);
+    if (!conn) return;
+    exec_ok(conn, "CREATE TABLE w (x); INSERT INTO w VALUES (1)");
+    drv->close(conn);
+    conn = NULL;
+
+    int locked[2], go[2];
+    if (pipe(locked) != 0 || pipe(go) != 0) {
+        CHECK(0);
+        return;
+    }
+    pid_t child = fork();
+    if (child == 0) { /* the writer */
+        ag_driver_conn *w = NULL;
+        ag_error werr;
+        char c = 0;
+        if (open_db(file, NULL, 0, NULL, &w, &werr) != 0 ||
+            drv->exec_simple(w, "BEGIN IMMEDIATE; INSERT INTO w VALUES (2)", &werr) != 0)
+            _exit(2);
+        if (write(locked[1], "L", 1) != 1 || read(go[0], &c, 1) != 1) _exit(3);
+        usleep(200 * 1000); /* still writing while the parent starts waiting */
+        _exit(drv->exec_simple(w, "COMMIT", &werr) == 0 ? 0 : 4);
+    }
+    char c = 0;
+    CHECK(child > 0 && read(locked[0], &c, 1) == 1);
+
+    ag_url_param no_wait[] = {{"busy_timeout", "0"}};
+    CHECK_INT(open_db(file, no_wait, 1, NULL, &conn, &err), 0);
+    if (conn) {
+        check_journal(conn, "delete");
+        CHECK_INT(query_int(conn, "SELECT count(*) FROM w"), 1);
+        drv->close(conn);
+        conn = NULL;
+    }
+    ag_url_param wal_no_wait[] = {{"busy_timeout", "0"}, {"journal_mode", "WAL"}};
+    CHECK_INT(open_db(file, wal_no_wait, 2, NULL, &conn, &err), -1);
+    CHECK_INT(err.kind, AG_ERR_OPERATIONAL);
+    CHECK_STR(err.code, "5"); /* SQLITE_BUSY */
+
+    CHECK(write(go[1], "G", 1) == 1);
+    ag_url_param wal_wait[] = {{"busy_timeout", "30000"}, {"journal_mode", "WAL"}};
+    CHECK_INT(open_db(file, wal_wait, 2, NULL, &conn, &err), 0);
+    if (conn) {
+        check_journal(conn, "wal");
+        CHECK_INT(query_int(conn, "SELECT count(*) FROM w"), 2);
+        drv->close(conn);
+    }
+    int status = -1;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(locked[0]);
+    close(locked[1]);
+    close(go[0]);
+    close(go[1]);
+    remove_db(file);
+}
+
 int main(void) {
     CHECK_STR(drv->name, "sqlite");
     CHECK_INT(drv->dialect, AG_DIALECT_SQLITE);
@@ -849,6 +984,9 @@ int main(void) {
     remove_db(file);
     test_busy(file);
     remove_db(file);
+    test_journal_mode_kept(file);
+    test_open_modes(file);
+    test_open_while_another_process_writes(file);
 
     CHECK_INT(rmdir(dir), 0);
     CHECK_DONE();
