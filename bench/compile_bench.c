@@ -50,7 +50,7 @@ typedef struct schema {
 } schema;
 
 static ag_node *col(ag_node *t, const char *name) {
-    ag_sqltype ty = {AG_TYPE_INTEGER, 0, 0, 0};
+    ag_sqltype ty = {.kind = AG_TYPE_INTEGER};
     return ag_node_column(name, t, &ty, 0);
 }
 

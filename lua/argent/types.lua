@@ -25,6 +25,8 @@ function Type.__tostring(t)
     return ("Numeric(%d, %d)"):format(t.precision, t.scale or 0)
   elseif t.length then
     return ("%s(%d)"):format(t.__type, t.length)
+  elseif t.timezone then
+    return t.__type .. "(timezone=true)"
   end
   return t.__type
 end
@@ -54,6 +56,20 @@ function makers.Numeric(base, precision, scale, opts)
   end
   return setmetatable({__type = "Numeric", precision = precision, scale = scale or (precision and 0) or nil,
                        as_number = opts and opts.as_number and true or nil}, Type)
+end
+
+-- DateTime{timezone = true}: an instant, kept as UTC (timestamptz on
+-- PostgreSQL); a plain DateTime is a wall-clock time and takes no offset.
+function makers.DateTime(base, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    raise("ArgumentError", "DateTime: options must be a table like {timezone = true}, got " .. type(opts))
+  end
+  for k in pairs(opts or {}) do
+    if k ~= "timezone" then
+      raise("ArgumentError", ("DateTime: unknown option '%s' (timezone)"):format(tostring(k)))
+    end
+  end
+  return setmetatable({__type = "DateTime", timezone = opts and opts.timezone and true or nil}, Type)
 end
 
 function makers.Enum(base, ...)
@@ -124,7 +140,10 @@ local function is_datetime(v)
   if v:match(DATE) then return true end
   local d, rest = v:match("^(%d%d%d%d%-%d%d%-%d%d)[ T](.+)$")
   if not d then return false end
-  rest = rest:gsub("Z$", ""):gsub("[+-]%d%d:?%d%d$", "")
+  -- an offset ("Z", "+05:00", "-0330", "+05") is read here; whether the
+  -- column takes one is decided in C (src/lua/expression.c): DataError
+  rest = rest:gsub("[Zz]$", ""):gsub("%s*[+-]%d%d:%d%d:%d%d$", ""):gsub("%s*[+-]%d%d:?%d%d$", "")
+    :gsub("%s*[+-]%d%d$", "")
   return is_time(rest) ~= nil
 end
 

@@ -17,8 +17,9 @@
  * Parameters travel in text format with fixed type OIDs: INTEGER as int8,
  * FLOAT as float8 (shortest text that reads back to the same double), BOOLEAN
  * as bool, TEXT as unknown (OID 0: the server infers the type from context,
- * as for a literal) and BLOB, or text with a zero byte or invalid UTF-8, as
- * bytea in binary format.  Because a prepared statement's parameter types are
+ * as for a literal) and BLOB as bytea in binary format; text with a zero
+ * byte or invalid UTF-8 goes as bytea where the server inferred bytea for
+ * the parameter, and is a DataError anywhere else (never stored as hex).  Because a prepared statement's parameter types are
  * fixed when it is parsed, a statement keeps up to PG_MAX_VARIANTS server-side
  * variants.  Variant 0 is prepared by prepare() with every type inferred
  * (that gives param_count and the column names).  At execute the bound values
@@ -80,6 +81,7 @@
 #include <strings.h>
 
 #include "base/buf.h"
+#include "base/datetime.h"
 
 enum {
     PG_MAX_VARIANTS = 4,      /* server-side variants (parameter types) per statement */
@@ -98,6 +100,7 @@ enum {
     OID_INT4 = 23,
     OID_TEXT = 25,
     OID_OID = 26,
+    OID_TIMESTAMP = 1114,
     OID_FLOAT4 = 700,
     OID_FLOAT8 = 701,
     OID_UNKNOWN = 705,
@@ -512,19 +515,49 @@ static int is_plain_utf8(const unsigned char *p, size_t n) {
     return 1;
 }
 
+/* Text that PostgreSQL's text types cannot hold (a zero byte, or bytes that
+ * are not UTF-8) travels as bytea only where the statement wants bytea (the
+ * type the server inferred for the parameter: a raw-SQL insert of a Lua
+ * string into a bytea column).  Anywhere else it is a DataError: sent as
+ * bytea, the server would store its hex text ("\x610062") in a text column,
+ * a silent change of the data.  0, or -1 with err. */
+static int check_unplain_text(const ag_driver_stmt *s, int i, const ag_value *v, ag_error *err) {
+    if (s->nvariants > 0 && s->variants[0].server && s->variants[0].server[i] == OID_BYTEA) return 0;
+    if (memchr(v->u.bytes.data, '\0', v->u.bytes.len))
+        return ag_error_set(err, AG_ERR_DATA, "22021",
+                            "parameter %d: PostgreSQL text cannot hold a zero byte (use a LargeBinary "
+                            "/ bytea column for binary data)",
+                            i + 1);
+    return ag_error_set(err, AG_ERR_DATA, "22021",
+                        "parameter %d: the string is not valid UTF-8, which PostgreSQL text requires "
+                        "(use a LargeBinary / bytea column for binary data)",
+                        i + 1);
+}
+
 /* Fills the statement's binding arrays from params.  Text goes through a
  * NUL-terminated copy because libpq reads text-format values as C strings
- * (an ag_value's bytes need not be terminated).  0 or -1 (memory). */
+ * (an ag_value's bytes need not be terminated).  0, or -1 with err (memory,
+ * or text that cannot be sent: check_unplain_text). */
 static int bind_values(ag_driver_stmt *s, const ag_value *params, ag_error *err) {
     size_t text_total = 0;
     for (int i = 0; i < s->nparams; i++) { /* which text can travel as text */
         const ag_value *v = &params[i];
         s->kinds[i] = PK_NULL;
         if (v->type == AG_VALUE_TEXT && v->u.bytes.len) {
-            if (!is_plain_utf8((const unsigned char *)v->u.bytes.data, v->u.bytes.len))
+            if (!is_plain_utf8((const unsigned char *)v->u.bytes.data, v->u.bytes.len)) {
+                if (check_unplain_text(s, i, v, err) != 0) return -1;
                 s->kinds[i] = PK_BYTES;
-            else
+            } else {
+                /* PostgreSQL reads "...+05:00" as a timestamp by dropping the
+                 * offset: a different instant, so refuse it as every dialect does */
+                if (s->nvariants > 0 && s->variants[0].server && s->variants[0].server[i] == OID_TIMESTAMP &&
+                    ag_datetime_has_offset(v->u.bytes.data, v->u.bytes.len))
+                    return ag_error_set(err, AG_ERR_DATA, "22007",
+                                        "parameter %d: a timestamp without time zone takes no UTC offset "
+                                        "(use timestamptz, argent's DateTime{timezone = true})",
+                                        i + 1);
                 text_total += v->u.bytes.len + 1;
+            }
         }
     }
     ag_buf_reset(&s->text);
@@ -567,7 +600,7 @@ static int bind_values(ag_driver_stmt *s, const ag_value *params, ag_error *err)
                 s->want[i] = 0;
                 break;
             }
-            /* only bytea can carry it */
+            /* only bytea can carry it, and the statement wants bytea here */
             /* fall through */
         case AG_VALUE_BLOB:
             if (v->u.bytes.len > 0x7fffffff)

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/datetime.h"
+#include "base/utf8.h"
 #include "lua/sql_binding.h"
 
 /* ---- the userdata */
@@ -110,6 +112,11 @@ int ag_lua_to_sqltype(lua_State *L, int idx, ag_sqltype *out) {
         out->as_number = (uint8_t)lua_toboolean(L, -1);
         lua_pop(L, 3);
     }
+    if (out->kind == AG_TYPE_DATETIME) {
+        lua_getfield(L, idx, "timezone");
+        out->timezone = (uint8_t)lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     return 0;
 }
 
@@ -148,6 +155,31 @@ int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out,
         out->u.bytes.data = lua_tolstring(L, -1, &out->u.bytes.len);
         return 0;
     }
+    if (t && t->kind == AG_TYPE_DATETIME && lua_type(L, idx) == LUA_TSTRING) {
+        size_t len;
+        const char *text = lua_tolstring(L, idx, &len);
+        ag_datetime dt;
+        int parsed = ag_datetime_parse(text, len, &dt) == 0;
+        if (t->timezone) {
+            /* an instant: stored as its UTC text on every dialect */
+            char utc[AG_DATETIME_TEXT_MAX];
+            size_t n;
+            if (!parsed || !dt.has_offset || (n = ag_datetime_format_utc(&dt, utc)) == 0)
+                return ag_error_set(err, AG_ERR_DATA, NULL,
+                                    "DateTime{timezone = true} takes a date and time with a UTC offset "
+                                    "(like \"2026-11-24 02:26:03+05:00\" or \"2026-11-24T02:26:03Z\"), got '%.40s'",
+                                    text);
+            lua_pushlstring(L, utc, n);
+            out->type = AG_VALUE_TEXT;
+            out->u.bytes.data = lua_tolstring(L, -1, &out->u.bytes.len);
+            return 0;
+        }
+        if (parsed && dt.has_offset)
+            return ag_error_set(err, AG_ERR_DATA, NULL,
+                                "a DateTime column holds a time without a time zone and takes no UTC offset, "
+                                "got '%.40s' (use DateTime{timezone = true} for instants)",
+                                text);
+    }
     if (t && (t->kind == AG_TYPE_DATETIME || t->kind == AG_TYPE_TIME) && lua_type(L, idx) == LUA_TSTRING) {
         /* one text for one instant: "2026-11-24T02:26:03.000" is stored as "2026-11-24 02:26:03" */
         size_t len;
@@ -162,6 +194,21 @@ int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out,
                 return 0;
             }
         }
+    }
+    if (t && (t->kind == AG_TYPE_STRING || t->kind == AG_TYPE_TEXT) && lua_type(L, idx) == LUA_TSTRING) {
+        /* the same DataError on every dialect for what PostgreSQL cannot
+         * store, MariaDB refuses in part and SQLite would keep as bytes */
+        size_t len, where = 0;
+        const char *text = lua_tolstring(L, idx, &len);
+        ag_utf8_status status = ag_utf8_check(text, len, &where);
+        if (status == AG_UTF8_ZERO)
+            return ag_error_set(err, AG_ERR_DATA, "22021",
+                                "a String or Text value cannot hold a zero byte (use LargeBinary for binary data)");
+        if (status == AG_UTF8_INVALID)
+            return ag_error_set(err, AG_ERR_DATA, "22021",
+                                "a String or Text value must be UTF-8; byte %zu is not (use LargeBinary for "
+                                "binary data)",
+                                where + 1);
     }
     if (ag_lua_to_scalar(L, idx, t && t->kind == AG_TYPE_BINARY, out) == 0) return 0;
     switch (lua_type(L, idx)) {
@@ -245,7 +292,7 @@ ag_node *ag_lua_to_expr(lua_State *L, int idx, int hint_idx, const char *what) {
         lua_remove(L, -2);
         return n;
     }
-    ag_sqltype hint = {0, 0, 0, 0};
+    ag_sqltype hint = {0, 0, 0, 0, 0};
     ag_node *hint_node = hint_idx ? ag_lua_test_node(L, hint_idx) : NULL;
     if (hint_node) hint = ag_node_type_of(hint_node);
     if (lua_istable(L, idx) && hint.kind != AG_TYPE_JSON) {
@@ -262,6 +309,11 @@ ag_node *ag_lua_to_expr(lua_State *L, int idx, int hint_idx, const char *what) {
     ag_error err;
     if (ag_lua_convert_in(L, idx, &hint, &v, &err) != 0) {
         if (err.kind == AG_ERR_MEMORY) nomem(L);
+        if (err.kind == AG_ERR_DATA) { /* a value its column cannot hold: the kind every dialect gives */
+            ag_error data;
+            ag_error_set(&data, AG_ERR_DATA, err.code[0] ? err.code : NULL, "%s: %s", what, err.message);
+            ag_lua_raise(L, &data, NULL);
+        }
         ag_lua_argerror(L, "%s: %s", what, err.message);
     }
     ag_lua_node *u = ag_lua_newuserdata(L, sizeof *u, 1);
@@ -639,7 +691,7 @@ static int f_func(lua_State *L) {
 /* literal(value [, type]) */
 static int f_literal(lua_State *L) {
     lua_settop(L, 2);
-    ag_sqltype t = {0, 0, 0, 0};
+    ag_sqltype t = {0, 0, 0, 0, 0};
     if (!lua_isnil(L, 2) && ag_lua_to_sqltype(L, 2, &t) != 0)
         return ag_lua_argerror(L, "literal: argument 'type' must be an argent type, got %s", ag_lua_typename(L, 2));
     if (lua_isnil(L, 1) || ag_lua_is_null(L, 1)) { /* a bound NULL */
@@ -663,7 +715,7 @@ static int f_bindparam(lua_State *L) {
         return ag_lua_argerror(L, "bindparam: argument 'name' must be a non-empty string, got %s",
                                ag_lua_typename(L, 1));
     lua_settop(L, 3);
-    ag_sqltype t = {0, 0, 0, 0};
+    ag_sqltype t = {0, 0, 0, 0, 0};
     if (!lua_isnil(L, 3) && ag_lua_to_sqltype(L, 3, &t) != 0)
         return ag_lua_argerror(L, "bindparam: argument 'type' must be an argent type, got %s", ag_lua_typename(L, 3));
     ag_node *n = ag_lua_push_node(L, ag_node_named(name, &t));

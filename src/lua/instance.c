@@ -276,9 +276,10 @@ static void check_value(lua_State *L, int inst_idx, int key_idx, int info_idx, i
         }
         return;
     case ATTR_JSON:
-        if (vt != LUA_TTABLE && vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN)
+        if (vt != LUA_TTABLE && vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN &&
+            !ag_lua_is_json_sentinel(L, val_idx))
             wrong_type(L, inst_idx, key_idx, info_idx, val_idx,
-                       "a table, string, number or boolean");
+                       "a table, string, number, boolean, argent.json_null or argent.empty_array");
         return;
     default: return;
     }

@@ -2,24 +2,59 @@
  * json.c -- JSON values in and out of Lua, with jansson (DESIGN.md: JSON is
  * encoded and decoded in C by a maintained library, never by hand).
  *
- * Lua to JSON: a table whose keys are exactly 1..n (n > 0) is an array,
- * any other table an object (keys must be strings or numbers, written as
- * strings); an empty table is {}; argent.null is null.  JSON to Lua: null is
- * argent.null inside arrays and objects (so positions are kept) and nil at
- * the top.  Integers stay integers.  Neither direction raises except for
- * memory (the encoder only reads tables raw).
+ * Lua to JSON: a table whose keys are exactly 1..n (n > 0) is an array, and
+ * so is a table whose metatable is argent.json_array_mt, even empty (what
+ * lua-cjson's empty_array_mt does); any other table is an object (keys must
+ * be strings or numbers, written as strings), so an empty plain table is {}.
+ * argent.empty_array is [] and argent.json_null is null wherever they stand;
+ * argent.null is null inside arrays and objects (at the top of a JSON
+ * column's value it is SQL NULL, which the bindings decide before this
+ * file is reached).  Strings must be UTF-8 (a DataError otherwise: no
+ * database would store the JSON text).
+ *
+ * JSON to Lua: every array becomes a table with argent.json_array_mt, so that
+ * [] read and written back stays [] (and so does an array emptied by the
+ * program); null is argent.null inside arrays and objects (so positions are
+ * kept) and argent.json_null at the top (a JSON column holding null is not
+ * a SQL NULL: it reads back as what writes it back).  Integers stay
+ * integers.  Neither direction raises except for memory (the encoder only
+ * reads tables raw).
  */
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "lua/sql_binding.h"
 
 #define JSON_MAX_DEPTH 200
 
+static int json_null_key, empty_array_key, array_mt_key;
+
+/* Is the value at idx the sentinel stored in the registry under key? */
+static int is_sentinel(lua_State *L, int idx, const void *key) {
+    if (lua_type(L, idx) != LUA_TUSERDATA) return 0;
+    idx = lua_absindex(L, idx);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    int is = lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    return is;
+}
+
+/* Does the table at idx carry argent.json_array_mt? */
+static int has_array_mt(lua_State *L, int idx) {
+    if (!lua_getmetatable(L, idx)) return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &array_mt_key);
+    int is = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return is;
+}
+
 static json_t *to_json(lua_State *L, int idx, int depth, ag_error *err);
 
-static int is_array(lua_State *L, int idx, size_t *n) {
+/* Are the table's keys exactly 1..n?  *n is its length; with marked (an
+ * argent.json_array_mt table) an empty table counts as an array too. */
+static int is_array(lua_State *L, int idx, size_t *n, int marked) {
     size_t len = lua_rawlen(L, idx);
     size_t count = 0;
     lua_pushnil(L);
@@ -37,12 +72,13 @@ static int is_array(lua_State *L, int idx, size_t *n) {
         count++;
     }
     *n = len;
-    return count == len && len > 0;
+    return count == len && (len > 0 || marked);
 }
 
 static json_t *table_to_json(lua_State *L, int idx, int depth, ag_error *err) {
     size_t n;
-    if (is_array(L, idx, &n)) {
+    int marked = has_array_mt(L, idx);
+    if (is_array(L, idx, &n, marked)) {
         json_t *a = json_array();
         if (!a) goto nomem;
         for (size_t i = 1; i <= n; i++) {
@@ -55,6 +91,12 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, ag_error *err) {
             }
         }
         return a;
+    }
+    if (marked) {
+        ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                     "a table marked as a JSON array (argent.json_array_mt) must have the keys 1..n and no "
+                     "others");
+        return NULL;
     }
     json_t *o = json_object();
     if (!o) goto nomem;
@@ -77,8 +119,14 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, ag_error *err) {
             json_decref(o);
             return NULL;
         }
+        if (ag_utf8_check(key, keylen, NULL) == AG_UTF8_INVALID) {
+            ag_error_set(err, AG_ERR_DATA, "22021", "a JSON object key must be UTF-8");
+            lua_pop(L, 2);
+            json_decref(o);
+            return NULL;
+        }
         json_t *v = to_json(L, lua_gettop(L), depth + 1, err);
-        if (!v || json_object_setn_new(o, key, keylen, v) != 0) {
+        if (!v || json_object_setn_new_nocheck(o, key, keylen, v) != 0) {
             if (v == NULL && err->kind == AG_OK) ag_error_nomem(err);
             lua_pop(L, 2);
             json_decref(o);
@@ -120,13 +168,21 @@ static json_t *to_json(lua_State *L, int idx, int depth, ag_error *err) {
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
+        if (ag_utf8_check(s, len, NULL) == AG_UTF8_INVALID) {
+            ag_error_set(err, AG_ERR_DATA, "22021", "a JSON string must be UTF-8 (JSON has no binary strings)");
+            return NULL;
+        }
         v = json_stringn_nocheck(s, len);
         break;
     }
     case LUA_TTABLE: return table_to_json(L, idx, depth, err);
     default:
-        if (ag_lua_is_null(L, idx)) {
+        if (ag_lua_is_null(L, idx) || is_sentinel(L, idx, &json_null_key)) {
             v = json_null();
+            break;
+        }
+        if (is_sentinel(L, idx, &empty_array_key)) {
+            v = json_array();
             break;
         }
         ag_error_set(err, AG_ERR_ARGUMENT, NULL, "a %s cannot be stored as JSON", lua_typename(L, lua_type(L, idx)));
@@ -148,7 +204,7 @@ int ag_lua_json_encode(lua_State *L, int idx, ag_buf *out, ag_error *err) {
         if (err->kind == AG_OK) ag_error_nomem(err);
         return -1;
     }
-    int rc = json_dump_callback(v, dump_callback, out, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ALLOW_NUL);
+    int rc = json_dump_callback(v, dump_callback, out, JSON_ENCODE_ANY | JSON_COMPACT);
     json_decref(v);
     if (rc != 0) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "the value cannot be written as JSON");
     return 0;
@@ -176,6 +232,8 @@ static void push_json(lua_State *L, json_t *v, int top) {
             push_json(L, json_array_get(v, i), 0);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &array_mt_key);
+        lua_setmetatable(L, -2);
         break;
     }
     case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
@@ -184,7 +242,7 @@ static void push_json(lua_State *L, json_t *v, int top) {
     case JSON_TRUE: lua_pushboolean(L, 1); break;
     case JSON_FALSE: lua_pushboolean(L, 0); break;
     default:
-        if (top) lua_pushnil(L);
+        if (top) lua_rawgetp(L, LUA_REGISTRYINDEX, &json_null_key);
         else ag_lua_push_null(L);
     }
 }
@@ -196,4 +254,44 @@ int ag_lua_json_decode(lua_State *L, const char *text, size_t len, ag_error *err
     push_json(L, v, 1); /* may raise a memory error: jansson's value would leak then, an accepted edge */
     json_decref(v);
     return 0;
+}
+
+int ag_lua_is_json_sentinel(lua_State *L, int idx) {
+    return is_sentinel(L, idx, &json_null_key) || is_sentinel(L, idx, &empty_array_key);
+}
+
+static int sentinel_tostring(lua_State *L) {
+    lua_getfield(L, lua_upvalueindex(1), "name");
+    return 1;
+}
+
+/* A closed userdata named name (its metatable cannot be read or changed). */
+static void new_sentinel(lua_State *L, const char *name, const void *key) {
+    lua_newuserdatauv(L, 0, 0);
+    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    lua_pushcclosure(L, sentinel_tostring, 1);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "sentinel");
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+void ag_lua_open_json(lua_State *L) {
+    new_sentinel(L, "argent.json_null", &json_null_key);
+    lua_setfield(L, -2, "json_null");
+    new_sentinel(L, "argent.empty_array", &empty_array_key);
+    lua_setfield(L, -2, "empty_array");
+    lua_createtable(L, 0, 1); /* argent.json_array_mt: marks a table as a JSON array */
+    lua_pushliteral(L, "argent.json_array");
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &array_mt_key);
+    lua_setfield(L, -2, "json_array_mt");
 }

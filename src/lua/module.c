@@ -120,6 +120,7 @@ int luaopen_argent_core(lua_State *L) {
     lua_newtable(L);
     ag_lua_open_error(L);
     open_null(L);
+    ag_lua_open_json(L); /* json_null, empty_array, json_array_mt */
     open_text(L);
     ag_lua_open_url(L);
     ag_lua_open_engine(L);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/datetime.h"
 #include "lua/binding.h"
 #include "lua/sql_binding.h"
 
@@ -247,6 +248,20 @@ static void push_column(lua_State *L, ag_lua_result *r, int col, const ag_value 
         }
         break;
     case AG_TYPE_DATETIME:
+        if (t->timezone && v->type == AG_VALUE_TEXT) {
+            /* an instant: its UTC text, whatever zone the database printed it
+             * in (PostgreSQL: the session's) or none (MariaDB's DATETIME and
+             * SQLite's text hold UTC) */
+            ag_datetime dt;
+            char utc[AG_DATETIME_TEXT_MAX];
+            size_t n;
+            if (ag_datetime_parse(v->u.bytes.data, v->u.bytes.len, &dt) == 0 &&
+                (n = ag_datetime_format_utc(&dt, utc)) > 0) {
+                lua_pushlstring(L, utc, n);
+                return;
+            }
+        }
+        __attribute__((fallthrough));
     case AG_TYPE_TIME:
         if (v->type == AG_VALUE_TEXT && v->u.bytes.len < 64) {
             char text[64];

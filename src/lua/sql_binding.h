@@ -129,6 +129,10 @@ void ag_lua_open_schema(lua_State *L, int module_idx);
 int ag_lua_json_encode(lua_State *L, int idx, ag_buf *out, ag_error *err);
 /* Decodes JSON text and pushes the Lua value.  0, or -1 with err (nothing pushed). */
 int ag_lua_json_decode(lua_State *L, const char *text, size_t len, ag_error *err);
+/* Is the value at idx argent.json_null or argent.empty_array? */
+int ag_lua_is_json_sentinel(lua_State *L, int idx);
+/* Sets json_null, empty_array and json_array_mt in the table on top of the stack. */
+void ag_lua_open_json(lua_State *L);
 
 /* ---- result.c (argent types of the result's columns) */
 void ag_lua_result_set_types(ag_lua_result *r, const ag_sqltype *types, int n);

@@ -295,6 +295,19 @@ static int ensure_scratch(ag_lua_conn *c, int n, ag_error *err) {
     return 0;
 }
 
+/* MariaDB's DATETIME holds no offset: a DateTime{timezone = true} value
+ * (converted to its UTC text, "...+00:00", by ag_lua_convert_in) is sent
+ * without the suffix, and read back with it (result.c). */
+static void mariadb_utc_datetimes(const ag_compiled *comp, ag_value *values) {
+    for (int i = 0; i < comp->nparams; i++) {
+        const ag_node *b = comp->params[i];
+        ag_value *v = &values[i];
+        if (b->type.kind == AG_TYPE_DATETIME && b->type.timezone && v->type == AG_VALUE_TEXT &&
+            v->u.bytes.len > 6 && memcmp(v->u.bytes.data + v->u.bytes.len - 6, "+00:00", 6) == 0)
+            v->u.bytes.len -= 6;
+    }
+}
+
 /* Fills c->scratch for compiled's parameters; named ones from the table at
  * params_idx (0: none).  Converted strings are pushed on the stack (the
  * caller keeps them until the statement has run).  Never raises except
@@ -332,6 +345,7 @@ static int bind_compiled(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, 
         }
         /* the value stays on the stack (its string is referenced by scratch) */
     }
+    if (ag_engine_dialect(ag_conn_engine(c->conn)) == AG_DIALECT_MARIADB) mariadb_utc_datetimes(comp, c->scratch);
     return 0;
 }
 

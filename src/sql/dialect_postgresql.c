@@ -36,7 +36,8 @@ static int pg_type_name(ag_buf *b, const ag_sqltype *t, int serial) {
         return ag_buf_append_str(b, "VARCHAR");
     case AG_TYPE_TEXT: return ag_buf_append_str(b, "TEXT");
     case AG_TYPE_DATE: return ag_buf_append_str(b, "DATE");
-    case AG_TYPE_DATETIME: return ag_buf_append_str(b, "TIMESTAMP WITHOUT TIME ZONE");
+    case AG_TYPE_DATETIME:
+        return ag_buf_append_str(b, t->timezone ? "TIMESTAMP WITH TIME ZONE" : "TIMESTAMP WITHOUT TIME ZONE");
     case AG_TYPE_TIME: return ag_buf_append_str(b, "TIME WITHOUT TIME ZONE");
     case AG_TYPE_BINARY: return ag_buf_append_str(b, "BYTEA");
     case AG_TYPE_JSON: return ag_buf_append_str(b, "JSON");

@@ -191,7 +191,7 @@ static ag_sqltype type_of(const ag_node *n, int depth);
 ag_sqltype ag_node_type_of(const ag_node *n) { return type_of(n, 0); }
 
 static ag_sqltype type_of(const ag_node *n, int depth) {
-    ag_sqltype none = {0, 0, 0, 0};
+    ag_sqltype none = {0, 0, 0, 0, 0};
     if (!n || depth > 64) return none;
     switch (n->tag) {
     case AG_N_COLUMN:

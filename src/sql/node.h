@@ -153,6 +153,7 @@ typedef struct ag_sqltype {
     uint8_t as_number; /* Numeric read back as a float */
     uint16_t scale;    /* Numeric */
     uint32_t length;   /* String(n), Enum (longest value), Numeric precision; 0 = none */
+    uint8_t timezone;  /* DateTime{timezone = true}: an instant, stored as UTC */
 } ag_sqltype;
 
 typedef struct ag_compiled ag_compiled;

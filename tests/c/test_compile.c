@@ -29,7 +29,7 @@ static ag_node *own(ag_node *parent, int i, ag_node *kid) {
 static ag_node *table(const char *name) { return ag_node_table(name); }
 
 static ag_node *column(ag_node *t, const char *name, int kind, int flags) {
-    ag_sqltype ty = {(uint8_t)kind, 0, 0, 0};
+    ag_sqltype ty = {.kind = (uint8_t)kind};
     return ag_node_column(name, t, &ty, flags);
 }
 

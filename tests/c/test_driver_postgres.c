@@ -260,31 +260,50 @@ static void test_values(ag_driver_conn *c) {
                  "A",
                  3) == 0);
 
-    /* text with a zero byte or invalid UTF-8 can only travel as bytea */
+    /* Text with a zero byte or invalid UTF-8 travels as bytea where the
+     * statement wants bytea; where it wants text (PostgreSQL text cannot
+     * hold it) it is a DataError, never stored as something else. */
     p[0] = vbytes(AG_VALUE_TEXT, "nul\0inside", 10);
-    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == 0);
+    CHECK(query_one(c, "SELECT $1::bytea", p, 1, &v, &err) == 0);
     CHECK_INT(v.type, AG_VALUE_BLOB);
     CHECK(v.u.bytes.len == 10 && memcmp(v.u.bytes.data, "nul\0inside", 10) == 0);
-    p[0] = vbytes(AG_VALUE_TEXT, "bad \xc3\x28 utf8", 12);
-    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == 0);
-    CHECK(v.type == AG_VALUE_BLOB && v.u.bytes.len == 12);
+    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == -1);
+    CHECK_INT(err.kind, AG_ERR_DATA);
+    CHECK_STR(err.code, "22021");
+    CHECK(strstr(err.message, "zero byte") != NULL);
+    CHECK(query_one(c, "SELECT $1::text", p, 1, &v, &err) == -1);
+    CHECK_INT(err.kind, AG_ERR_DATA);
+    p[0] = vbytes(AG_VALUE_TEXT, "bad \xc3\x28 utf8", 11);
+    CHECK(query_one(c, "SELECT $1::bytea", p, 1, &v, &err) == 0);
+    CHECK(v.type == AG_VALUE_BLOB && v.u.bytes.len == 11);
+    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == -1);
+    CHECK_INT(err.kind, AG_ERR_DATA);
+    CHECK(strstr(err.message, "UTF-8") != NULL);
+    CHECK(query_one(c, "SELECT $1::varchar(20)", p, 1, &v, &err) == -1);
+    CHECK_INT(err.kind, AG_ERR_DATA);
 
     /* zero bytes and bad sequences deep inside long ASCII runs */
     static const char zero_deep[] = "0123456789abcdefghijklm\0nopqrstuvwxyz0123456789";
     p[0] = vbytes(AG_VALUE_TEXT, zero_deep, sizeof zero_deep - 1);
-    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == 0);
+    CHECK(query_one(c, "SELECT $1::bytea", p, 1, &v, &err) == 0);
     CHECK(v.type == AG_VALUE_BLOB && v.u.bytes.len == sizeof zero_deep - 1);
+    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == -1);
+    CHECK_INT(err.kind, AG_ERR_DATA);
     static const char bad_deep[] = "0123456789abcdefghijklmnop\xed\xa0\x80qrstuvwxyz";
     p[0] = vtext(bad_deep);
-    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == 0);
+    CHECK(query_one(c, "SELECT $1::bytea", p, 1, &v, &err) == 0);
     CHECK_INT(v.type, AG_VALUE_BLOB);
+    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == -1);
+    CHECK_INT(err.kind, AG_ERR_DATA);
     static const char good_deep[] = "01234567\xf0\x9f\x8e\x89"
                                     "abcdefghijklmnopqrstuvwxyz\xc3\xa9";
     p[0] = vtext(good_deep);
     CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == 0);
     CHECK(v.type == AG_VALUE_TEXT && strcmp(value_text, good_deep) == 0);
     p[0] = vbytes(AG_VALUE_TEXT, "0123456789\xc3", 11); /* truncated sequence at the end */
-    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == 0);
+    CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == -1);
+    CHECK_INT(err.kind, AG_ERR_DATA);
+    CHECK(query_one(c, "SELECT $1::bytea", p, 1, &v, &err) == 0);
     CHECK_INT(v.type, AG_VALUE_BLOB);
 
     const char *utf8 = "h\xc3\xa9llo \xe2\x80\x93 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x89";

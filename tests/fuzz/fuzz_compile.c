@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         switch (op % 16) {
         case 0: n = ag_node_table(names[next(&r) % NNAMES]); break;
         case 1: {
-            ag_sqltype t = {(uint8_t)(next(&r) % AG_TYPE_COUNT), 0, (uint16_t)(next(&r) % 5), next(&r) % 300};
+            ag_sqltype t = {(uint8_t)(next(&r) % AG_TYPE_COUNT), 0, (uint16_t)(next(&r) % 5), next(&r) % 300, (uint8_t)(next(&r) % 2)};
             n = ag_node_column(names[next(&r) % NNAMES], pick(pool, count, &r), &t, (int)(next(&r) & 15));
             if (n) ag_node_set_kid(n, 1, pick(pool, count, &r));
             break;
