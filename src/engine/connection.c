@@ -183,6 +183,14 @@ ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint
             }
         }
     }
+    /* Checked here, after the cache (a cached text passed this check), so
+     * that every dialect says the same: SQLite would stop reading at the
+     * zero, libpq cannot send it, MariaDB would run it. */
+    if (memchr(sql, '\0', len)) {
+        ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                     "SQL text contains a zero byte (a value with zero bytes goes as a parameter)");
+        return NULL;
+    }
     ag_stmt *stmt = calloc(1, sizeof *stmt);
     if (!stmt || !(stmt->key = malloc(len + 1))) {
         free(stmt);

@@ -61,6 +61,12 @@ static void test_cache_and_transactions(const char *url) {
     CHECK_INT(st.checked_out, 1);
 
     CHECK_INT(exec_sql(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY)", NULL, 0), 0);
+    /* SQL text with a zero byte is refused before any driver sees it */
+    ag_error_clear(&err);
+    CHECK(ag_conn_prepare(conn, "SELECT 1\0", 9, 1, &err) == NULL);
+    CHECK_INT(err.kind, AG_ERR_ARGUMENT);
+    CHECK(ag_conn_prepare(conn, "SELECT '\0'", 10, 0, &err) == NULL);
+    CHECK_INT(err.kind, AG_ERR_ARGUMENT);
     ag_value one = {.type = AG_VALUE_INTEGER, .u.integer = 1};
     CHECK_INT(exec_sql(conn, "INSERT INTO t (id) VALUES (?)", &one, 1), 0);
 

@@ -494,4 +494,18 @@ function TestConnection:test_argent_null_named_param_inserts_null()
     lu.assertEquals(conn:execute("SELECT count(*) AS c FROM t_conn_users WHERE name IS NULL"):scalar(), 1)
 end
 
+-- SQL text with a zero byte: an ArgumentError on every dialect, before the
+-- database sees it (SQLite would stop reading at the zero, libpq cannot send
+-- it, MariaDB would run it); nothing runs, and the connection stays usable.
+function TestConnection:test_sql_text_with_a_zero_byte_is_an_argument_error_everywhere()
+    local conn <close> = self.engine:connect()
+    for _, sql in ipairs {"SELECT 1\0", "SELECT '\0'", "\0", "SELECT 1 -- \0 comment"} do
+        helper.assert_error("ArgumentError", "zero byte", conn.execute, conn, sql)
+        helper.assert_error("ArgumentError", "zero byte", conn.exec_driver_sql, conn, sql)
+        helper.assert_error("ArgumentError", "zero byte", conn.execute, conn, argent.text(sql))
+        helper.assert_error("ArgumentError", "zero byte", conn.executemany, conn, sql, {{}})
+    end
+    lu.assertEquals(conn:execute("SELECT 1 AS one"):scalar(), 1)
+end
+
 os.exit(helper.run(), true)
