@@ -41,8 +41,19 @@ local function run_in_transaction(tx, fn, ...)
   return unpack(results, 2, results.n)
 end
 
+-- Checks that self is a userdata of the C type tname ("argent.Engine"):
+-- an ArgumentError naming self otherwise, before anything else is checked.
+local function check_self(self, tname, method)
+  local mt = type(self) == "userdata" and getmetatable(self)
+  if type(mt) ~= "table" or rawget(mt, "__name") ~= tname then
+    raise("ArgumentError", ("%s: argument 'self' must be an %s (call it with a colon, as obj:%s(...)), got %s")
+      :format(method, tname, method, type(self)))
+  end
+end
+
 --- engine:begin(fn): fn(conn) inside a transaction on a fresh connection.
 function Engine:begin(fn)
+  check_self(self, "argent.Engine", "begin")
   if type(fn) ~= "function" then
     raise("ArgumentError", "engine:begin: argument 'fn' must be a function, got " .. type(fn))
   end
@@ -55,6 +66,7 @@ local conn_begin, conn_begin_nested = Connection.begin, Connection.begin_nested
 
 --- conn:begin() returns a transaction; conn:begin(fn) runs fn(conn) in one.
 function Connection:begin(fn)
+  check_self(self, "argent.Connection", "begin")
   if fn == nil then return conn_begin(self) end
   if type(fn) ~= "function" then
     raise("ArgumentError", "begin: argument 'fn' must be a function or nothing, got " .. type(fn))
@@ -64,6 +76,7 @@ end
 
 --- conn:begin_nested() returns a savepoint; conn:begin_nested(fn) runs fn(conn) in one.
 function Connection:begin_nested(fn)
+  check_self(self, "argent.Connection", "begin_nested")
   if fn == nil then return conn_begin_nested(self) end
   if type(fn) ~= "function" then
     raise("ArgumentError", "begin_nested: argument 'fn' must be a function or nothing, got " .. type(fn))
@@ -124,6 +137,7 @@ sqlcore.set_execute_hook(function(self, stmt, params, execute)
 end)
 
 function Connection:executemany(stmt, rows)
+  check_self(self, "argent.Connection", "executemany")
   if sql_tag(stmt) == "INSERT" and type(rows) == "function" then
     -- rows from a function: the first row says which columns, as a list's does
     local inf = sql_info(stmt)

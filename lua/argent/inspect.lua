@@ -88,7 +88,16 @@ function Inspector:_run(fn)
   return fn(conn)
 end
 
+-- An ArgumentError naming self unless it is an inspector.
+local function check_inspector(self, method)
+  if getmetatable(self) ~= Inspector then
+    raise("ArgumentError", ("%s: argument 'self' must be an inspector (call it as argent.inspect(engine):%s(...)), got %s")
+      :format(method, method, type(self)))
+  end
+end
+
 function Inspector:get_table_names()
+  check_inspector(self, "get_table_names")
   return self:_run(M.table_names)
 end
 
@@ -335,8 +344,9 @@ local function impl(conn)
   raise("NotSupportedError", "reflection is not available for " .. tostring(d) .. " yet")
 end
 
-local function method(what)
+local function method(what, public)
   return function(self, name)
+    check_inspector(self, public)
     return self:_run(function(conn)
       check_table(conn, name)
       return impl(conn)[what](conn, name)
@@ -344,10 +354,10 @@ local function method(what)
   end
 end
 
-Inspector.get_columns = method("columns")
-Inspector.get_indexes = method("indexes")
-Inspector.get_foreign_keys = method("foreign_keys")
-Inspector.get_pk_constraint = method("pk")
+Inspector.get_columns = method("columns", "get_columns")
+Inspector.get_indexes = method("indexes", "get_indexes")
+Inspector.get_foreign_keys = method("foreign_keys", "get_foreign_keys")
+Inspector.get_pk_constraint = method("pk", "get_pk_constraint")
 
 --- metadata:reflect(bind): a Table in meta for every table of the database.
 function M.reflect(meta, bind, only)

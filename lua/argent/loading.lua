@@ -188,7 +188,9 @@ end
 --- c:append(obj): adds obj (once); back_populates sets the other side.
 function Collection.append(c, obj)
   local ci = cinfo[c]
-  if not ci then raise("ArgumentError", "append: call it on a relationship's collection, as u.posts:append(p)") end
+  if not ci then
+    raise("ArgumentError", "append: argument 'self' must be a relationship's collection (call it as u.posts:append(p))")
+  end
   check_target(ci.rel, obj, "append")
   if index_of(c, obj) then return end
   append_member(c, obj)
@@ -200,7 +202,9 @@ end
 --- c:remove(obj): takes obj out (an error if it is not there).
 function Collection.remove(c, obj)
   local ci = cinfo[c]
-  if not ci then raise("ArgumentError", "remove: call it on a relationship's collection, as u.posts:remove(p)") end
+  if not ci then
+    raise("ArgumentError", "remove: argument 'self' must be a relationship's collection (call it as u.posts:remove(p))")
+  end
   check_target(ci.rel, obj, "remove")
   local i = index_of(c, obj)
   if not i then

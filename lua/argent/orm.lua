@@ -375,7 +375,8 @@ end
 --- Base:model(name, spec) -> the model class.
 function Base:model(name, spec)
   if getmetatable(self) ~= Base then
-    raise("ArgumentError", "model: call it as Base:model(name, spec) (with a colon), on a declarative_base()")
+    raise("ArgumentError", "model: argument 'self' must be a declarative_base() (call it with a colon, as "
+      .. "Base:model(name, spec)), got " .. type(self))
   end
   if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
     raise("ArgumentError", ("Base:model: argument 1 must be the model's name, an identifier like \"User\", got %s")
@@ -478,6 +479,10 @@ end
 
 --- Base:configure(): resolves every relationship's target now (InvalidRequestError if one is missing).
 function Base:configure()
+  if getmetatable(self) ~= Base then
+    raise("ArgumentError", "configure: argument 'self' must be a declarative_base() (call it as Base:configure()), got "
+      .. type(self))
+  end
   for _, m in ipairs(self._models) do
     for _, r in pairs(rawget(m, "__mapper__").relationships) do r:resolve() end
   end

@@ -16,6 +16,15 @@ local types = require "argent.types"
 
 local sql = core.sql
 local raise = core.error
+
+-- An ArgumentError naming self unless self is an object of class (its
+-- metatable), before anything else is looked at.
+local function check_self(self, class, method, example)
+  if getmetatable(self) ~= class then
+    raise("ArgumentError", ("%s: argument 'self' must be a %s (call it as %s), got %s")
+      :format(method, class.__name or "?", example, type(self)))
+  end
+end
 local make, list, info = sql.make, sql.list, sql.info
 
 local schema = {}
@@ -165,6 +174,12 @@ end
 function schema.CheckConstraint(text, opts)
   if type(text) ~= "string" or text == "" or text:find("\0", 1, true) then
     raise("ArgumentError", "CheckConstraint: argument must be the SQL text of the condition, got " .. type(text))
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    raise("ArgumentError", "CheckConstraint: options must be a table like {name = \"ck_x\"}, got " .. type(opts))
+  end
+  if opts and opts.name ~= nil and type(opts.name) ~= "string" then
+    raise("ArgumentError", "CheckConstraint: option 'name' must be a string, got " .. type(opts.name))
   end
   return setmetatable({text = text, name = opts and opts.name}, CheckConstraint)
 end
@@ -318,6 +333,7 @@ local function name_column(name) return make("COLUMN", 0, 0, name, 2) end
 
 --- The CREATE TABLE statement of t.
 function Table:create_statement(if_not_exists)
+  check_self(self, Table, "create_statement", "t:create_statement()")
   local constraints = {}
   for _, c in ipairs(self.constraints) do
     if c.kind == "unique" then
@@ -338,11 +354,13 @@ function Table:create_statement(if_not_exists)
 end
 
 function Table:drop_statement(if_exists)
+  check_self(self, Table, "drop_statement", "t:drop_statement()")
   return make("DROP_TABLE", 0, if_exists and DDL_IF_EXISTS or 0, nil, 1, self._node)
 end
 
 --- COMMENT ON COLUMN statements (dialects that keep column comments).
 function Table:comment_statements()
+  check_self(self, Table, "comment_statements", "t:comment_statements()")
   local out = {}
   for _, c in ipairs(self.columns) do
     local text = info(c).comment
@@ -352,6 +370,7 @@ function Table:comment_statements()
 end
 
 function Table:index_statements()
+  check_self(self, Table, "index_statements", "t:index_statements()")
   local out = {}
   for i, ix in ipairs(self.indexes) do
     out[i] = make("CREATE_INDEX", 0, ix.unique and DDL_UNIQUE or 0, ix.name, 2, self._node, column_list(ix.columns))
@@ -382,6 +401,7 @@ end
 
 --- The tables, parents before children (foreign keys within this MetaData), else in definition order.
 function MetaData:sorted_tables()
+  check_self(self, MetaData, "sorted_tables", "meta:sorted_tables()")
   local order, placed, visiting = {}, {}, {}
   local function visit(t)
     if placed[t] or visiting[t] then return end -- a cycle: leave it where it is
@@ -409,6 +429,7 @@ end
 schema.with_connection = with_connection
 
 function MetaData:create_all(bind)
+  check_self(self, MetaData, "create_all", "meta:create_all(engine)")
   local inspect = require "argent.inspect"
   with_connection(bind, function(conn)
     local existing = {}
@@ -426,6 +447,7 @@ function MetaData:create_all(bind)
 end
 
 function MetaData:drop_all(bind)
+  check_self(self, MetaData, "drop_all", "meta:drop_all(engine)")
   local inspect = require "argent.inspect"
   with_connection(bind, function(conn)
     local existing = {}
@@ -438,11 +460,13 @@ function MetaData:drop_all(bind)
 end
 
 function MetaData:reflect(bind)
+  check_self(self, MetaData, "reflect", "meta:reflect(engine)")
   local inspect = require "argent.inspect"
   return inspect.reflect(self, bind)
 end
 
 function MetaData:clear()
+  check_self(self, MetaData, "clear", "meta:clear()")
   self.tables, self._order = {}, {}
   self._version = (self._version or 0) + 1
 end

@@ -93,7 +93,8 @@ end
 -- a commit inside begin_nested, and so on.
 local function check_self(self, what)
   if getmetatable(self) ~= Session then
-    raise("ArgumentError", ("Session:%s: call it on a session, as s:%s(...)"):format(what, what))
+    raise("ArgumentError", ("Session:%s: argument 'self' must be a session (call it as s:%s(...)), got %s")
+      :format(what, what, type(self)))
   end
 end
 
@@ -1297,7 +1298,7 @@ end
 --- gives the connection back.  Closing twice is harmless.
 function Session:close()
   if getmetatable(self) ~= Session then
-    raise("ArgumentError", "Session:close: call it on a session, as s:close()")
+    raise("ArgumentError", "Session:close: argument 'self' must be a session (call it as s:close()), got " .. type(self))
   end
   if self._st.state == "closed" then return end
   local ok, err = pcall(self._rollback, self, true)
@@ -1607,7 +1608,8 @@ end
 
 local function check_query(q, what)
   if getmetatable(q) ~= Query then
-    raise("ArgumentError", ("Query:%s: call it on a query, as s:query(Model):%s(...)"):format(what, what))
+    raise("ArgumentError", ("Query:%s: argument 'self' must be a query (call it as s:query(Model):%s(...)), got %s")
+      :format(what, what, type(q)))
   end
 end
 
@@ -1833,7 +1835,8 @@ Factory.__call = function(f) return new_session(f.engine, f._autoflush, f._expir
 --- (commit on return, rollback and re-raise on error), then the session closes.
 function Factory:begin(fn)
   if getmetatable(self) ~= Factory then
-    raise("ArgumentError", "sessionmaker:begin: call it on the factory, as Session:begin(function(s) ... end)")
+    raise("ArgumentError", "sessionmaker:begin: argument 'self' must be a sessionmaker (call it as "
+      .. "Session:begin(function(s) ... end)), got " .. describe(self))
   end
   if type(fn) ~= "function" then
     raise("ArgumentError", "Session:begin: argument 'fn' must be a function (the transaction block), got "
@@ -1844,8 +1847,16 @@ function Factory:begin(fn)
 end
 
 --- sessionmaker(engine, {expire_on_commit = bool, autoflush = bool}) -> a factory; factory() -> a Session.
+-- Has v a connect method?  Read without raising: a userdata without
+-- __index (argent.null) cannot be indexed.
+local function has_connect(v)
+  if type(v) ~= "userdata" and type(v) ~= "table" then return false end
+  local ok, connect = pcall(function() return v.connect end)
+  return ok and connect ~= nil
+end
+
 function session.sessionmaker(engine, opts)
-  if engine == nil or type(engine) ~= "userdata" and type(engine) ~= "table" or not engine.connect then
+  if not has_connect(engine) then
     raise("ArgumentError", "sessionmaker: argument 1 must be an engine (argent.create_engine), got "
       .. describe(engine))
   end

@@ -125,7 +125,7 @@ end
 local function check_statement(self, method, want)
   local tag = tag_of(self)
   if not tag or (want and not want[tag]) then
-    raise("ArgumentError", ("%s: call it as a method on a statement (stmt:%s(...)), got %s")
+    raise("ArgumentError", ("%s: argument 'self' must be a statement (call it as stmt:%s(...)), got %s")
       :format(method, method, describe(self)))
   end
   return tag
@@ -201,6 +201,7 @@ end
 Select.filter = Select.where
 
 function Select:filter_by(t)
+  check_statement(self, "filter_by", {SELECT = true})
   if type(t) ~= "table" or getmetatable(t) ~= nil then
     raise("ArgumentError", "filter_by: argument must be a table of equalities, got " .. describe(t))
   end
@@ -436,10 +437,14 @@ function Select:subquery(name)
 end
 Select.alias = Select.subquery
 
-function Select:scalar_subquery() return self end
+function Select:scalar_subquery()
+  check_statement(self, "scalar_subquery", {SELECT = true, COMPOUND = true})
+  return self
+end
 Select.as_scalar = Select.scalar_subquery
 
 function Select:exists()
+  check_statement(self, "exists", {SELECT = true, COMPOUND = true})
   return sql.exists(self)
 end
 
@@ -471,6 +476,10 @@ function M.union_all(q, ...) return Select.union_all(q, ...) end
 -- ---------------------------------------------------------------- shared by DML
 
 local function compile(self, target)
+  if not tag_of(self) then
+    raise("ArgumentError", ("compile: argument 'self' must be a statement or an expression (call it as "
+      .. "stmt:compile(engine)), got %s"):format(describe(self)))
+  end
   if target == nil then
     raise("ArgumentError", "compile: needs an engine, a connection or a dialect name (\"sqlite\", \"postgresql\")")
   end

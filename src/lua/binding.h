@@ -63,6 +63,10 @@ void ag_lua_open_error(lua_State *L);
  * otherwise __index is that function with the methods table as upvalue 1. */
 void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
                      lua_CFunction index);
+/* The userdata of type tname at idx; otherwise an ArgumentError naming the
+ * argument ('self' at index 1: "execute: argument 'self' must be an
+ * argent.Connection (call it with a colon, ...), got nil"). */
+void *ag_lua_check_self(lua_State *L, int idx, const char *tname);
 /* Type name of the value at idx for messages: "nil", "table", "argent.Connection". */
 const char *ag_lua_typename(lua_State *L, int idx);
 /* The value at idx as a scalar parameter: a number, string (text, or blob

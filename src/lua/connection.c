@@ -19,7 +19,7 @@ const char ag_lua_conn_mt_key = 0;
 
 ag_lua_conn *ag_lua_check_conn(lua_State *L, int idx) {
     ag_lua_conn *c = ag_lua_testudata_key(L, idx, &ag_lua_conn_mt_key);
-    if (!c) c = luaL_checkudata(L, idx, AG_CONNECTION_TYPE); /* raises its usual error */
+    if (!c) c = ag_lua_check_self(L, idx, AG_CONNECTION_TYPE);
     if (!c->conn) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this connection is closed");
     ag_lua_check_not_busy(L, c, "use the connection");
     return c;
@@ -56,7 +56,7 @@ static void conn_close_core(ag_lua_conn *c) {
 }
 
 static int conn_close(lua_State *L) {
-    ag_lua_conn *c = luaL_checkudata(L, 1, AG_CONNECTION_TYPE);
+    ag_lua_conn *c = ag_lua_check_self(L, 1, AG_CONNECTION_TYPE);
     ag_lua_check_not_busy(L, c, "close the connection");
     conn_close_core(c);
     return 0;
@@ -461,7 +461,7 @@ static int conn_index(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pop(L, 1);
-    ag_lua_conn *c = luaL_checkudata(L, 1, AG_CONNECTION_TYPE);
+    ag_lua_conn *c = ag_lua_check_self(L, 1, AG_CONNECTION_TYPE);
     const char *key = lua_tostring(L, 2);
     if (key && strcmp(key, "closed") == 0) {
         lua_pushboolean(L, c->conn == NULL);
@@ -477,7 +477,7 @@ static int conn_index(lua_State *L) {
 }
 
 static int conn_tostring(lua_State *L) {
-    ag_lua_conn *c = luaL_checkudata(L, 1, AG_CONNECTION_TYPE);
+    ag_lua_conn *c = ag_lua_check_self(L, 1, AG_CONNECTION_TYPE);
     lua_pushfstring(L, "Connection(%s)", c->conn ? "open" : "closed");
     return 1;
 }

@@ -10,7 +10,7 @@
 #include "lua/binding.h"
 
 ag_lua_engine *ag_lua_check_engine(lua_State *L, int idx) {
-    ag_lua_engine *e = luaL_checkudata(L, idx, AG_ENGINE_TYPE);
+    ag_lua_engine *e = ag_lua_check_self(L, idx, AG_ENGINE_TYPE);
     if (!e->engine) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this engine was not created completely");
     return e;
 }
@@ -189,7 +189,7 @@ int ag_lua_create_engine(lua_State *L) {
 }
 
 static int engine_gc(lua_State *L) {
-    ag_lua_engine *e = luaL_checkudata(L, 1, AG_ENGINE_TYPE);
+    ag_lua_engine *e = ag_lua_check_self(L, 1, AG_ENGINE_TYPE);
     if (e->engine) {
         ag_engine_release(e->engine);
         e->engine = NULL;
@@ -219,7 +219,7 @@ static int engine_dispose(lua_State *L) {
 }
 
 static int engine_tostring(lua_State *L) {
-    ag_lua_engine *e = luaL_checkudata(L, 1, AG_ENGINE_TYPE);
+    ag_lua_engine *e = ag_lua_check_self(L, 1, AG_ENGINE_TYPE);
     if (!e->engine) {
         lua_pushliteral(L, "Engine(?)");
         return 1;
@@ -252,11 +252,22 @@ static int engine_index(lua_State *L) {
     return 1;
 }
 
+/* The engine behind the pool object at index 1 (self). */
+static ag_lua_engine *check_pool(lua_State *L) {
+    int is_pool = 0;
+    if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
+        luaL_getmetatable(L, AG_POOL_TYPE);
+        is_pool = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    if (!is_pool) ag_lua_check_self(L, 1, AG_POOL_TYPE); /* raises, naming self */
+    lua_getfield(L, 1, "engine");
+    return ag_lua_check_engine(L, -1);
+}
+
 /* engine.pool:status() -> {size=, checked_in=, checked_out=, overflow=} */
 static int pool_status(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "engine");
-    ag_lua_engine *e = ag_lua_check_engine(L, -1);
+    ag_lua_engine *e = check_pool(L);
     ag_pool_status st;
     ag_engine_pool_status(e->engine, &st);
     lua_createtable(L, 0, 4);
@@ -272,9 +283,7 @@ static int pool_status(lua_State *L) {
 }
 
 static int pool_dispose(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "engine");
-    ag_lua_engine *e = ag_lua_check_engine(L, -1);
+    ag_lua_engine *e = check_pool(L);
     ag_engine_dispose(e->engine);
     return 0;
 }

@@ -61,7 +61,7 @@ ag_node *ag_lua_check_node(lua_State *L, int idx, const char *what) {
 }
 
 static int node_gc(lua_State *L) {
-    ag_lua_node *u = luaL_checkudata(L, 1, AG_NODE_TYPE);
+    ag_lua_node *u = ag_lua_check_self(L, 1, AG_NODE_TYPE);
     ag_node_release(u->node);
     u->node = NULL;
     return 0;
@@ -353,7 +353,7 @@ static ag_node *push_unary(lua_State *L, int op, int ix, const char *what) {
 
 static void check_self(lua_State *L, const char *method) {
     if (!ag_lua_test_node(L, 1))
-        ag_lua_argerror(L, "%s: call it as a method (expr:%s(...)), got %s for self", method, method,
+        ag_lua_argerror(L, "%s: argument 'self' must be a SQL expression (call it as expr:%s(...)), got %s", method, method,
                         ag_lua_typename(L, 1));
 }
 
@@ -555,7 +555,7 @@ static int mm_unm(lua_State *L) {
 }
 
 static int mm_tostring(lua_State *L) {
-    ag_lua_node *u = luaL_checkudata(L, 1, AG_NODE_TYPE);
+    ag_lua_node *u = ag_lua_check_self(L, 1, AG_NODE_TYPE);
     if (!u->node) {
         lua_pushliteral(L, "ClauseElement(freed)");
         return 1;
@@ -593,7 +593,7 @@ static int kind_of(const ag_node *n) {
 }
 
 static int node_index(lua_State *L) {
-    ag_lua_node *u = luaL_checkudata(L, 1, AG_NODE_TYPE);
+    ag_lua_node *u = ag_lua_check_self(L, 1, AG_NODE_TYPE);
     if (!u->node) return 0;
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(kind_of(u->node))) != LUA_TNIL) return 1;

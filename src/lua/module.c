@@ -29,6 +29,19 @@ const char *ag_lua_typename(lua_State *L, int idx) {
     return luaL_typename(L, idx);
 }
 
+void *ag_lua_check_self(lua_State *L, int idx, const char *tname) {
+    void *p = luaL_testudata(L, idx, tname);
+    if (p) return p;
+    lua_Debug ar;
+    const char *method = "method";
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) method = ar.name;
+    if (idx == 1)
+        ag_lua_argerror(L, "%s: argument 'self' must be an %s (call it with a colon, as obj:%s(...)), got %s", method,
+                        tname, method, ag_lua_typename(L, idx));
+    ag_lua_argerror(L, "%s: argument #%d must be an %s, got %s", method, idx, tname, ag_lua_typename(L, idx));
+    return NULL;
+}
+
 static int null_key;
 
 int ag_lua_is_null(lua_State *L, int idx) {

@@ -177,7 +177,7 @@ static ag_lua_result *check_open_result(lua_State *L, ag_lua_result *r) {
 
 static ag_lua_result *to_result(lua_State *L, int idx) {
     ag_lua_result *r = ag_lua_testudata_key(L, idx, &ag_lua_result_mt_key);
-    return r ? r : luaL_checkudata(L, idx, AG_RESULT_TYPE); /* raises its usual error */
+    return r ? r : ag_lua_check_self(L, idx, AG_RESULT_TYPE);
 }
 
 static ag_lua_result *check_result(lua_State *L, int idx) { return check_open_result(L, to_result(L, idx)); }

@@ -25,7 +25,7 @@ void ag_lua_push_transaction(lua_State *L, int conn_idx, ag_tx tx) {
 
 /* The transaction and its connection (NULL when the connection is closed). */
 static lua_tx *check_tx(lua_State *L, ag_lua_conn **conn) {
-    lua_tx *t = luaL_checkudata(L, 1, AG_TRANSACTION_TYPE);
+    lua_tx *t = ag_lua_check_self(L, 1, AG_TRANSACTION_TYPE);
     ag_lua_getuservalue(L, 1, 1);
     ag_lua_conn *c = lua_touserdata(L, -1);
     lua_pop(L, 1); /* the connection stays referenced by the transaction */

@@ -24,7 +24,7 @@ static const char *const event_names[] = {"begun",           "changed",         
                                           "flush_failed",    "savepoint_begun", "savepoint_ended",
                                           "committed",       "rolled_back",     "closed",      NULL};
 
-static ag_txstate *check_txstate(lua_State *L) { return luaL_checkudata(L, 1, AG_TXSTATE_TYPE); }
+static ag_txstate *check_txstate(lua_State *L) { return ag_lua_check_self(L, 1, AG_TXSTATE_TYPE); }
 
 static int tx_check(lua_State *L) {
     ag_txstate *t = check_txstate(L);

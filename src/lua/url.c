@@ -13,7 +13,7 @@ typedef struct lua_url {
 } lua_url;
 
 static ag_url *check_url(lua_State *L, int idx) {
-    lua_url *u = luaL_checkudata(L, idx, AG_URL_TYPE);
+    lua_url *u = ag_lua_check_self(L, idx, AG_URL_TYPE);
     return u->url;
 }
 
@@ -79,6 +79,10 @@ static int url_newindex(lua_State *L) {
 }
 
 static int url_eq(lua_State *L) {
+    if (!luaL_testudata(L, 1, AG_URL_TYPE) || !luaL_testudata(L, 2, AG_URL_TYPE)) {
+        lua_pushboolean(L, 0); /* a URL never equals another kind of userdata */
+        return 1;
+    }
     char *a = ag_url_render(check_url(L, 1), 0), *b = ag_url_render(check_url(L, 2), 0);
     int eq = a && b && strcmp(a, b) == 0;
     free(a);
@@ -88,7 +92,7 @@ static int url_eq(lua_State *L) {
 }
 
 static int url_gc(lua_State *L) {
-    lua_url *u = luaL_checkudata(L, 1, AG_URL_TYPE);
+    lua_url *u = ag_lua_check_self(L, 1, AG_URL_TYPE);
     ag_url_free(u->url);
     u->url = NULL;
     return 0;
