@@ -58,6 +58,8 @@ local function type_from_sql(text)
   elseif base:find("DOUBLE", 1, true) or base == "FLOAT8" then t = types.Double()
   elseif base:find("REAL", 1, true) or base:find("FLOAT", 1, true) then t = types.Float()
   elseif base:find("NUMERIC", 1, true) or base:find("DECIMAL", 1, true) then t = types.Numeric(n1, n2)
+  elseif base == "TIMESTAMPTZ" or (base:find("TIMESTAMP WITH TIME ZONE", 1, true)) then
+    t = types.DateTime{timezone = true}
   elseif base:find("TIMESTAMP", 1, true) or base:find("DATETIME", 1, true) then t = types.DateTime()
   elseif base == "DATE" then t = types.Date()
   elseif base:find("TIME", 1, true) then t = types.Time()

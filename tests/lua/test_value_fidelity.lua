@@ -257,6 +257,12 @@ function TestValueFidelity:test_datetime_with_time_zone_column_types()
         local got = self.conn:execute("SELECT data_type FROM information_schema.columns "
             .. "WHERE table_name = 't_fid_values' AND column_name = 'tstz'"):scalar()
         lu.assertEquals(got, "timestamp with time zone")
+        -- reflected back as what the model says
+        local cols = {}
+        for _, c in ipairs(argent.inspect(self.engine):get_columns("t_fid_values")) do cols[c.name] = c.type end
+        lu.assertTrue(cols.tstz.timezone)
+        lu.assertEquals(cols.tstz.__type, "DateTime")
+        lu.assertNil(cols.ts.timezone)
     end
     if helper.is_mariadb() then
         self:store("tstz", "2026-11-24 02:26:03+05:00")
