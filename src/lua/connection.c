@@ -64,7 +64,7 @@ static int conn_close(lua_State *L) {
 
 /* __gc: never busy (a running executemany holds the connection on its stack). */
 static int conn_gc(lua_State *L) {
-    ag_lua_conn *c = luaL_checkudata(L, 1, AG_CONNECTION_TYPE);
+    ag_lua_conn *c = ag_lua_check_self(L, 1, AG_CONNECTION_TYPE);
     if (!c->busy) conn_close_core(c);
     return 0;
 }
