@@ -8,6 +8,7 @@
 -- take the table name as a bound argument).
 local core = require "argent.core"
 local types = require "argent.types"
+local guard = require "argent.guard"
 
 local raise = core.error
 local M = {}
@@ -76,16 +77,14 @@ Inspector.__index = Inspector
 
 --- argent.inspect(engine or connection)
 function M.inspect(bind)
-  if bind == nil or (type(bind) ~= "userdata" and type(bind) ~= "table") then
-    raise("ArgumentError", "inspect: argument must be an engine or a connection, got " .. type(bind))
-  end
+  guard.check_bind(bind, "inspect")
   return setmetatable({bind = bind}, Inspector)
 end
 
 -- Runs fn(conn) on a connection of the inspector's bind.
 function Inspector:_run(fn)
   local bind = self.bind
-  if bind.engine and bind.execute then return fn(bind) end
+  if guard.is_connection(bind) then return fn(bind) end
   local conn <close> = bind:connect()
   return fn(conn)
 end

@@ -20,6 +20,7 @@ local schema = require "argent.schema"
 
 local orm = {}
 local raise = core.error
+local guard = require "argent.guard"
 local corm = core.orm
 local KINDS = corm.kinds
 
@@ -124,6 +125,7 @@ end
 function orm.is_relationship(v) return getmetatable(v) == Relationship end
 
 function Relationship.__tostring(r)
+  guard.check_self(r, Relationship, "__tostring", "tostring(relationship)")
   return ("relationship(%s.%s -> %s)"):format(r.parent and r.parent.__name or "?", r.key or "?",
     type(r.target) == "string" and r.target or (r.target.__name or "?"))
 end
@@ -131,8 +133,13 @@ end
 --- The target model of the relationship, looked up (once) in its Base's
 --- registry: an InvalidRequestError naming the missing model if there is none.
 function Relationship:target_model()
+  guard.check_self(self, Relationship, "target_model", "rel:target_model()")
   local m = self._target
   if m then return m end
+  if not self.parent then
+    raise("InvalidRequestError", ("%s is not an attribute of a model yet: give it to Base:model(name, "
+      .. "{attr = relationship(...)}) first"):format(tostring(self)))
+  end
   local t = self.target
   if type(t) == "string" then
     m = self.base and self.base.registry[t]
@@ -225,6 +232,7 @@ end
 --- Resolves the relationship (direction, keys, back reference); raises InvalidRequestError
 --- when the two models are not joined by a foreign key the way it needs.
 function Relationship:resolve()
+  guard.check_self(self, Relationship, "resolve", "rel:resolve()")
   if self.direction then return self end
   local T = self:target_model()
   local P = self.parent
@@ -315,6 +323,7 @@ end
 --- {target, on condition} -- the target model, or for many-to-many the
 --- secondary table and then the target.
 function Relationship:join_path()
+  guard.check_self(self, Relationship, "join_path", "rel:join_path()")
   self:resolve()
   local T = self:target_model()
   local pm, tm = rawget(self.parent, "__mapper__"), rawget(T, "__mapper__")
@@ -341,7 +350,10 @@ end
 
 Model.__call = corm.construct -- User{...}: straight into C
 
-function Model.__tostring(cls) return ("<model %s>"):format(rawget(cls, "__name")) end
+function Model.__tostring(cls)
+  guard.check_self(cls, Model, "__tostring", "tostring(User)")
+  return ("<model %s>"):format(rawget(cls, "__name"))
+end
 
 function orm.is_model(v) return type(v) == "table" and getmetatable(v) == Model end
 

@@ -16,12 +16,13 @@ local types = require "argent.types"
 
 local sql = core.sql
 local raise = core.error
+local guard = require "argent.guard"
 
 -- An ArgumentError naming self unless self is an object of class (its
 -- metatable), before anything else is looked at.
 local function check_self(self, class, method, example)
   if getmetatable(self) ~= class then
-    raise("ArgumentError", ("%s: argument 'self' must be a %s (call it as %s), got %s")
+    raise("ArgumentError", ("%s: argument 'self' must be an %s (call it as %s), got %s")
       :format(method, class.__name or "?", example, type(self)))
   end
 end
@@ -188,7 +189,10 @@ end
 
 local Table = {__name = "argent.Table"}
 Table.__index = Table
-Table.__tostring = function(t) return "Table(" .. t.name .. ")" end
+Table.__tostring = function(t)
+  check_self(t, Table, "__tostring", "tostring(t)")
+  return "Table(" .. t.name .. ")"
+end
 
 local INTEGER_TYPES = {Integer = true, BigInteger = true, SmallInteger = true}
 
@@ -419,11 +423,9 @@ function MetaData:sorted_tables()
 end
 
 -- Runs fn(conn) on bind: an engine (a transaction on a new connection) or a connection.
-local function with_connection(bind, fn)
-  if type(bind) == "userdata" and bind.begin and bind.engine then return fn(bind) end
-  if bind == nil or not bind.connect then
-    raise("ArgumentError", "expected an engine or a connection, got " .. type(bind))
-  end
+local function with_connection(bind, fn, fname)
+  guard.check_bind(bind, fname or "with_connection")
+  if guard.is_connection(bind) then return fn(bind) end
   return bind:begin(fn)
 end
 schema.with_connection = with_connection
@@ -443,7 +445,7 @@ function MetaData:create_all(bind)
         end
       end
     end
-  end)
+  end, "create_all")
 end
 
 function MetaData:drop_all(bind)
@@ -456,11 +458,12 @@ function MetaData:drop_all(bind)
     for i = #order, 1, -1 do
       if existing[order[i].name] then conn:execute(order[i]:drop_statement()) end
     end
-  end)
+  end, "drop_all")
 end
 
 function MetaData:reflect(bind)
   check_self(self, MetaData, "reflect", "meta:reflect(engine)")
+  guard.check_bind(bind, "reflect")
   local inspect = require "argent.inspect"
   return inspect.reflect(self, bind)
 end

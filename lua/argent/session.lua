@@ -28,6 +28,7 @@ local loading = require "argent.loading"
 
 local corm = core.orm
 local raise = core.error
+local guard = require "argent.guard"
 local internals, set_state, set_session, clear_dirty, state_of, is_instance =
   corm.internals, corm.set_state, corm.set_session, corm.clear_dirty, corm.state, corm.is_instance
 local changed, cinfo, raw, is_collection = loading.changed, loading.cinfo, loading.raw, loading.is_collection
@@ -1829,7 +1830,10 @@ local function new_session(engine, autoflush, expire)
                        _st = corm.txstate()}, Session)
 end
 
-Factory.__call = function(f) return new_session(f.engine, f._autoflush, f._expire) end
+Factory.__call = function(f)
+  guard.check_self(f, Factory, "__call", "Session()")
+  return new_session(f.engine, f._autoflush, f._expire)
+end
 
 --- Session:begin(fn) on the factory: a new session, fn(s) in a transaction
 --- (commit on return, rollback and re-raise on error), then the session closes.

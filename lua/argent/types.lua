@@ -9,6 +9,7 @@
 local core = require "argent.core"
 
 local raise = core.error
+local guard = require "argent.guard"
 local types = {}
 
 local Type = {}
@@ -16,6 +17,7 @@ Type.__index = Type
 Type.__name = "argent.Type"
 
 function Type.__tostring(t)
+  guard.check_self(t, Type, "__tostring", "tostring(argent.String)")
   if t.sql_name then return t.sql_name end -- a reflected type: the database's own name
   if t.__type == "Enum" then
     local q = {}
@@ -100,6 +102,7 @@ local function plain(base, ...)
 end
 
 function Type.__call(base, ...)
+  guard.check_self(base, Type, "__call", "argent.String(50)")
   return (makers[base.__type] or plain)(base, ...)
 end
 
@@ -162,6 +165,7 @@ local EXAMPLES = {Date = " (like \"2026-11-24\")", DateTime = " (like \"2026-11-
 -- Checks a Lua value bound for a column of type t: raises an ArgumentError
 -- that names the column, the type and the value when it cannot fit.
 function types.check_value(t, v, column_name)
+  if getmetatable(t) ~= Type then types.check(t, "check_value: argument 1") end
   if t.__type == "Enum" and type(v) == "string" and #t.enums > 0 then
     for _, e in ipairs(t.enums) do
       if e == v then return end

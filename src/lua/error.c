@@ -10,10 +10,18 @@
 #include "lua/binding.h"
 
 static int error_tostring(lua_State *L) {
+    if (lua_type(L, 1) != LUA_TTABLE) /* the metatable is reachable from any error object */
+        return ag_lua_argerror(L, "__tostring: argument 'self' must be an argent error object, got %s",
+                               ag_lua_typename(L, 1));
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     lua_getfield(L, 1, "kind");
-    luaL_addvalue(&b);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        luaL_addvalue(&b);
+    } else {
+        lua_pop(L, 1); /* a kind someone overwrote */
+        luaL_addstring(&b, "Error");
+    }
     luaL_addstring(&b, ": ");
     lua_getfield(L, 1, "message");
     if (lua_isstring(L, -1)) luaL_addvalue(&b);

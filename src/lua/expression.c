@@ -841,7 +841,9 @@ static int f_json_encode(lua_State *L) {
 
 static int f_json_decode(lua_State *L) {
     size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return ag_lua_argerror(L, "json_decode: argument 'text' must be a string, got %s", ag_lua_typename(L, 1));
+    const char *s = lua_tolstring(L, 1, &len);
     ag_error err;
     if (ag_lua_json_decode(L, s, len, &err) != 0) return ag_lua_raise(L, &err, NULL);
     return 1;

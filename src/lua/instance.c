@@ -523,7 +523,9 @@ static void new_instance(lua_State *L, int mapper_idx, int values_idx, int sessi
  * mapper is class.__mapper__), with init's attributes set as by assignment. */
 static int orm_construct(lua_State *L) {
     lua_settop(L, 2); /* the initial values are argument 2, absent or not */
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_type(L, 1) != LUA_TTABLE) /* getmetatable(User).__call(5): reachable from a script */
+        return ag_lua_argerror(L, "not a model class (got %s): make models with Base:model(name, spec)",
+                               ag_lua_typename(L, 1));
     if (lua_getfield(L, 1, "__mapper__") != LUA_TTABLE)
         return ag_lua_argerror(L, "not a model class: make models with Base:model(name, spec)");
     int mapper = lua_gettop(L);

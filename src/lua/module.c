@@ -29,16 +29,57 @@ const char *ag_lua_typename(lua_State *L, int idx) {
     return luaL_typename(L, idx);
 }
 
+/* Pushes the name under which the running C function sits among the
+ * methods or metamethods of type tname -- for a call that Lua cannot name,
+ * pcall(conn.execute, nil) -- or nil when it is not there. */
+static void push_method_name(lua_State *L, const char *tname) {
+    lua_Debug ar;
+    int top = lua_gettop(L);
+    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "f", &ar)) {
+        lua_pushnil(L);
+        return;
+    }
+    int fn = lua_gettop(L);
+    luaL_getmetatable(L, tname);
+    int places[2] = {lua_gettop(L), 0};
+    if (lua_istable(L, places[0])) {
+        lua_getfield(L, places[0], "__index");
+        if (lua_iscfunction(L, -1)) lua_getupvalue(L, -1, 1); /* ag_lua_new_type's methods */
+        if (lua_istable(L, -1)) places[1] = lua_gettop(L);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!places[i] || !lua_istable(L, places[i])) continue;
+        lua_pushnil(L);
+        while (lua_next(L, places[i])) {
+            if (lua_rawequal(L, -1, fn) && lua_type(L, -2) == LUA_TSTRING) {
+                lua_pop(L, 1);
+                lua_replace(L, top + 1);
+                lua_settop(L, top + 1);
+                return;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, top);
+    lua_pushnil(L);
+}
+
 void *ag_lua_check_self(lua_State *L, int idx, const char *tname) {
     void *p = luaL_testudata(L, idx, tname);
     if (p) return p;
+    const char *got = ag_lua_typename(L, idx); /* before the stack grows: idx may be past its top */
     lua_Debug ar;
-    const char *method = "method";
-    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) method = ar.name;
+    const char *method = NULL;
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar)) method = ar.name;
+    if (!method) {
+        push_method_name(L, tname);
+        method = lua_tostring(L, -1); /* stays on the stack until the raise */
+    }
+    if (!method) method = "method";
     if (idx == 1)
         ag_lua_argerror(L, "%s: argument 'self' must be an %s (call it with a colon, as obj:%s(...)), got %s", method,
-                        tname, method, ag_lua_typename(L, idx));
-    ag_lua_argerror(L, "%s: argument #%d must be an %s, got %s", method, idx, tname, ag_lua_typename(L, idx));
+                        tname, method, got);
+    ag_lua_argerror(L, "%s: argument #%d must be an %s, got %s", method, idx, tname, got);
     return NULL;
 }
 
@@ -113,6 +154,9 @@ static int text_new(lua_State *L) {
 }
 
 static int text_tostring(lua_State *L) {
+    if (lua_type(L, 1) != LUA_TTABLE) /* the metatable is reachable: tostring's own call passes the text */
+        return ag_lua_argerror(L, "__tostring: argument 'self' must be an argent.text(), got %s",
+                               ag_lua_typename(L, 1));
     lua_getfield(L, 1, "text");
     return 1;
 }

@@ -194,11 +194,16 @@ static ag_dialect dialect_arg(lua_State *L, int idx) {
     const char *name = NULL;
     if (lua_type(L, idx) == LUA_TSTRING) {
         name = lua_tostring(L, idx);
-    } else if (!lua_isnoneornil(L, idx)) {
-        /* an engine or a connection: anything with a .dialect */
+    } else if (lua_type(L, idx) == LUA_TTABLE ||
+               (lua_type(L, idx) == LUA_TUSERDATA && luaL_getmetafield(L, idx, "__index") != LUA_TNIL &&
+                (lua_pop(L, 1), 1))) {
+        /* an engine or a connection: anything with a .dialect (but never a
+         * value that cannot be indexed: that would be Lua's plain error) */
         lua_getfield(L, idx, "dialect");
         name = lua_tostring(L, -1);
         lua_pop(L, 1);
+    } else if (!lua_isnoneornil(L, idx)) {
+        name = NULL;
     } else {
         name = "sqlite";
     }

@@ -14,6 +14,8 @@ typedef struct lua_url {
 
 static ag_url *check_url(lua_State *L, int idx) {
     lua_url *u = ag_lua_check_self(L, idx, AG_URL_TYPE);
+    /* its __gc has run: a script can call it (the metatable is reachable) */
+    if (!u->url) ag_lua_raisef(L, AG_ERR_INVALID_REQUEST, "this URL object has been collected");
     return u->url;
 }
 
@@ -83,7 +85,8 @@ static int url_eq(lua_State *L) {
         lua_pushboolean(L, 0); /* a URL never equals another kind of userdata */
         return 1;
     }
-    char *a = ag_url_render(check_url(L, 1), 0), *b = ag_url_render(check_url(L, 2), 0);
+    ag_url *x = check_url(L, 1), *y = check_url(L, 2); /* both before anything is allocated */
+    char *a = ag_url_render(x, 0), *b = ag_url_render(y, 0);
     int eq = a && b && strcmp(a, b) == 0;
     free(a);
     free(b);
