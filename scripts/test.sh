@@ -28,7 +28,8 @@ argent_install_deps
 # 2. Both builds, before any server is started.
 cmake -S . -B build -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=OFF
 cmake --build build -j "$jobs"
-cmake -S . -B build-asan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=ON
+cmake -S . -B build-asan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=ON \
+    -DARGENT_FAILALLOC=ON # and a core allocator that tests/alloc can make fail
 cmake --build build-asan -j "$jobs"
 # ThreadSanitizer: only what runs threads (the pool test, and the embedding
 # host example when this tree has it).

@@ -1,5 +1,6 @@
 -- argent.guard: argument checks that the Lua layers share -- what type a
--- value is (for messages), and whether it is an engine or a connection.
+-- value is (for messages), whether it is an engine or a connection, and
+-- the out-of-memory error that a probing pcall must let through.
 --
 -- create_all, drop_all, reflect and inspect take "an engine or a
 -- connection"; duck typing (`bind.connect`) indexes whatever it is given,
@@ -42,6 +43,13 @@ function guard.check_bind(v, fname)
     raise("ArgumentError", ("%s: argument 'bind' must be an argent.Engine or an argent.Connection, got %s")
       :format(fname, type_name(v)))
   end
+end
+
+--- Raises err again when it is the out-of-memory error: for a pcall that
+--- probes (can v be indexed?) or that turns a failure into a better message,
+--- so that running out of memory is never mistaken for a wrong argument.
+function guard.rethrow_memory(err)
+  if err == "not enough memory" then error(err, 0) end
 end
 
 --- Raises ArgumentError naming 'self' unless getmetatable(self) == mt.

@@ -308,6 +308,7 @@ function schema.add_column(t, s, npk, name)
                 order = s.order, _spec = s}
   if o.default ~= nil and type(o.default) ~= "function" and not sql.tag(o.default) then
     local ok, err = pcall(sql.to_expr, o.default, col)
+    if not ok then guard.rethrow_memory(err) end
     if not ok then raise("ArgumentError", ("Column %s: bad default: %s"):format(name, tostring(err.message or err))) end
   end
   info(col, meta)

@@ -1856,6 +1856,7 @@ end
 local function has_connect(v)
   if type(v) ~= "userdata" and type(v) ~= "table" then return false end
   local ok, connect = pcall(function() return v.connect end)
+  if not ok then guard.rethrow_memory(connect) end
   return ok and connect ~= nil
 end
 

@@ -13,6 +13,7 @@
 local core = require "argent.core"
 local types = require "argent.types"
 local schema = require "argent.schema"
+local guard = require "argent.guard"
 
 local sql = core.sql
 local raise = core.error
@@ -43,12 +44,21 @@ local function describe(v)
 end
 
 -- The Table behind v: a Table, a model (v.__table__), or nil.
+local function index_table(v) return v.__table__ end
 local function table_of(v)
   if type(v) ~= "table" then return nil end
   local mt = getmetatable(v)
   if mt == schema.TableClass then return v end
-  local ok, t = pcall(function() return v.__table__ end)
-  if ok and getmetatable(t) == schema.TableClass then return t end
+  local t = rawget(v, "__table__") -- a model's
+  if t == nil then
+    local ok
+    ok, t = pcall(index_table, v) -- anything else that has one (its __index may raise)
+    if not ok then
+      guard.rethrow_memory(t)
+      return nil
+    end
+  end
+  if getmetatable(t) == schema.TableClass then return t end
   return nil
 end
 M.table_of = table_of
@@ -532,6 +542,7 @@ local function value_node(col, v, problems)
   if v ~= nil and not tag_of(v) then
     local ok, err = pcall(types.check_value, info(col).type, v, info(col).name)
     if not ok then
+      guard.rethrow_memory(err)
       if not problems then error(err, 0) end
       problems[#problems + 1] = err
       return sql.literal(v)

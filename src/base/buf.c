@@ -1,4 +1,5 @@
 /* buf.c -- the growable byte buffer (see buf.h). */
+#include "base/alloc.h"
 #include "base/buf.h"
 
 #include <stdarg.h>
@@ -12,7 +13,7 @@ int ag_buf_reserve(ag_buf *b, size_t extra) {
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = ag_realloc(b->data, cap);
     if (!p) return -1;
     b->data = p;
     b->cap = cap;

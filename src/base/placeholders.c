@@ -18,6 +18,7 @@
  *     server splits tokens, a space is put between them: `x?` would give the
  *     identifier `x$1` on PostgreSQL and `?1` a numbered parameter on SQLite.
  */
+#include "base/alloc.h"
 #include "base/placeholders.h"
 
 #include <limits.h>
@@ -75,7 +76,7 @@ static int grow_out(rewriter *r, size_t extra) {
     if (need <= r->out_cap) return 0;
     size_t cap = r->out_cap * 2;
     if (cap < need) cap = need + 64;
-    char *p = realloc(r->out, cap);
+    char *p = ag_realloc(r->out, cap);
     if (!p) return ag_error_nomem(r->err);
     r->out = p;
     r->out_cap = cap;
@@ -99,7 +100,7 @@ static int add_slot(rewriter *r, int source) {
             return ag_error_set(r->err, AG_ERR_ARGUMENT, NULL, "too many placeholders in one statement");
         }
         int cap = r->slots_cap ? r->slots_cap * 2 : 8;
-        int *p = realloc(r->slot_source, (size_t)cap * sizeof *p);
+        int *p = ag_realloc(r->slot_source, (size_t)cap * sizeof *p);
         if (!p) return ag_error_nomem(r->err);
         r->slot_source = p;
         r->slots_cap = cap;
@@ -122,7 +123,7 @@ static int name_equals(const char *stored, const char *s, size_t n) {
 }
 
 static int rebuild_table(rewriter *r, size_t cap) {
-    int *t = malloc(cap * sizeof *t);
+    int *t = ag_malloc(cap * sizeof *t);
     if (!t) return ag_error_nomem(r->err);
     for (size_t i = 0; i < cap; i++) t[i] = -1;
     for (int k = 0; k < r->nnames; k++) {
@@ -156,15 +157,15 @@ static int name_index(rewriter *r, const char *s, size_t n) {
             return ag_error_set(r->err, AG_ERR_ARGUMENT, NULL, "too many placeholders in one statement");
         }
         int cap = r->names_cap ? r->names_cap * 2 : 8;
-        char **names = realloc(r->names, (size_t)cap * sizeof *names);
+        char **names = ag_realloc(r->names, (size_t)cap * sizeof *names);
         if (!names) return ag_error_nomem(r->err);
         r->names = names;
-        uint32_t *hashes = realloc(r->name_hash, (size_t)cap * sizeof *hashes);
+        uint32_t *hashes = ag_realloc(r->name_hash, (size_t)cap * sizeof *hashes);
         if (!hashes) return ag_error_nomem(r->err);
         r->name_hash = hashes;
         r->names_cap = cap;
     }
-    char *copy = malloc(n + 1);
+    char *copy = ag_malloc(n + 1);
     if (!copy) return ag_error_nomem(r->err);
     memcpy(copy, s, n);
     copy[n] = '\0';
@@ -425,7 +426,7 @@ int ag_rewrite_placeholders(const char *sql, size_t len, ag_dialect dialect, ag_
     size_t slack = dialect == AG_DIALECT_POSTGRESQL ? 32 + len / 16 : 16;
     if (len > SIZE_MAX / 2) return ag_error_nomem(err);
     r.out_cap = len + slack + 1;
-    r.out = malloc(r.out_cap);
+    r.out = ag_malloc(r.out_cap);
     if (!r.out) return ag_error_nomem(err);
 
     if (scan(&r) != 0) {

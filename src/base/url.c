@@ -18,6 +18,7 @@
  * span is shown as "***" too.  Raw NUL bytes and "%00" are refused: every
  * component ends up in a C string.
  */
+#include "base/alloc.h"
 #include "base/url.h"
 
 #include <stdio.h>
@@ -29,7 +30,7 @@
 /* ---- small string helpers ---------------------------------------------- */
 
 static char *dup_bytes(const char *s, size_t n) {
-    char *p = malloc(n + 1);
+    char *p = ag_malloc(n + 1);
     if (!p) return NULL;
     if (n) memcpy(p, s, n);
     p[n] = '\0';
@@ -57,7 +58,7 @@ enum { DECODE_OK = 0, DECODE_INVALID = -1, DECODE_NOMEM = -2 };
  * encoding).  "%00" is refused: every component ends up in a C string. */
 static int percent_decode(const char *s, size_t n, char **out) {
     *out = NULL;
-    char *p = malloc(n + 1);
+    char *p = ag_malloc(n + 1);
     if (!p) return DECODE_NOMEM;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -254,7 +255,7 @@ static int parse_hostport(const parse_ctx *c, ag_url *url, size_t off, size_t n,
 
 /* Appends one key=value to url->query (both already decoded, ownership taken). */
 static int add_query_param(ag_url *url, char *key, char *value, ag_error *err) {
-    ag_url_param *q = realloc(url->query, (url->nquery + 1) * sizeof *q);
+    ag_url_param *q = ag_realloc(url->query, (url->nquery + 1) * sizeof *q);
     if (!q) {
         free(key);
         free(value);
@@ -385,7 +386,7 @@ int ag_url_parse(const char *s, size_t len, ag_url **out, ag_error *err) {
         return url_fail(&c, err, "not a database URL (expected dialect://...)", NULL);
     }
 
-    ag_url *url = calloc(1, sizeof *url);
+    ag_url *url = ag_calloc(1, sizeof *url);
     if (!url) return ag_error_nomem(err);
     if (parse_scheme(&c, url, scheme_len, err) != 0) goto fail;
     if (len - scheme_len < 3 || s[scheme_len + 1] != '/' || s[scheme_len + 2] != '/') {
@@ -422,7 +423,7 @@ void ag_url_free(ag_url *url) {
 }
 
 ag_url *ag_url_copy(const ag_url *url) {
-    ag_url *copy = calloc(1, sizeof *copy);
+    ag_url *copy = ag_calloc(1, sizeof *copy);
     if (!copy) return NULL;
     int failed = 0;
     copy->dialect = url->dialect;
@@ -434,7 +435,7 @@ ag_url *ag_url_copy(const ag_url *url) {
     copy->host = dup_or_null(url->host, &failed);
     copy->database = dup_or_null(url->database, &failed);
     if (!failed && url->nquery) {
-        copy->query = calloc(url->nquery, sizeof *copy->query);
+        copy->query = ag_calloc(url->nquery, sizeof *copy->query);
         if (!copy->query) failed = 1;
         for (size_t i = 0; !failed && i < url->nquery; i++) {
             copy->nquery = i + 1;

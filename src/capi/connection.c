@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "capi/capi.h"
 
 void argent_connection_close(argent_connection *conn) {
@@ -32,7 +33,7 @@ static int ensure_scratch(argent_connection *conn, int n, argent_error *err) {
     if (n <= conn->scratch_cap) return 0;
     int cap = conn->scratch_cap ? conn->scratch_cap : 8;
     while (cap < n) cap *= 2;
-    ag_value *p = realloc(conn->scratch, (size_t)cap * sizeof *p);
+    ag_value *p = ag_realloc(conn->scratch, (size_t)cap * sizeof *p);
     if (!p) return ag_capi_failf(err, ARGENT_ERR_MEMORY, "not enough memory");
     conn->scratch = p;
     conn->scratch_cap = cap;
@@ -97,7 +98,7 @@ static int copy_names(argent_result *r, ag_stmt *stmt, argent_error *err) {
         const char *name = d->column_name(stmt->dstmt, i);
         total += strlen(name ? name : "") + 1;
     }
-    char **names = malloc((size_t)r->ncols * sizeof *names + total);
+    char **names = ag_malloc((size_t)r->ncols * sizeof *names + total);
     if (!names) return ag_capi_failf(err, ARGENT_ERR_MEMORY, "not enough memory");
     char *p = (char *)(names + r->ncols);
     for (int i = 0; i < r->ncols; i++) {
@@ -125,7 +126,7 @@ int argent_execute(argent_connection *conn, const char *sql, const argent_value 
                              "argent_execute: nparams is %d but params is NULL", nparams);
     argent_result *r = NULL;
     if (out) {
-        r = calloc(1, sizeof *r);
+        r = ag_calloc(1, sizeof *r);
         if (!r) return ag_capi_failf(err, ARGENT_ERR_MEMORY, "not enough memory");
         r->rowcount = -1;
     }

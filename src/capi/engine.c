@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "capi/capi.h"
 
 void argent_engine_options_init(argent_engine_options *opts) {
@@ -51,7 +52,7 @@ argent_engine *argent_engine_create(const char *url, const argent_engine_options
                 return NULL;
             }
             /* The core copies the strings; this array only lends them. */
-            args = calloc(opts->nconnect_args, sizeof *args);
+            args = ag_calloc(opts->nconnect_args, sizeof *args);
             if (!args) {
                 ag_capi_failf(err, ARGENT_ERR_MEMORY, "not enough memory");
                 return NULL;
@@ -119,7 +120,7 @@ argent_connection *argent_connect(argent_engine *engine, argent_error *err) {
         return NULL;
     }
     /* The handle exists before the checkout it will own. */
-    argent_connection *conn = calloc(1, sizeof *conn);
+    argent_connection *conn = ag_calloc(1, sizeof *conn);
     if (!conn) {
         ag_capi_failf(err, ARGENT_ERR_MEMORY, "not enough memory");
         return NULL;

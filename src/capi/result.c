@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "capi/capi.h"
 
 /* Gives the statement back and leaves the connection's list, ending in
@@ -186,7 +187,7 @@ double argent_result_column_double(argent_result *res, int col) {
 
 /* The column's conversion buffer, emptied; NULL when memory runs out. */
 static ag_buf *convert_buffer(argent_result *res, int col) {
-    if (!res->convert && !(res->convert = calloc((size_t)res->ncols, sizeof *res->convert)))
+    if (!res->convert && !(res->convert = ag_calloc((size_t)res->ncols, sizeof *res->convert)))
         return NULL;
     ag_buf *b = &res->convert[col];
     ag_buf_reset(b);

@@ -92,6 +92,7 @@
  * REPLACE and -1 for anything else; last_insert_id is mysql_stmt_insert_id
  * after an INSERT or REPLACE that generated one, and unknown otherwise.
  */
+#include "base/alloc.h"
 #include "driver/driver.h"
 
 #include <errno.h>
@@ -503,8 +504,8 @@ static int my_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
              isolation ? ", SESSION tx_isolation = '" : "", isolation ? isolation : "",
              isolation ? "'" : "");
 
-    ag_driver_conn *c = calloc(1, sizeof *c);
-    if (!c || (url && url->password && !(c->password = strdup(url->password)))) {
+    ag_driver_conn *c = ag_calloc(1, sizeof *c);
+    if (!c || (url && url->password && !(c->password = ag_strdup(url->password)))) {
         free(c);
         return ag_error_nomem(err);
     }
@@ -645,7 +646,7 @@ static int build_names(ag_driver_stmt *s, unsigned int count) {
     MYSQL_FIELD *f = s->st->fields;
     size_t bytes = 0;
     for (unsigned int i = 0; i < count; i++) bytes += strlen(f && f[i].name ? f[i].name : "") + 1;
-    my_names *n = malloc(sizeof *n + count * sizeof(char *) + bytes);
+    my_names *n = ag_malloc(sizeof *n + count * sizeof(char *) + bytes);
     if (!n) return -1;
     n->count = (int)count;
     char *p = (char *)(n->names + count);
@@ -676,8 +677,8 @@ static int alloc_columns(ag_driver_stmt *s, unsigned int count) {
     s->ncols = (int)count;
     s->bound = 0;
     if (count == 0) return 0;
-    s->cols = calloc(count, sizeof *s->cols);
-    s->rbind = calloc(count, sizeof *s->rbind);
+    s->cols = ag_calloc(count, sizeof *s->cols);
+    s->rbind = ag_calloc(count, sizeof *s->rbind);
     if (!s->cols || !s->rbind) {
         free_columns(s);
         s->ncols = 0;
@@ -714,7 +715,7 @@ static int my_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
     *out = NULL;
     release_wire(c);
     if (error_if_broken(c, err)) return -1;
-    ag_driver_stmt *s = calloc(1, sizeof *s);
+    ag_driver_stmt *s = ag_calloc(1, sizeof *s);
     if (!s) return ag_error_nomem(err);
     s->conn = c;
     s->affected = -1;
@@ -737,11 +738,11 @@ static int my_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
     s->nparams = (int)mysql_stmt_param_count(s->st);
     unsigned int ncols = mysql_stmt_field_count(s->st);
     size_t np = (size_t)(s->nparams ? s->nparams : 1);
-    s->pbind = calloc(np, sizeof *s->pbind);
-    s->pints = calloc(np, sizeof *s->pints);
-    s->pdoubles = calloc(np, sizeof *s->pdoubles);
-    s->plens = calloc(np, sizeof *s->plens);
-    s->row = calloc(np, sizeof *s->row);
+    s->pbind = ag_calloc(np, sizeof *s->pbind);
+    s->pints = ag_calloc(np, sizeof *s->pints);
+    s->pdoubles = ag_calloc(np, sizeof *s->pdoubles);
+    s->plens = ag_calloc(np, sizeof *s->plens);
+    s->row = ag_calloc(np, sizeof *s->row);
     if (!s->pbind || !s->pints || !s->pdoubles || !s->plens || !s->row ||
         alloc_columns(s, ncols) != 0 || build_names(s, ncols) != 0) {
         mysql_stmt_close(s->st);
@@ -925,7 +926,7 @@ static int bind_column(ag_driver_stmt *s, int i) {
         break;
     default: /* strings, and BIT's bytes */
         if (!col->data) {
-            if (!(col->data = malloc(MY_STRING_INITIAL))) return -1;
+            if (!(col->data = ag_malloc(MY_STRING_INITIAL))) return -1;
             col->cap = MY_STRING_INITIAL;
         }
         b->buffer_type =
@@ -1010,7 +1011,7 @@ static int complete_truncated(ag_driver_stmt *s, ag_error *err) {
             col->is_null || !col->data || col->length < col->cap)
             continue;
         unsigned long have = col->cap, need = col->length + 1;
-        char *data = realloc(col->data, need);
+        char *data = ag_realloc(col->data, need);
         if (!data) return ag_error_nomem(err);
         col->data = data;
         col->cap = need;
@@ -1288,17 +1289,17 @@ static void batch_free(bulk_batch *bt, int ncols) {
 
 static int batch_init(bulk_batch *bt, int ncols) {
     size_t n = (size_t)ncols;
-    bt->cols = calloc(n, sizeof *bt->cols);
-    bt->binds = calloc(n, sizeof *bt->binds);
+    bt->cols = ag_calloc(n, sizeof *bt->cols);
+    bt->binds = ag_calloc(n, sizeof *bt->binds);
     if (!bt->cols || !bt->binds) return -1;
     for (size_t i = 0; i < n; i++) {
         bulk_column *c = &bt->cols[i];
-        c->ints = malloc(MY_BULK_BATCH * sizeof *c->ints);
-        c->doubles = malloc(MY_BULK_BATCH * sizeof *c->doubles);
-        c->ptrs = malloc(MY_BULK_BATCH * sizeof *c->ptrs);
-        c->offs = malloc(MY_BULK_BATCH * sizeof *c->offs);
-        c->lens = malloc(MY_BULK_BATCH * sizeof *c->lens);
-        c->ind = malloc(MY_BULK_BATCH);
+        c->ints = ag_malloc(MY_BULK_BATCH * sizeof *c->ints);
+        c->doubles = ag_malloc(MY_BULK_BATCH * sizeof *c->doubles);
+        c->ptrs = ag_malloc(MY_BULK_BATCH * sizeof *c->ptrs);
+        c->offs = ag_malloc(MY_BULK_BATCH * sizeof *c->offs);
+        c->lens = ag_malloc(MY_BULK_BATCH * sizeof *c->lens);
+        c->ind = ag_malloc(MY_BULK_BATCH);
         if (!c->ints || !c->doubles || !c->ptrs || !c->offs || !c->lens || !c->ind) return -1;
     }
     return 0;
@@ -1316,7 +1317,7 @@ static void bulk_destroy(bulk *b) {
 
 static bulk *bulk_create(ag_driver_stmt *s, int64_t *total) {
     bulk_destroy(s->bulk);
-    bulk *b = calloc(1, sizeof *b);
+    bulk *b = ag_calloc(1, sizeof *b);
     if (!b) return NULL;
     b->s = s;
     b->total = total;

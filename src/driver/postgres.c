@@ -70,6 +70,7 @@
  * otherwise; for a statement that both changes and returns rows (RETURNING)
  * it is known only once its rows have been read (-1 before).
  */
+#include "base/alloc.h"
 #include "driver/driver.h"
 
 #include <libpq-fe.h>
@@ -348,7 +349,7 @@ static int buffer_row(ag_driver_stmt *s, const PGresult *r) {
     if ((s->nbuffered + 1) * n > s->cells_cap) {
         size_t cap = s->cells_cap ? s->cells_cap * 2 : 64 * (n ? n : 1);
         while (cap < (s->nbuffered + 1) * n) cap *= 2;
-        pg_cell *cells = realloc(s->cells, cap * sizeof *cells);
+        pg_cell *cells = ag_realloc(s->cells, cap * sizeof *cells);
         if (!cells) return -1;
         s->cells = cells;
         s->cells_cap = cap;
@@ -809,9 +810,9 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     if (user_options) bad |= ag_buf_printf(&options, " %s", user_options);
 
     size_t cap = params->nargs + 8;
-    const char **keys = calloc(cap, sizeof *keys), **values = calloc(cap, sizeof *values);
-    ag_driver_conn *c = calloc(1, sizeof *c);
-    if (bad || !keys || !values || !c || (password && !(c->password = strdup(password)))) {
+    const char **keys = ag_calloc(cap, sizeof *keys), **values = ag_calloc(cap, sizeof *values);
+    ag_driver_conn *c = ag_calloc(1, sizeof *c);
+    if (bad || !keys || !values || !c || (password && !(c->password = ag_strdup(password)))) {
         ag_buf_free(&options);
         free(keys);
         free(values);
@@ -947,8 +948,8 @@ static int pg_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "SQL text contains a zero byte");
     release_wire(c);
     if (error_if_broken(c, err)) return -1;
-    ag_driver_stmt *s = calloc(1, sizeof *s);
-    if (!s || !(s->sql = malloc(len + 1))) {
+    ag_driver_stmt *s = ag_calloc(1, sizeof *s);
+    if (!s || !(s->sql = ag_malloc(len + 1))) {
         free(s);
         return ag_error_nomem(err);
     }
@@ -967,18 +968,18 @@ static int pg_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
     size_t np = (size_t)(s->nparams ? s->nparams : 1), nc = (size_t)(s->ncols ? s->ncols : 1);
     int ok = 1;
     for (int i = 0; i < PG_MAX_VARIANTS; i++) {
-        s->variants[i].sent = calloc(np, sizeof(Oid));
-        s->variants[i].server = calloc(np, sizeof(Oid));
+        s->variants[i].sent = ag_calloc(np, sizeof(Oid));
+        s->variants[i].server = ag_calloc(np, sizeof(Oid));
         ok = ok && s->variants[i].sent && s->variants[i].server;
     }
-    s->values = calloc(np, sizeof *s->values);
-    s->lengths = calloc(np, sizeof *s->lengths);
-    s->formats = calloc(np, sizeof *s->formats);
-    s->kinds = calloc(np, sizeof *s->kinds);
-    s->want = calloc(np, sizeof *s->want);
-    s->numbers = calloc(np, sizeof *s->numbers);
-    s->row = calloc(np, sizeof *s->row);
-    s->col_kinds = calloc(nc, sizeof *s->col_kinds);
+    s->values = ag_calloc(np, sizeof *s->values);
+    s->lengths = ag_calloc(np, sizeof *s->lengths);
+    s->formats = ag_calloc(np, sizeof *s->formats);
+    s->kinds = ag_calloc(np, sizeof *s->kinds);
+    s->want = ag_calloc(np, sizeof *s->want);
+    s->numbers = ag_calloc(np, sizeof *s->numbers);
+    s->row = ag_calloc(np, sizeof *s->row);
+    s->col_kinds = ag_calloc(nc, sizeof *s->col_kinds);
     if (!ok || !s->values || !s->lengths || !s->formats || !s->kinds || !s->want || !s->numbers ||
         !s->row || !s->col_kinds) {
         queue_deallocate(c, s->variants[0].name);
@@ -1254,7 +1255,7 @@ static void pg_column_value(ag_driver_stmt *s, int col, ag_value *out) {
         out->u.boolean = p[0] == 't';
         return;
     case CK_BYTEA:
-        if (!s->col_bufs && !(s->col_bufs = calloc((size_t)s->ncols, sizeof *s->col_bufs))) {
+        if (!s->col_bufs && !(s->col_bufs = ag_calloc((size_t)s->ncols, sizeof *s->col_bufs))) {
             s->value_oom = 1;
             return;
         }

@@ -43,6 +43,7 @@
  * -1 for everything else (queries, DDL, PRAGMA).  last_insert_id is known only
  * for an INSERT or REPLACE that did insert a row.
  */
+#include "base/alloc.h"
 #include "driver/driver.h"
 
 #include <errno.h>
@@ -190,7 +191,7 @@ static stmt_columns *columns_build(sqlite3_stmt *s) {
         text += strlen(name) + 1;
     }
     size_t size = sizeof(stmt_columns) + (size_t)count * (sizeof(char *) + 1) + text;
-    stmt_columns *c = malloc(size);
+    stmt_columns *c = ag_malloc(size);
     if (!c) return NULL;
     c->count = count;
     c->names = (const char **)(c + 1);
@@ -394,7 +395,7 @@ static int sqlite_connect(const ag_connect_params *params, ag_driver_conn **out,
     char *prefixed = NULL;
     if (strncmp(path, "file:", 5) == 0) {
         size_t n = strlen(path);
-        if (!(prefixed = malloc(n + 3))) return ag_error_nomem(err);
+        if (!(prefixed = ag_malloc(n + 3))) return ag_error_nomem(err);
         memcpy(prefixed, "./", 2);
         memcpy(prefixed + 2, path, n + 1);
     }
@@ -441,7 +442,7 @@ static int sqlite_connect(const ag_connect_params *params, ag_driver_conn **out,
         if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
     }
 
-    ag_driver_conn *conn = malloc(sizeof *conn);
+    ag_driver_conn *conn = ag_malloc(sizeof *conn);
     if (!conn) {
         sqlite3_close_v2(db);
         return ag_error_nomem(err);
@@ -510,7 +511,7 @@ static int sqlite_prepare(ag_driver_conn *conn, const char *sql, size_t len, ag_
                             "without parameters for scripts");
     }
 
-    ag_driver_stmt *st = calloc(1, sizeof *st);
+    ag_driver_stmt *st = ag_calloc(1, sizeof *st);
     stmt_columns *columns = st ? columns_build(s) : NULL;
     if (!columns) {
         free(st);
@@ -768,7 +769,7 @@ static int sqlite_execute_many(ag_driver_stmt *st, int nparams, ag_row_source ne
     ag_value small[32];
     ag_value *values = small;
     if (nparams > (int)(sizeof small / sizeof small[0])) {
-        if (!(values = malloc((size_t)nparams * sizeof *values))) return ag_error_nomem(err);
+        if (!(values = ag_malloc((size_t)nparams * sizeof *values))) return ag_error_nomem(err);
     }
     int64_t total = 0;
     int result = 0;

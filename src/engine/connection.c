@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
 #include "engine/engine_internal.h"
 
@@ -79,11 +80,11 @@ static stmt_cache *cache_for(ag_conn *conn) {
     if (conn->engine->statement_cache_size <= 0) return NULL;
     stmt_cache *c = conn->slot->owner_data;
     if (c) return c;
-    c = calloc(1, sizeof *c);
+    c = ag_calloc(1, sizeof *c);
     if (!c) return NULL;
     size_t n = 16;
     while (n < (size_t)conn->engine->statement_cache_size * 2) n *= 2;
-    c->buckets = calloc(n, sizeof *c->buckets);
+    c->buckets = ag_calloc(n, sizeof *c->buckets);
     if (!c->buckets) {
         free(c);
         return NULL;
@@ -191,8 +192,8 @@ ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint
                      "SQL text contains a zero byte (a value with zero bytes goes as a parameter)");
         return NULL;
     }
-    ag_stmt *stmt = calloc(1, sizeof *stmt);
-    if (!stmt || !(stmt->key = malloc(len + 1))) {
+    ag_stmt *stmt = ag_calloc(1, sizeof *stmt);
+    if (!stmt || !(stmt->key = ag_malloc(len + 1))) {
         free(stmt);
         ag_error_nomem(err);
         return NULL;

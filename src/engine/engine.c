@@ -2,6 +2,7 @@
  * engine.c -- engines: a parsed URL, options, the driver and the pool, shared
  * by reference count across threads (see engine.h).
  */
+#include "base/alloc.h"
 #include "engine/engine_internal.h"
 
 #include <stdlib.h>
@@ -49,7 +50,7 @@ static int check_options(const ag_engine_options *o, ag_error *err) {
 static char *copy_string(const char *s) {
     if (!s) return NULL;
     size_t n = strlen(s) + 1;
-    char *p = malloc(n);
+    char *p = ag_malloc(n);
     if (p) memcpy(p, s, n);
     return p;
 }
@@ -74,7 +75,7 @@ ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_opt
         options = &defaults;
     }
     if (check_options(options, err) != 0) return NULL;
-    ag_engine *e = calloc(1, sizeof *e);
+    ag_engine *e = ag_calloc(1, sizeof *e);
     if (!e) {
         ag_error_nomem(err);
         return NULL;
@@ -95,7 +96,7 @@ ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_opt
     /* connect_args first, then the URL's query keys (driver.h) */
     size_t total = options->nconnect_args + e->url->nquery;
     if (total) {
-        e->args = calloc(total, sizeof *e->args);
+        e->args = ag_calloc(total, sizeof *e->args);
         if (!e->args) goto nomem;
     }
     for (size_t i = 0; i < total; i++) {
@@ -156,7 +157,7 @@ void ag_engine_pool_status(ag_engine *engine, ag_pool_status *out) { ag_pool_get
 void ag_engine_dispose(ag_engine *engine) { ag_pool_dispose(engine->pool); }
 
 ag_conn *ag_engine_connect(ag_engine *engine, ag_error *err) {
-    ag_conn *conn = calloc(1, sizeof *conn);
+    ag_conn *conn = ag_calloc(1, sizeof *conn);
     if (!conn) {
         ag_error_nomem(err);
         return NULL;

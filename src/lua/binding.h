@@ -52,10 +52,26 @@ void ag_lua_push_error(lua_State *L, const char *kind, const char *message, cons
                        const char *sql);
 /* Raises err as an error object (never returns). */
 int ag_lua_raise(lua_State *L, const ag_error *err, const char *sql);
+/* Raises Lua's memory error: the string "not enough memory", as Lua raises
+ * it when its own allocator fails, so that a script sees one out-of-memory
+ * error whichever allocation failed (ag_lua_raise of an AG_ERR_MEMORY does
+ * the same).  The one error that is not an error object: making an object
+ * needs memory. */
+int ag_lua_nomem(lua_State *L);
 /* Raises an error object of kind (e.g. "ArgumentError") with a formatted message. */
 int ag_lua_raisef(lua_State *L, ag_error_kind kind, const char *fmt, ...);
 #define ag_lua_argerror(L, ...) ag_lua_raisef((L), AG_ERR_ARGUMENT, __VA_ARGS__)
 void ag_lua_open_error(lua_State *L);
+
+/* ---- box.c: one C allocation owned by a userdata while code that can raise runs */
+typedef struct ag_lua_box {
+    void *p;              /* the resource, or NULL */
+    void (*free)(void *); /* how to free it */
+} ag_lua_box;
+/* Pushes an empty box (raises only for memory, before any resource exists). */
+ag_lua_box *ag_lua_push_box(lua_State *L);
+/* Frees the box's resource now and removes the box (at stack index idx). */
+void ag_lua_box_release(lua_State *L, int idx, ag_lua_box *b);
 
 /* ---- type registration helpers (module.c) */
 /* Creates metatable `name` with methods in a separate table (so __gc is not

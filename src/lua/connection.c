@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "lua/binding.h"
 #include "lua/sql_binding.h"
 
@@ -93,7 +94,7 @@ static int ensure_scratch(ag_lua_conn *c, int n, ag_error *err) {
     if (n <= c->scratch_cap) return 0;
     int cap = c->scratch_cap ? c->scratch_cap : 8;
     while (cap < n) cap *= 2;
-    ag_value *p = realloc(c->scratch, (size_t)cap * sizeof *p);
+    ag_value *p = ag_realloc(c->scratch, (size_t)cap * sizeof *p);
     if (!p) return ag_error_nomem(err);
     c->scratch = p;
     c->scratch_cap = cap;
@@ -113,8 +114,12 @@ static int to_value(lua_State *L, int idx, ag_value *out, const char *what, ag_e
 /* Fills c->scratch with the parameters that the statement's slots take from
  * the table at idx (or no table: idx == 0).  Never raises: it uses only raw
  * table access on values the caller keeps alive, and the stack space that
- * the caller checked.  Returns the slot count, or -1 with err. */
-static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int nslots, ag_error *err) {
+ * the caller checked; and names_idx, when not 0, is a list of the
+ * statement's names as Lua strings made beforehand (executemany: pushing a
+ * name can allocate, and an allocation error must not be raised inside the
+ * driver's execute_many).  Returns the slot count, or -1 with err. */
+static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int nslots, int names_idx,
+                       ag_error *err) {
     const ag_rewritten_sql *p = &stmt->params;
     if (ensure_scratch(c, nslots, err) != 0) return -1;
     if (idx == 0) {
@@ -141,7 +146,8 @@ static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int
         }
         for (int i = 0; i < nslots; i++) {
             const char *name = p->names[p->slot_source[i]];
-            lua_pushstring(L, name);
+            if (names_idx) lua_rawgeti(L, names_idx, p->slot_source[i] + 1);
+            else lua_pushstring(L, name);
             lua_rawget(L, idx);
             snprintf(what, sizeof what, "parameter :%s", name);
             if (lua_isnil(L, -1)) {
@@ -279,7 +285,7 @@ static int do_execute(lua_State *L, int rewrite, const char *fname, ag_node *nod
     ag_stmt *stmt = ag_conn_prepare(c->conn, sql, len, rewrite, &err);
     if (!stmt) return ag_lua_raise(L, &err, sql);
     ag_lua_result_attach(L, r, stmt);
-    int n = bind_params(L, c, stmt, params_idx, stmt_slot_count(stmt), &err);
+    int n = bind_params(L, c, stmt, params_idx, stmt_slot_count(stmt), 0, &err);
     if (n < 0 || ag_stmt_execute(stmt, c->scratch, n, &err) != 0) {
         ag_lua_result_attach(L, r, NULL); /* releases the statement */
         return ag_lua_raise(L, &err, sql);
@@ -328,6 +334,7 @@ typedef struct many_ctx {
     int nslots;
     int row_slot; /* a function's rows: the current row (kept alive), and its error */
     int raised;
+    int names_idx; /* the statement's :names as a list of Lua strings, or 0 */
 } many_ctx;
 
 int ag_lua_pull_row(lua_State *L, int fn_idx, int slot, lua_Integer r, int *raised, ag_error *err) {
@@ -365,7 +372,7 @@ static int many_next_row(void *ctxp, ag_value *params, int nparams, ag_error *er
         lua_pop(L, 1);
         return -1;
     }
-    int n = bind_params(L, ctx->c, ctx->stmt, lua_gettop(L), ctx->nslots, err);
+    int n = bind_params(L, ctx->c, ctx->stmt, lua_gettop(L), ctx->nslots, ctx->names_idx, err);
     lua_pop(L, 1); /* the row table stays referenced by the list (or the row slot) */
     if (n < 0) {
         char msg[AG_ERROR_MESSAGE_MAX];
@@ -417,8 +424,17 @@ static int conn_executemany(lua_State *L) {
     int64_t affected = 0;
     int rc = 0;
     if (count > 0) {
+        int names_idx = 0;
+        if (stmt->params.style == AG_PARAMS_NAMED) { /* made here, where an allocation error may be raised */
+            lua_createtable(L, stmt->params.nnames, 0);
+            for (int i = 0; i < stmt->params.nnames; i++) {
+                lua_pushstring(L, stmt->params.names[i]);
+                lua_rawseti(L, -2, i + 1);
+            }
+            names_idx = lua_gettop(L);
+        }
         if (ensure_scratch(c, nslots > 0 ? nslots : 1, &err) != 0) rc = -1;
-        many_ctx ctx = {L, c, stmt, 3, 1, count, nslots, source ? 4 : 0, 0};
+        many_ctx ctx = {L, c, stmt, 3, 1, count, nslots, source ? 4 : 0, 0, names_idx};
         /* The driver gets its own copy buffer: the scratch is refilled per row. */
         ag_lua_conn_busy_begin(c, source);
         if (rc == 0) rc = ag_stmt_execute_many(stmt, nslots, many_next_row, &ctx, &affected, &err);

@@ -56,7 +56,13 @@ void ag_lua_push_error(lua_State *L, const char *kind, const char *message, cons
     luaL_setmetatable(L, AG_ERROR_TYPE);
 }
 
+int ag_lua_nomem(lua_State *L) {
+    lua_pushliteral(L, "not enough memory"); /* Lua keeps this string for its own memory errors */
+    return lua_error(L);
+}
+
 int ag_lua_raise(lua_State *L, const ag_error *err, const char *sql) {
+    if (err->kind == AG_ERR_MEMORY) return ag_lua_nomem(L); /* as Lua's own: see binding.h */
     ag_lua_push_error(L, ag_error_kind_name(err->kind), err->message, err->code, sql);
     return lua_error(L);
 }

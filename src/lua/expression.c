@@ -25,14 +25,15 @@
 
 const char ag_lua_node_mt_key = 0;
 
-ag_node *ag_lua_push_node(lua_State *L, ag_node *n) {
+void ag_lua_push_node_shell(lua_State *L) {
     ag_lua_node *u = ag_lua_newuserdata(L, sizeof *u, 1);
     u->node = NULL;
     ag_lua_setmetatable_key(L, &ag_lua_node_mt_key);
-    if (!n) {
-        lua_pushliteral(L, "not enough memory");
-        lua_error(L);
-    }
+}
+
+ag_node *ag_lua_fill_node(lua_State *L, ag_node *n) {
+    ag_lua_node *u = lua_touserdata(L, -1);
+    if (!n) ag_lua_nomem(L);
     u->node = n;
     return n;
 }
@@ -42,10 +43,7 @@ ag_node *ag_lua_push_new_node(lua_State *L, ag_node_tag tag, int nkids) {
     u->node = NULL;
     ag_lua_setmetatable_key(L, &ag_lua_node_mt_key);
     u->node = ag_node_new(tag, nkids);
-    if (!u->node) {
-        lua_pushliteral(L, "not enough memory");
-        lua_error(L);
-    }
+    if (!u->node) ag_lua_nomem(L);
     return u->node;
 }
 
@@ -67,10 +65,7 @@ static int node_gc(lua_State *L) {
     return 0;
 }
 
-static void nomem(lua_State *L) {
-    lua_pushliteral(L, "not enough memory");
-    lua_error(L);
-}
+static void nomem(lua_State *L) { ag_lua_nomem(L); }
 
 /* ---- types */
 
@@ -144,13 +139,7 @@ size_t ag_lua_iso_normalize(const char *s, size_t len, char *out) {
 int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out, ag_error *err) {
     idx = lua_absindex(L, idx);
     if (t && t->kind == AG_TYPE_JSON && !ag_lua_is_null(L, idx)) {
-        ag_buf b = AG_BUF_INIT;
-        if (ag_lua_json_encode(L, idx, &b, err) != 0) {
-            ag_buf_free(&b);
-            return -1;
-        }
-        lua_pushlstring(L, b.data ? b.data : "", b.len);
-        ag_buf_free(&b);
+        if (ag_lua_json_push(L, idx, err) != 0) return -1;
         out->type = AG_VALUE_TEXT;
         out->u.bytes.data = lua_tolstring(L, -1, &out->u.bytes.len);
         return 0;
@@ -702,7 +691,10 @@ static int f_literal(lua_State *L) {
     if (ag_lua_test_node(L, 1)) return ag_lua_argerror(L, "literal: the value is already a SQL expression");
     ag_value v;
     ag_error err;
-    if (ag_lua_convert_in(L, 1, &t, &v, &err) != 0) return ag_lua_argerror(L, "literal: %s", err.message);
+    if (ag_lua_convert_in(L, 1, &t, &v, &err) != 0) {
+        if (err.kind == AG_ERR_MEMORY) nomem(L);
+        return ag_lua_argerror(L, "literal: %s", err.message);
+    }
     ag_lua_push_node(L, ag_node_bind(&v, &t));
     return 1;
 }
@@ -722,7 +714,10 @@ static int f_bindparam(lua_State *L) {
     if (!lua_isnil(L, 2)) {
         ag_value v;
         ag_error err;
-        if (ag_lua_convert_in(L, 2, &t, &v, &err) != 0) return ag_lua_argerror(L, "bindparam: %s", err.message);
+        if (ag_lua_convert_in(L, 2, &t, &v, &err) != 0) {
+            if (err.kind == AG_ERR_MEMORY) nomem(L);
+            return ag_lua_argerror(L, "bindparam: %s", err.message);
+        }
         if (ag_node_set_value(n, &v) != 0) nomem(L);
         lua_settop(L, 4);
     }
@@ -828,14 +823,8 @@ static int f_type_of(lua_State *L) {
 
 static int f_json_encode(lua_State *L) {
     lua_settop(L, 1);
-    ag_buf b = AG_BUF_INIT;
     ag_error err;
-    if (ag_lua_json_encode(L, 1, &b, &err) != 0) {
-        ag_buf_free(&b);
-        return ag_lua_raise(L, &err, NULL);
-    }
-    lua_pushlstring(L, b.data ? b.data : "", b.len);
-    ag_buf_free(&b);
+    if (ag_lua_json_push(L, 1, &err) != 0) return ag_lua_raise(L, &err, NULL);
     return 1;
 }
 

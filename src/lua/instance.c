@@ -1054,7 +1054,7 @@ static int orm_insert(lua_State *L) {
             lua_settop(L, values);
         }
         if (ag_lua_result_ncols(r) > 0) {
-            ag_lua_result_set_types(r, comp->col_types, comp->ncols);
+            ag_lua_result_set_types(L, r, comp->col_types, comp->ncols);
             if (comp->implicit_returning) {
                 ag_lua_result_take_key(L, r);
             } else {

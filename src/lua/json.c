@@ -22,12 +22,30 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/utf8.h"
 #include "lua/sql_binding.h"
 
 #define JSON_MAX_DEPTH 200
+
+/* jansson reports a failed allocation while parsing as a syntax error (or
+ * with no message): its allocator notes the failure here, so that running
+ * out of memory is never reported as invalid JSON.  It is argent's
+ * allocator (src/base/alloc.h), set once per process; jansson's memory is
+ * still the C library's. */
+static _Thread_local int json_alloc_failed;
+
+static void *json_alloc(size_t size) {
+    void *p = ag_malloc(size);
+    if (!p) json_alloc_failed = 1;
+    return p;
+}
+
+static void use_json_alloc(void) { json_set_alloc_funcs(json_alloc, free); }
 
 static int json_null_key, empty_array_key, array_mt_key;
 
@@ -206,9 +224,28 @@ int ag_lua_json_encode(lua_State *L, int idx, ag_buf *out, ag_error *err) {
     }
     int rc = json_dump_callback(v, dump_callback, out, JSON_ENCODE_ANY | JSON_COMPACT);
     json_decref(v);
-    if (rc != 0) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "the value cannot be written as JSON");
+    /* the value was checked above: only the output buffer can have failed */
+    if (rc != 0) return ag_error_nomem(err);
     return 0;
 }
+
+int ag_lua_json_push(lua_State *L, int idx, ag_error *err) {
+    idx = lua_absindex(L, idx);
+    ag_lua_box *box = ag_lua_push_box(L); /* owns the text while it becomes a Lua string */
+    ag_buf b = AG_BUF_INIT;
+    if (ag_lua_json_encode(L, idx, &b, err) != 0) {
+        ag_buf_free(&b);
+        lua_pop(L, 1);
+        return -1;
+    }
+    box->p = b.data;
+    box->free = free;
+    lua_pushlstring(L, b.data ? b.data : "", b.len);
+    ag_lua_box_release(L, -2, box);
+    return 0;
+}
+
+static void free_json(void *v) { json_decref(v); }
 
 static void push_json(lua_State *L, json_t *v, int top) {
     luaL_checkstack(L, 4, "JSON nested too deeply");
@@ -249,10 +286,18 @@ static void push_json(lua_State *L, json_t *v, int top) {
 
 int ag_lua_json_decode(lua_State *L, const char *text, size_t len, ag_error *err) {
     json_error_t jerr;
+    ag_lua_box *box = ag_lua_push_box(L); /* owns the document while it becomes Lua values */
+    json_alloc_failed = 0;
     json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!v) return ag_error_set(err, AG_ERR_DATA, NULL, "invalid JSON from the database: %s", jerr.text);
-    push_json(L, v, 1); /* may raise a memory error: jansson's value would leak then, an accepted edge */
-    json_decref(v);
+    if (!v) {
+        lua_pop(L, 1);
+        if (json_alloc_failed || json_error_code(&jerr) == json_error_out_of_memory) return ag_error_nomem(err);
+        return ag_error_set(err, AG_ERR_DATA, NULL, "invalid JSON from the database: %s", jerr.text);
+    }
+    box->p = v;
+    box->free = free_json;
+    push_json(L, v, 1); /* may raise a memory error: the box frees v then */
+    ag_lua_box_release(L, -2, box);
     return 0;
 }
 
@@ -283,7 +328,10 @@ static void new_sentinel(lua_State *L, const char *name, const void *key) {
     lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
+
 void ag_lua_open_json(lua_State *L) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, use_json_alloc);
     new_sentinel(L, "argent.json_null", &json_null_key);
     lua_setfield(L, -2, "json_null");
     new_sentinel(L, "argent.empty_array", &empty_array_key);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/datetime.h"
 #include "lua/binding.h"
 #include "lua/sql_binding.h"
@@ -308,11 +309,12 @@ static void push_column(lua_State *L, ag_lua_result *r, int col, const ag_value 
     push_value(L, v);
 }
 
-void ag_lua_result_set_types(ag_lua_result *r, const ag_sqltype *types, int n) {
+void ag_lua_result_set_types(lua_State *L, ag_lua_result *r, const ag_sqltype *types, int n) {
     free_types(r);
     if (n <= 0) return;
     if (n <= (int)(sizeof r->inline_types / sizeof *r->inline_types)) r->types = r->inline_types;
-    else if (!(r->types = malloc((size_t)n * sizeof *types))) return; /* without types: values as the driver gives them */
+    else if (!(r->types = ag_malloc((size_t)n * sizeof *types)))
+        ag_lua_nomem(L); /* never values left unconverted (a boolean as 0/1) */
     memcpy(r->types, types, (size_t)n * sizeof *types);
     r->ntypes = n;
 }

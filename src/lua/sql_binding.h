@@ -49,9 +49,16 @@ static inline void ag_lua_setmetatable_key(lua_State *L, const void *key) {
 }
 
 /* ---- expression.c */
-/* Pushes a new userdata for n, taking over the caller's reference; n NULL
- * (out of memory) raises a memory error. */
-ag_node *ag_lua_push_node(lua_State *L, ag_node *n);
+/* ag_lua_push_node(L, n): pushes a new userdata for the node that the
+ * expression n makes (ag_node_copy(...), ag_node_bind(...)), taking over
+ * its reference; n NULL (out of memory) raises a memory error.  A macro, so
+ * that the userdata exists before n is evaluated (the comma operator orders
+ * them): when making the userdata runs out of memory, no node is made yet
+ * and none can leak.  Write the node's making inside the call, never in a
+ * variable made before it. */
+void ag_lua_push_node_shell(lua_State *L);
+ag_node *ag_lua_fill_node(lua_State *L, ag_node *n);
+#define ag_lua_push_node(L, n) (ag_lua_push_node_shell(L), ag_lua_fill_node((L), (n)))
 /* Pushes a userdata and a fresh node of tag with nkids (all NULL) in it. */
 ag_node *ag_lua_push_new_node(lua_State *L, ag_node_tag tag, int nkids);
 /* The node of the ClauseElement at idx, or NULL. */
@@ -127,6 +134,9 @@ void ag_lua_open_schema(lua_State *L, int module_idx);
 /* ---- json.c */
 /* Encodes the Lua value at idx as JSON into out.  0, or -1 with err. */
 int ag_lua_json_encode(lua_State *L, int idx, ag_buf *out, ag_error *err);
+/* Encodes the Lua value at idx and pushes its JSON text as a string.  0, or
+ * -1 with err (nothing pushed); raises only for memory, leaking nothing. */
+int ag_lua_json_push(lua_State *L, int idx, ag_error *err);
 /* Decodes JSON text and pushes the Lua value.  0, or -1 with err (nothing pushed). */
 int ag_lua_json_decode(lua_State *L, const char *text, size_t len, ag_error *err);
 /* Is the value at idx argent.json_null or argent.empty_array? */
@@ -135,7 +145,7 @@ int ag_lua_is_json_sentinel(lua_State *L, int idx);
 void ag_lua_open_json(lua_State *L);
 
 /* ---- result.c (argent types of the result's columns) */
-void ag_lua_result_set_types(ag_lua_result *r, const ag_sqltype *types, int n);
+void ag_lua_result_set_types(lua_State *L, ag_lua_result *r, const ag_sqltype *types, int n); /* raises for memory */
 /* After an insert that got RETURNING key added for lastrowid: reads that row
  * into lastrowid and finishes the result (which then returns no rows). */
 void ag_lua_result_take_key(lua_State *L, ag_lua_result *r);

@@ -15,12 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "lua/sql_binding.h"
 
-static void nomem(lua_State *L) {
-    lua_pushliteral(L, "not enough memory");
-    lua_error(L);
-}
+static void nomem(lua_State *L) { ag_lua_nomem(L); }
 
 static int tag_from_name(const char *name) {
     for (int t = 1; t < AG_N_TAG_COUNT; t++)
@@ -293,7 +291,7 @@ static int ensure_scratch(ag_lua_conn *c, int n, ag_error *err) {
     if (n <= c->scratch_cap) return 0;
     int cap = c->scratch_cap ? c->scratch_cap : 8;
     while (cap < n) cap *= 2;
-    ag_value *p = realloc(c->scratch, (size_t)cap * sizeof *p);
+    ag_value *p = ag_realloc(c->scratch, (size_t)cap * sizeof *p);
     if (!p) return ag_error_nomem(err);
     c->scratch = p;
     c->scratch_cap = cap;
@@ -315,8 +313,10 @@ static void mariadb_utc_datetimes(const ag_compiled *comp, ag_value *values) {
 
 /* Fills c->scratch for compiled's parameters; named ones from the table at
  * params_idx (0: none).  Converted strings are pushed on the stack (the
- * caller keeps them until the statement has run).  Never raises except
- * for memory.  0 or -1 with err. */
+ * caller keeps them until the statement has run).  names_base: 0, or the
+ * stack index where the parameters' names were pushed once, or minus the
+ * index of a list of them (executemany's protected rows).  Never raises
+ * except for memory.  0 or -1 with err. */
 static int bind_compiled(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, int params_idx, int nil_is_null,
                          int names_base, ag_error *err) {
     if (ensure_scratch(c, comp->nparams > 0 ? comp->nparams : 1, err) != 0) return -1;
@@ -329,7 +329,8 @@ static int bind_compiled(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, 
         if (!params_idx)
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "a value is required for parameter '%s'", b->name);
         if (!lua_checkstack(L, 4)) return ag_error_nomem(err);
-        if (names_base) lua_pushvalue(L, names_base + i); /* pushed once for all the rows */
+        if (names_base > 0) lua_pushvalue(L, names_base + i); /* pushed once for all the rows */
+        else if (names_base < 0) lua_rawgeti(L, -names_base, i + 1);
         else lua_pushlstring(L, b->name, b->name_len);
         lua_rawget(L, params_idx);
         if (lua_isnil(L, -1)) {
@@ -388,7 +389,7 @@ static const char *execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx,
     }
     lua_settop(L, result_idx);
     ag_lua_result_attach(L, r, st);
-    if (comp->ncols > 0) ag_lua_result_set_types(r, comp->col_types, comp->ncols);
+    if (comp->ncols > 0) ag_lua_result_set_types(L, r, comp->col_types, comp->ncols);
     if (comp->implicit_returning) ag_lua_result_take_key(L, r);
     lua_settop(L, result_idx);
     return comp->sql;
@@ -430,7 +431,45 @@ typedef struct many_ctx {
     /* rows from a function (rows_idx): the current row / the error (slot),
      * and for an insert's column rows the conversion and the name table */
     int source, row_slot, convert_idx, names_idx, raised;
+    /* > 0: the stack index of the parameters' names as a list, and the
+     * rows are bound protected (bind_row_protected) */
+    int protect_names;
 } many_ctx;
+
+/* Does binding a row of comp make Lua values (a JSON text, a normalized
+ * date), that is allocate, which can raise?  Such rows are bound under
+ * lua_pcall: many_next runs inside the driver's execute_many, where a raise
+ * would skip the driver's and the engine's clean-up (the transaction that
+ * executemany opened would stay open, half written). */
+static int binding_allocates(const ag_compiled *comp) {
+    for (int i = 0; i < comp->nparams; i++) {
+        const ag_node *b = comp->params[i];
+        if (b->flags & AG_BIND_HAS_VALUE) continue;
+        switch (b->type.kind) {
+        case AG_TYPE_JSON:
+        case AG_TYPE_DATETIME:
+        case AG_TYPE_TIME: return 1;
+        default: break;
+        }
+    }
+    return 0;
+}
+
+typedef struct protected_bind {
+    many_ctx *m;
+    ag_error *err;
+    int rc;
+} protected_bind;
+
+/* lua_pcall'd by many_next: (protected_bind, row, names) -> the converted
+ * values, returned so that they stay alive on the caller's stack until the
+ * row has run. */
+static int bind_row_protected(lua_State *L) {
+    protected_bind *pb = lua_touserdata(L, 1);
+    many_ctx *m = pb->m;
+    pb->rc = bind_compiled(L, m->c, m->comp, 2, m->column_rows, -3, pb->err);
+    return lua_gettop(L) - 3;
+}
 
 static int row_is_sure(lua_State *L, const ag_compiled *comp, int row, int names);
 
@@ -465,7 +504,23 @@ static int many_next(void *p, ag_value *params, int nparams, ag_error *err) {
                      (long long)m->next, lua_typename(L, lua_type(L, -1)));
         return -1;
     }
-    if (bind_compiled(L, m->c, m->comp, m->base + 1, m->column_rows, m->names_base, err) != 0) {
+    int bound;
+    if (m->protect_names) {
+        protected_bind pb = {m, err, 0};
+        if (!lua_checkstack(L, 4)) return ag_error_nomem(err);
+        lua_pushcfunction(L, bind_row_protected);
+        lua_pushlightuserdata(L, &pb);
+        lua_pushvalue(L, m->base + 1);
+        lua_pushvalue(L, m->protect_names);
+        if (lua_pcall(L, 3, LUA_MULTRET, 0) != LUA_OK) {
+            lua_pop(L, 1); /* only memory can fail there */
+            return ag_error_nomem(err);
+        }
+        bound = pb.rc;
+    } else {
+        bound = bind_compiled(L, m->c, m->comp, m->base + 1, m->column_rows, m->names_base, err);
+    }
+    if (bound != 0) {
         char msg[AG_ERROR_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", err->message);
         ag_error_set(err, err->kind, NULL, "executemany: row %lld: %s", (long long)m->next, msg);
@@ -661,6 +716,15 @@ int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int
         if (b->flags & AG_BIND_HAS_VALUE) lua_pushnil(L);
         else lua_pushlstring(L, b->name, b->name_len);
     }
+    int protect_names = 0;
+    if (binding_allocates(comp)) { /* the names again, as a list for bind_row_protected */
+        lua_createtable(L, comp->nparams, 0);
+        for (int i = 0; i < comp->nparams; i++) {
+            lua_pushvalue(L, names_base + i);
+            lua_rawseti(L, -2, i + 1);
+        }
+        protect_names = lua_gettop(L);
+    }
     ag_lua_result *r = ag_lua_new_result(L, conn_idx); /* holds the statement so that a raise cannot leak it */
     ag_error err;
     const char *use_sql = comp->sql;
@@ -673,8 +737,8 @@ int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int
     int rc = 0;
     if (count > 0) {
         if (ensure_scratch(c, comp->nparams > 0 ? comp->nparams : 1, &err) != 0) rc = -1;
-        many_ctx m = {L,         c,        comp,        rows_idx,  fixed_idx, convert_idx != 0, names_base, base, 1,
-                      count,     source,   row_slot,    convert_idx, names_idx, 0};
+        many_ctx m = {L,     c,        comp,        rows_idx,  fixed_idx, convert_idx != 0, names_base, base, 1,
+                      count, source,   row_slot,    convert_idx, names_idx, 0,               protect_names};
         ag_lua_conn_busy_begin(c, source);
         if (rc == 0) rc = ag_stmt_execute_many(st, comp->nparams, many_next, &m, &affected, &err);
         ag_lua_conn_busy_end(c);

@@ -24,7 +24,7 @@ void ag_lua_push_url(lua_State *L, const ag_url *url) {
     u->url = NULL;
     luaL_setmetatable(L, AG_URL_TYPE);
     u->url = ag_url_copy(url);
-    if (!u->url) luaL_error(L, "not enough memory");
+    if (!u->url) ag_lua_nomem(L);
 }
 
 static void push_opt_string(lua_State *L, const char *s) {
@@ -61,7 +61,7 @@ static int url_index(lua_State *L) {
 
 static int push_rendered(lua_State *L, ag_url *url, int mask) {
     char *s = ag_url_render(url, mask);
-    if (!s) return luaL_error(L, "not enough memory");
+    if (!s) return ag_lua_nomem(L);
     lua_pushstring(L, s);
     free(s);
     return 1;

@@ -18,6 +18,7 @@
  * The mutex is held only for list and counter updates: no driver call, no
  * allocation, no callback runs under it.
  */
+#include "base/alloc.h"
 #include "pool/pool.h"
 
 #include <errno.h>
@@ -48,7 +49,7 @@ double ag_monotonic_seconds(void) {
 
 ag_pool *ag_pool_create(const ag_driver *driver, const ag_connect_params *params,
                         const ag_pool_config *config, ag_error *err) {
-    ag_pool *pool = calloc(1, sizeof *pool);
+    ag_pool *pool = ag_calloc(1, sizeof *pool);
     if (!pool) {
         ag_error_nomem(err);
         return NULL;
@@ -86,7 +87,7 @@ static void slot_close(ag_pool *pool, ag_slot *slot) {
 
 /* Outside the lock.  A new slot, or NULL with err. */
 static ag_slot *slot_open(ag_pool *pool, unsigned generation, ag_error *err) {
-    ag_slot *slot = calloc(1, sizeof *slot);
+    ag_slot *slot = ag_calloc(1, sizeof *slot);
     if (!slot) {
         ag_error_nomem(err);
         return NULL;

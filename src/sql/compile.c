@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc.h"
 #include "base/buf.h"
 #include "base/hash.h"
 #include "sql/compile.h"
@@ -88,7 +89,7 @@ static int set_add(compiler *c, node_set *s, const ag_node *n) {
     if (set_has(s, n)) return 0;
     if (s->count == s->cap) {
         int cap = s->cap ? s->cap * 2 : 8;
-        const ag_node **p = realloc(s->items, (size_t)cap * sizeof *p);
+        const ag_node **p = ag_realloc(s->items, (size_t)cap * sizeof *p);
         if (!p) return nomem(c);
         s->items = p;
         s->cap = cap;
@@ -132,7 +133,7 @@ static int collect_covered(compiler *c, node_set *s, const ag_node *n) {
 static int add_param(compiler *c, const ag_node *bind) {
     if (c->nparams == c->cap_params) {
         int cap = c->cap_params ? c->cap_params * 2 : 8;
-        const ag_node **p = realloc(c->params, (size_t)cap * sizeof *p);
+        const ag_node **p = ag_realloc(c->params, (size_t)cap * sizeof *p);
         if (!p) return nomem(c);
         c->params = p;
         c->cap_params = cap;
@@ -526,7 +527,7 @@ static int record_columns(compiler *c, const ag_node *list) {
     if (c->top_columns_done || !list) return 0;
     c->top_columns_done = 1;
     if (list->nkids == 0) return 0;
-    c->col_types = calloc((size_t)list->nkids, sizeof *c->col_types);
+    c->col_types = ag_calloc((size_t)list->nkids, sizeof *c->col_types);
     if (!c->col_types) return nomem(c);
     c->ncols = list->nkids;
     for (int i = 0; i < list->nkids; i++) c->col_types[i] = ag_node_type_of(list->kids[i]);
@@ -1048,7 +1049,7 @@ ag_compiled *ag_compile_uncached(const ag_node *stmt, const ag_sql_dialect *dial
         ag_error_set(err, AG_ERR_ARGUMENT, NULL, "nothing to compile");
         return NULL;
     }
-    ag_compiled *out = calloc(1, sizeof *out);
+    ag_compiled *out = ag_calloc(1, sizeof *out);
     if (out) ag_buf_reserve(&c.out, 256); /* most statements fit: one allocation instead of a few */
     if (!out || compile_statement(&c, stmt) != 0 || !(out->sql = ag_buf_take(&c.out))) {
         if (out && err->kind == AG_OK) ag_error_nomem(err);

@@ -8,14 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "sql/compile.h"
 #include "sql/node.h"
 
 ag_node *ag_node_new(ag_node_tag tag, int nkids) {
-    ag_node *n = calloc(1, sizeof *n);
+    ag_node *n = ag_calloc(1, sizeof *n);
     if (!n) return NULL;
     if (nkids > 0) {
-        n->kids = calloc((size_t)nkids, sizeof *n->kids);
+        n->kids = ag_calloc((size_t)nkids, sizeof *n->kids);
         if (!n->kids) {
             free(n);
             return NULL;
@@ -63,7 +64,7 @@ void ag_node_set_kid(ag_node *n, int i, ag_node *kid) {
 }
 
 static char *copy_bytes(const char *s, size_t len) {
-    char *p = malloc(len + 1);
+    char *p = ag_malloc(len + 1);
     if (!p) return NULL;
     if (len) memcpy(p, s, len);
     p[len] = '\0';
