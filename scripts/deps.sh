@@ -14,6 +14,7 @@ ARGENT_DEBIAN_PACKAGES=(
     mariadb-server                   # ... and scripts/mariadb.sh
     libjansson-dev                   # JSON in C
     clang                            # clang-format, and a second compiler
+    libclang-rt-14-dev               # ... with libFuzzer (tests/fuzz)
 )
 
 # Installs the packages of ARGENT_DEBIAN_PACKAGES that are not installed.

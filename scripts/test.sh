@@ -41,15 +41,11 @@ if grep -Eq '(^|[[:space:]])argent-host-example([[:space:]:]|$)' <<<"$tsan_targe
     cmake --build build-tsan --target argent-host-example -j "$jobs"
     tsan_tests='^c_test_pool$|^host_example'
 fi
-# The compiler's fuzzer (tests/fuzz/), with clang's libFuzzer when there is one.
-fuzz_bin=""
-if command -v clang >/dev/null 2>&1; then
-    mkdir -p build-fuzz
-    if clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc tests/fuzz/fuzz_compile.c \
-        src/sql/*.c src/base/buf.c src/base/error.c src/base/value.c -o build-fuzz/fuzz_compile; then
-        fuzz_bin=build-fuzz/fuzz_compile
-    fi
-fi
+# The fuzzers (tests/fuzz/): clang's libFuzzer with ASan+UBSan, in build-fuzz/
+# (warnings are gcc's business there: clang's are not errors).
+CC=clang cmake -S . -B build-fuzz -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON \
+    -DARGENT_SANITIZE=ON -DARGENT_FUZZ=ON -DARGENT_WERROR=OFF
+cmake --build build-fuzz --target argent_fuzzers -j "$jobs"
 
 # 3. PostgreSQL on a private port, stopped and removed on any exit.  /tmp, not
 # $TMPDIR: the server's user must reach it, and a unix socket path is short.
@@ -76,10 +72,24 @@ export ARGENT_TEST_MY_URL="mariadb://root@127.0.0.1:$my_port/argent_test"
 # ends the output.
 status=0
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1
-if [ -n "$fuzz_bin" ]; then # 60 s of random trees through the compiler
-    mkdir -p build-fuzz/corpus
-    "$fuzz_bin" -max_total_time=60 -max_len=512 -artifact_prefix=build-fuzz/ build-fuzz/corpus || status=1
-fi
+# Each fuzzer for a fixed time (ARGENT_FUZZ_SECONDS, 12 s), from the seeds
+# of tests/fuzz/corpus/ and what earlier runs kept in build-fuzz/corpus/; a
+# failing input is written to build-fuzz/<fuzzer>-crash-*.
+fuzz_seconds=${ARGENT_FUZZ_SECONDS:-12}
+for fuzzer in fuzz_compile fuzz_url fuzz_placeholders fuzz_json fuzz_pg_decode fuzz_my_decode; do
+    mkdir -p "build-fuzz/corpus/$fuzzer"
+    seeds=()
+    if [ -d "tests/fuzz/corpus/$fuzzer" ]; then seeds=("tests/fuzz/corpus/$fuzzer"); fi
+    if "build-fuzz/tests/fuzz/$fuzzer" -max_total_time="$fuzz_seconds" -max_len=512 \
+        -artifact_prefix="build-fuzz/$fuzzer-" "build-fuzz/corpus/$fuzzer" "${seeds[@]}" \
+        >"build-fuzz/$fuzzer.log" 2>&1; then
+        echo "fuzz: $fuzzer: $(grep -a -o '#[0-9]*[[:space:]]*DONE' "build-fuzz/$fuzzer.log" | tr -dc 0-9) executions in ${fuzz_seconds} s, no failure"
+    else
+        echo "fuzz: $fuzzer FAILED (build-fuzz/$fuzzer.log):"
+        tail -n 40 "build-fuzz/$fuzzer.log"
+        status=1
+    fi
+done
 TSAN_OPTIONS=halt_on_error=1 \
     ctest --test-dir build-tsan -R "$tsan_tests" --output-on-failure || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

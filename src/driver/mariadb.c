@@ -94,6 +94,7 @@
  */
 #include "base/alloc.h"
 #include "driver/driver.h"
+#include "driver/decode.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1579,3 +1580,81 @@ const ag_driver ag_driver_mariadb = {
     .reset = my_reset,
     .execute_many = my_execute_many,
 };
+
+/* ---------------------------------------------------------- decode.h */
+
+static unsigned long read_le(const unsigned char *p, size_t len, size_t at, int n) {
+    unsigned long v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | (at + (size_t)i < len ? p[at + (size_t)i] : 0);
+    return v;
+}
+
+int ag_mariadb_decode_binary(const ag_mariadb_field *field, const unsigned char *bytes, size_t len,
+                             ag_decoded_fn use, void *ctx) {
+    /* one row of one column, bound and read as prepare_result and
+     * my_column_value do, with what mysql_stmt_fetch would have stored */
+    MYSQL_FIELD f;
+    memset(&f, 0, sizeof f);
+    f.type = (enum enum_field_types)field->type;
+    f.flags = field->flags;
+    f.charsetnr = field->charsetnr;
+    f.decimals = field->decimals;
+    f.length = field->length;
+    f.org_name = (char *)(field->has_org_name ? "c" : "");
+    ag_driver_stmt s;
+    memset(&s, 0, sizeof s);
+    if (alloc_columns(&s, 1) != 0) return -1;
+    my_column *col = &s.cols[0];
+    col->kind = (unsigned char)column_kind_of(&f);
+    int rc = bind_column(&s, 0);
+    if (rc == 0) {
+        MYSQL_BIND *b = &s.rbind[0];
+        switch (b->buffer_type) {
+        case MYSQL_TYPE_NULL: col->is_null = 1; break;
+        case MYSQL_TYPE_LONGLONG:
+        case MYSQL_TYPE_DOUBLE: memcpy(b->buffer, bytes, len < 8 ? len : 8); break;
+        case MYSQL_TYPE_FLOAT: memcpy(b->buffer, bytes, len < 4 ? len : 4); break;
+        case MYSQL_TYPE_DATE:
+        case MYSQL_TYPE_DATETIME: /* libmariadb's convert_to_datetime */
+            col->u.time.year = (unsigned int)read_le(bytes, len, 0, 2);
+            col->u.time.month = (unsigned int)read_le(bytes, len, 2, 1);
+            col->u.time.day = (unsigned int)read_le(bytes, len, 3, 1);
+            col->u.time.hour = (unsigned int)read_le(bytes, len, 4, 1);
+            col->u.time.minute = (unsigned int)read_le(bytes, len, 5, 1);
+            col->u.time.second = (unsigned int)read_le(bytes, len, 6, 1);
+            col->u.time.second_part = read_le(bytes, len, 7, 4);
+            break;
+        case MYSQL_TYPE_TIME: { /* ... and its TIME form: sign, days, hour, minute, second, microseconds */
+            unsigned long days = read_le(bytes, len, 1, 4);
+            col->u.time.neg = (my_bool)(read_le(bytes, len, 0, 1) & 1);
+            col->u.time.hour = (unsigned int)(read_le(bytes, len, 5, 1) + days * 24);
+            col->u.time.minute = (unsigned int)read_le(bytes, len, 6, 1);
+            col->u.time.second = (unsigned int)read_le(bytes, len, 7, 1);
+            col->u.time.second_part = read_le(bytes, len, 8, 4);
+            break;
+        }
+        default: /* strings and BIT: the bytes, grown as complete_truncated grows them */
+            if (len >= col->cap) {
+                char *data = ag_realloc(col->data, len + 1);
+                if (!data) {
+                    rc = -1;
+                    break;
+                }
+                col->data = data;
+                col->cap = len + 1;
+            }
+            if (len) memcpy(col->data, bytes, len);
+            col->data[len] = '\0';
+            col->length = len;
+            break;
+        }
+    }
+    if (rc == 0) {
+        ag_value v;
+        s.has_row = 1;
+        my_column_value(&s, 0, &v);
+        use(&v, ctx);
+    }
+    free_columns(&s);
+    return rc;
+}

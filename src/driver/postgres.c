@@ -72,6 +72,7 @@
  */
 #include "base/alloc.h"
 #include "driver/driver.h"
+#include "driver/decode.h"
 
 #include <libpq-fe.h>
 #include <locale.h>
@@ -1169,7 +1170,9 @@ static int64_t parse_int64(const char *p) {
     uint64_t u = 0;
     while (*p >= '0' && *p <= '9') u = u * 10 + (uint64_t)(*p++ - '0');
     if (!neg) return (int64_t)u;
-    return u ? -(int64_t)(u - 1) - 1 : 0;
+    /* in unsigned arithmetic: negating what does not fit (only a malformed
+     * text: the server's int8 stops at -2^63) must not overflow */
+    return u <= (uint64_t)INT64_MAX ? -(int64_t)u : (int64_t)(0 - u);
 }
 
 /* PostgreSQL prints floats with '.', strtod reads the locale's decimal point. */
@@ -1193,6 +1196,8 @@ static int hex_value(unsigned char ch) {
     return -1;
 }
 
+static int is_octal(char ch) { return ch >= '0' && ch <= '7'; }
+
 /* Decodes bytea text ("\x..." hex, or the older escape form) into out. */
 static int decode_bytea(const char *p, size_t len, ag_buf *out) {
     ag_buf_reset(out);
@@ -1212,12 +1217,12 @@ static int decode_bytea(const char *p, size_t len, ag_buf *out) {
             } else if (i + 1 < len && p[i + 1] == '\\') {
                 o[n++] = '\\';
                 i += 2;
-            } else if (i + 3 < len) {
-                o[n++] = (unsigned char)((p[i + 1] - '0') << 6 | (p[i + 2] - '0') << 3 |
-                                         (p[i + 3] - '0'));
+            } else if (i + 3 < len && is_octal(p[i + 1]) && is_octal(p[i + 2]) && is_octal(p[i + 3])) {
+                o[n++] = (unsigned char)((unsigned)(p[i + 1] - '0') << 6 | (unsigned)(p[i + 2] - '0') << 3 |
+                                         (unsigned)(p[i + 3] - '0'));
                 i += 4;
-            } else {
-                break;
+            } else { /* not the server's escape form: the bytes as they are */
+                o[n++] = (unsigned char)p[i++];
             }
         }
     }
@@ -1421,3 +1426,29 @@ const ag_driver ag_driver_postgres = {
     .reset = pg_reset,
     .execute_many = pg_execute_many,
 };
+
+/* ---------------------------------------------------------- decode.h */
+
+int ag_postgres_decode_text(unsigned int type_oid, const char *text, size_t len, ag_decoded_fn use, void *ctx) {
+    /* one buffered row of one column, read as pg_column_value reads it */
+    ag_driver_stmt s;
+    memset(&s, 0, sizeof s);
+    unsigned char kind = (unsigned char)column_kind_of((Oid)type_oid);
+    pg_cell cell = {0, (long)len};
+    s.ncols = 1;
+    s.has_row = 1;
+    s.col_kinds = &kind;
+    s.cells = &cell;
+    if (ag_buf_reserve(&s.arena, len + 1) != 0) return -1;
+    memcpy(s.arena.data, text, len);
+    s.arena.data[len] = '\0'; /* as buffer_row stores it, and as libpq gives it */
+    s.arena.len = len + 1;
+    ag_value v;
+    pg_column_value(&s, 0, &v);
+    int rc = s.value_oom ? -1 : 0;
+    if (rc == 0) use(&v, ctx);
+    if (s.col_bufs) ag_buf_free(&s.col_bufs[0]);
+    free(s.col_bufs);
+    ag_buf_free(&s.arena);
+    return rc;
+}

@@ -15,3 +15,19 @@ const ag_driver *ag_driver_for(ag_dialect dialect) {
     default: return NULL;
     }
 }
+
+/* decode.h's entry points of the drivers this build lacks */
+#include "driver/decode.h"
+
+#ifndef ARGENT_WITH_POSTGRES
+int ag_postgres_decode_text(unsigned int type_oid, const char *text, size_t len, ag_decoded_fn use, void *ctx) {
+    return -1;
+}
+#endif
+
+#ifndef ARGENT_WITH_MARIADB
+int ag_mariadb_decode_binary(const ag_mariadb_field *field, const unsigned char *bytes, size_t len,
+                             ag_decoded_fn use, void *ctx) {
+    return -1;
+}
+#endif

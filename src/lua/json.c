@@ -143,6 +143,12 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, ag_error *err) {
             json_decref(o);
             return NULL;
         }
+        if (memchr(key, '\0', keylen)) { /* jansson would write it, and then not read it back */
+            ag_error_set(err, AG_ERR_DATA, "22021", "a JSON object key cannot hold a zero byte");
+            lua_pop(L, 2);
+            json_decref(o);
+            return NULL;
+        }
         json_t *v = to_json(L, lua_gettop(L), depth + 1, err);
         if (!v || json_object_setn_new_nocheck(o, key, keylen, v) != 0) {
             if (v == NULL && err->kind == AG_OK) ag_error_nomem(err);

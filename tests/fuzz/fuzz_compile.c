@@ -12,8 +12,8 @@
  * PostgreSQL's numbered $1..$n in order -- so no value can have been spliced
  * into the text and no placeholder is left without a value.
  *
- * Build (scripts/test.sh does): clang -fsanitize=fuzzer,address,undefined
- *   -Isrc tests/fuzz/fuzz_compile.c src/sql/(all).c src/base/{buf,error,value}.c
+ * Built by tests/fuzz/CMakeLists.txt (ARGENT_FUZZ=ON, clang); scripts/test.sh
+ * runs it for a fixed time.
  */
 #include <stdint.h>
 #include <stdio.h>
