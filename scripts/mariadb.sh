@@ -5,6 +5,8 @@
 #                                       start the server on 127.0.0.1:PORT, wait until it
 #                                       answers, create the database argent_test (utf8mb4)
 #   scripts/mariadb.sh stop DIR         stop the server of DIR and remove DIR (safe to repeat)
+#   scripts/mariadb.sh restart DIR PORT stop the server of DIR and start it again, keeping
+#                                       its data (the fault tests, tests/fault/)
 #
 # root has an empty password over TCP ("normal" authentication, grants kept);
 # the socket, pid file and log live in DIR.  The server trades durability for
@@ -105,24 +107,28 @@ start() {
         die "cannot create the database argent_test"
 }
 
+# Stops the server of DIR (by its pid file) and waits until it is gone.
+stop_server() {
+    local dir=$1 pid waited=0
+    pid=$(running_pid "$dir")
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$waited" -ge $((STOP_TIMEOUT * 5)) ]; then
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.5
+            break
+        fi
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+}
+
 stop() {
     local dir=$1
     [ -e "$dir" ] || return 0 # already stopped and removed
     if [ -d "$dir/data" ] || [ -f "$dir/mysqld.pid" ]; then
-        local pid waited=0
-        pid=$(running_pid "$dir")
-        if [ -n "$pid" ]; then
-            kill -TERM "$pid" 2>/dev/null || true
-            while kill -0 "$pid" 2>/dev/null; do
-                if [ "$waited" -ge $((STOP_TIMEOUT * 5)) ]; then
-                    kill -KILL "$pid" 2>/dev/null || true
-                    sleep 0.5
-                    break
-                fi
-                sleep 0.2
-                waited=$((waited + 1))
-            done
-        fi
+        stop_server "$dir"
         rm -rf -- "$dir"
     elif [ -d "$dir" ] && [ -z "$(ls -A "$dir")" ]; then
         rmdir -- "$dir" # start failed before the data directory was made
@@ -132,7 +138,7 @@ stop() {
 }
 
 usage() {
-    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    echo "usage: $0 start DIR PORT | stop DIR | restart DIR PORT" >&2
     exit 2
 }
 
@@ -144,6 +150,12 @@ start)
 stop)
     [ $# -eq 2 ] || usage
     stop "$2"
+    ;;
+restart)
+    [ $# -eq 3 ] || usage
+    [ -d "$2/data/mysql" ] || die "$2 is not a MariaDB directory of this script"
+    stop_server "$2"
+    start "$2" "$3"
     ;;
 *) usage ;;
 esac

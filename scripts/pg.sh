@@ -4,6 +4,8 @@
 #   scripts/pg.sh start DIR PORT   initdb in DIR (if needed), start on 127.0.0.1:PORT,
 #                                  wait until it accepts connections, create argent_test
 #   scripts/pg.sh stop DIR         stop the server of DIR and remove DIR (safe to repeat)
+#   scripts/pg.sh restart DIR      stop the server of DIR (fast: sessions are cut) and start it
+#                                  again, keeping its data (the fault tests, tests/fault/)
 #
 # The server trusts every local connection (user postgres, no password), keeps
 # its unix socket in DIR and runs with fsync=off: it is for tests only.
@@ -152,8 +154,20 @@ stop() {
     fi
 }
 
+restart() {
+    local dir=$1 bindir user
+    [ -f "$dir/PG_VERSION" ] || die "$dir is not a PostgreSQL data directory"
+    bindir=$(find_bindir)
+    user=$(stat -c %U "$dir")
+    as_user "$user" "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w -t "$READY_TIMEOUT" -s restart ||
+        {
+            show_log "$dir/server.log"
+            die "the server in $dir did not restart"
+        }
+}
+
 usage() {
-    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    echo "usage: $0 start DIR PORT | stop DIR | restart DIR" >&2
     exit 2
 }
 
@@ -165,6 +179,10 @@ start)
 stop)
     [ $# -eq 2 ] || usage
     stop "$2"
+    ;;
+restart)
+    [ $# -eq 2 ] || usage
+    restart "$2"
     ;;
 *) usage ;;
 esac

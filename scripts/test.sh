@@ -10,6 +10,8 @@
 #
 # Environment: ARGENT_PG_PORT (default 55433), the server's port on 127.0.0.1;
 # ARGENT_MY_PORT (default 55434), the MariaDB server's (scripts/mariadb.sh);
+# ARGENT_FAULT_PG_PORT and ARGENT_FAULT_MY_PORT (default: those plus 2), the
+# servers of the fault tests (tests/fault/), which restart them;
 # ARGENT_JOBS (default 2), parallel build and test jobs.
 # Exits non-zero when any run fails; the last run's ctest summary is the
 # last thing this script prints.
@@ -21,6 +23,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=${ARGENT_JOBS:-2}
 pg_port=${ARGENT_PG_PORT:-55433}
 my_port=${ARGENT_MY_PORT:-55434}
+fault_pg_port=${ARGENT_FAULT_PG_PORT:-$((pg_port + 2))}
+fault_my_port=${ARGENT_FAULT_MY_PORT:-$((my_port + 2))}
 
 # 1. What the build and the tests need.
 argent_install_deps
@@ -53,10 +57,14 @@ pg_dir=$(mktemp -d /tmp/argent-pg.XXXXXX)
 # shellcheck disable=SC2317 # called by the trap
 stop_postgres() { scripts/pg.sh stop "$pg_dir" || true; }
 my_dir=$(mktemp -d /tmp/argent-my.XXXXXX)
+fault_pg_dir=$(mktemp -d /tmp/argent-fpg.XXXXXX)
+fault_my_dir=$(mktemp -d /tmp/argent-fmy.XXXXXX)
 # shellcheck disable=SC2317 # called by the trap
 stop_servers() {
     stop_postgres
     scripts/mariadb.sh stop "$my_dir" || true
+    scripts/pg.sh stop "$fault_pg_dir" || true
+    scripts/mariadb.sh stop "$fault_my_dir" || true
 }
 trap stop_servers EXIT
 trap 'exit 130' INT
@@ -66,6 +74,13 @@ export ARGENT_TEST_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/argent_test"
 # ... and MariaDB (scripts/mariadb.sh) likewise.
 scripts/mariadb.sh start "$my_dir" "$my_port"
 export ARGENT_TEST_MY_URL="mariadb://root@127.0.0.1:$my_port/argent_test"
+# ... and one more of each for the fault tests alone: they restart them.
+scripts/pg.sh start "$fault_pg_dir" "$fault_pg_port"
+export ARGENT_FAULT_PG_URL="postgresql://postgres@127.0.0.1:$fault_pg_port/argent_test"
+export ARGENT_FAULT_PG_DIR="$fault_pg_dir"
+scripts/mariadb.sh start "$fault_my_dir" "$fault_my_port"
+export ARGENT_FAULT_MY_URL="mariadb://root@127.0.0.1:$fault_my_port/argent_test"
+export ARGENT_FAULT_MY_DIR="$fault_my_dir" ARGENT_FAULT_MY_PORT="$fault_my_port"
 
 # 4. The suite, on each build.  Every run happens even when one fails; the
 # TSan run (the threaded tests only) comes before the ASan run, whose summary
