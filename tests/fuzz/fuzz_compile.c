@@ -36,8 +36,9 @@ static unsigned next(reader *r) {
     return *r->p++;
 }
 
-static const char *const names[] = {"users", "order", "select", "Mixed Case", "we\"ird", "a?b", "$1", ":name",
-                                    "id", "x", "group", "", "ñ", "--", "t1"};
+static const char *const names[] = {"users", "order", "select", "Mixed Case", "we\"ird",
+                                    "a?b",   "$1",    ":name",  "id",         "x",
+                                    "group", "",      "ñ",      "--",         "t1"};
 #define NNAMES (sizeof names / sizeof *names)
 
 static ag_node *pick(ag_node **pool, int count, reader *r) {
@@ -55,7 +56,8 @@ static int count_placeholders(const char *sql, int pg, int backslash) {
         if (*s == '"' || *s == '\'' || *s == '`') {
             char q = *s;
             for (s++; *s && *s != q; s++) {
-                if (backslash && q == '\'' && *s == '\\' && s[1]) s++; /* MariaDB's backslash escapes */
+                if (backslash && q == '\'' && *s == '\\' && s[1])
+                    s++; /* MariaDB's backslash escapes */
             }
             if (!*s) return -1;
             continue;
@@ -74,7 +76,8 @@ static int count_placeholders(const char *sql, int pg, int backslash) {
 }
 
 static void check_compile(ag_node *n) {
-    static const ag_dialect dialects[] = {AG_DIALECT_SQLITE, AG_DIALECT_POSTGRESQL, AG_DIALECT_MARIADB};
+    static const ag_dialect dialects[] = {AG_DIALECT_SQLITE, AG_DIALECT_POSTGRESQL,
+                                          AG_DIALECT_MARIADB};
     for (int d = 0; d < 3; d++) {
         ag_error err;
         const ag_compiled *c = ag_compile(n, dialects[d], &err);
@@ -83,7 +86,8 @@ static void check_compile(ag_node *n) {
             continue;
         }
         if (strlen(c->sql) != c->len) abort();
-        int found = count_placeholders(c->sql, dialects[d] == AG_DIALECT_POSTGRESQL, dialects[d] == AG_DIALECT_MARIADB);
+        int found = count_placeholders(c->sql, dialects[d] == AG_DIALECT_POSTGRESQL,
+                                       dialects[d] == AG_DIALECT_MARIADB);
         if (found != c->nparams) {
             fprintf(stderr, "placeholders %d, parameters %d: %s\n", found, c->nparams, c->sql);
             abort();
@@ -105,8 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         switch (op % 16) {
         case 0: n = ag_node_table(names[next(&r) % NNAMES]); break;
         case 1: {
-            ag_sqltype t = {(uint8_t)(next(&r) % AG_TYPE_COUNT), 0, (uint16_t)(next(&r) % 5), next(&r) % 300, (uint8_t)(next(&r) % 2)};
-            n = ag_node_column(names[next(&r) % NNAMES], pick(pool, count, &r), &t, (int)(next(&r) & 15));
+            ag_sqltype t = {(uint8_t)(next(&r) % AG_TYPE_COUNT), 0, (uint16_t)(next(&r) % 5),
+                            next(&r) % 300, (uint8_t)(next(&r) % 2)};
+            n = ag_node_column(names[next(&r) % NNAMES], pick(pool, count, &r), &t,
+                               (int)(next(&r) & 15));
             if (n) ag_node_set_kid(n, 1, pick(pool, count, &r));
             break;
         }
@@ -116,17 +122,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             char bytes[32];
             size_t len = next(&r) % sizeof bytes;
             for (size_t i = 0; i < len; i++) bytes[i] = (char)next(&r);
-            if (kind == 1) { v.type = AG_VALUE_INTEGER; v.u.integer = (int64_t)next(&r) - 128; }
-            else if (kind == 2) { v.type = AG_VALUE_FLOAT; v.u.number = next(&r) / 7.0; }
-            else if (kind == 3) { v.type = AG_VALUE_TEXT; v.u.bytes.data = bytes; v.u.bytes.len = len; }
-            else if (kind == 4) { v.type = AG_VALUE_BOOLEAN; v.u.boolean = next(&r) & 1; }
-            if (next(&r) & 1) n = ag_node_bind(&v, NULL);
-            else n = ag_node_named("p", NULL);
+            if (kind == 1) {
+                v.type = AG_VALUE_INTEGER;
+                v.u.integer = (int64_t)next(&r) - 128;
+            } else if (kind == 2) {
+                v.type = AG_VALUE_FLOAT;
+                v.u.number = next(&r) / 7.0;
+            } else if (kind == 3) {
+                v.type = AG_VALUE_TEXT;
+                v.u.bytes.data = bytes;
+                v.u.bytes.len = len;
+            } else if (kind == 4) {
+                v.type = AG_VALUE_BOOLEAN;
+                v.u.boolean = next(&r) & 1;
+            }
+            if (next(&r) & 1)
+                n = ag_node_bind(&v, NULL);
+            else
+                n = ag_node_named("p", NULL);
             break;
         }
-        case 3: n = ag_node_new(AG_N_KEYWORD, 0); if (n) n->op = (uint8_t)(next(&r) % 6); break;
+        case 3:
+            n = ag_node_new(AG_N_KEYWORD, 0);
+            if (n) n->op = (uint8_t)(next(&r) % 6);
+            break;
         case 4: n = ag_node_unary((int)(next(&r) % AG_OP_COUNT), pick(pool, count, &r)); break;
-        case 5: n = ag_node_binary((int)(next(&r) % AG_OP_COUNT), pick(pool, count, &r), pick(pool, count, &r)); break;
+        case 5:
+            n = ag_node_binary((int)(next(&r) % AG_OP_COUNT), pick(pool, count, &r),
+                               pick(pool, count, &r));
+            break;
         default: {
             /* any tag, any children, any op and flags, maybe a name */
             int tag = 1 + (int)(next(&r) % (AG_N_TAG_COUNT - 1));

@@ -55,14 +55,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void fail(const char *what, const uint8_t *data, size_t size) {
-    fprintf(stderr, "fuzz_json: %s (input of %zu bytes: '%.*s')\n", what, size, (int)(size < 200 ? size : 200),
-            (const char *)data);
+    fprintf(stderr, "fuzz_json: %s (input of %zu bytes: '%.*s')\n", what, size,
+            (int)(size < 200 ? size : 200), (const char *)data);
     abort();
 }
 
 /* Is the error at the top an argent error object (or the memory error)? */
 static int good_error(void) {
-    if (lua_type(L, -1) == LUA_TSTRING) return strcmp(lua_tostring(L, -1), "not enough memory") == 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return strcmp(lua_tostring(L, -1), "not enough memory") == 0;
     if (lua_type(L, -1) != LUA_TTABLE) return 0;
     lua_getfield(L, -1, "kind");
     int ok = lua_type(L, -1) == LUA_TSTRING;
@@ -86,7 +87,8 @@ static void from_json(const uint8_t *data, size_t size) {
     const char *text = (const char *)data;
     lua_pushlstring(L, text, size);
     if (!call1(decode_ref)) {
-        if (!good_error()) fail("json_decode raised something else than an error object", data, size);
+        if (!good_error())
+            fail("json_decode raised something else than an error object", data, size);
         lua_settop(L, 0);
         return;
     }
@@ -104,7 +106,8 @@ static void from_json(const uint8_t *data, size_t size) {
         fail("the encoding holds another JSON value", data, size);
     }
     lua_pushvalue(L, -1);
-    if (!call1(decode_ref) || !call1(encode_ref)) fail("the encoding does not decode and encode", data, size);
+    if (!call1(decode_ref) || !call1(encode_ref))
+        fail("the encoding does not decode and encode", data, size);
     size_t n2;
     const char *e2 = lua_tolstring(L, -1, &n2);
     json_t *twice = parse(e2, n2);
@@ -128,19 +131,33 @@ static void from_lua(const uint8_t *data, size_t size) {
         uint8_t op = data[i++];
         uint8_t arg = i < size ? data[i] : 0;
         switch (op % 16) {
-        case 0: lua_pushinteger(L, (lua_Integer)(int8_t)arg * 1000003); i++; break;
-        case 1: lua_pushnumber(L, (double)(int8_t)arg / 7.0); i++; break;
-        case 2: lua_pushnumber(L, arg % 3 == 0 ? NAN : arg % 3 == 1 ? INFINITY : -INFINITY); i++; break;
+        case 0:
+            lua_pushinteger(L, (lua_Integer)(int8_t)arg * 1000003);
+            i++;
+            break;
+        case 1:
+            lua_pushnumber(L, (double)(int8_t)arg / 7.0);
+            i++;
+            break;
+        case 2:
+            lua_pushnumber(L, arg % 3 == 0 ? NAN : arg % 3 == 1 ? INFINITY : -INFINITY);
+            i++;
+            break;
         case 3: { /* a string of the next arg % 16 bytes */
             size_t n = arg % 16;
             i++;
-            if (i >= size) n = 0;
-            else if (n > size - i) n = size - i;
+            if (i >= size)
+                n = 0;
+            else if (n > size - i)
+                n = size - i;
             lua_pushlstring(L, (const char *)data + i, n);
             i += n;
             break;
         }
-        case 4: lua_pushboolean(L, arg & 1); i++; break;
+        case 4:
+            lua_pushboolean(L, arg & 1);
+            i++;
+            break;
         case 5: lua_getfield(L, core, "null"); break;
         case 6: lua_getfield(L, core, "json_null"); break;
         case 7: lua_getfield(L, core, "empty_array"); break;
@@ -170,8 +187,14 @@ static void from_lua(const uint8_t *data, size_t size) {
                 lua_setmetatable(L, -2);
             }
             break;
-        case 13: lua_rawseti(L, root, arg % 5 + 1); i++; break; /* into the root */
-        case 14: lua_pushinteger(L, arg % 2 ? LUA_MAXINTEGER : LUA_MININTEGER); i++; break;
+        case 13:
+            lua_rawseti(L, root, arg % 5 + 1);
+            i++;
+            break; /* into the root */
+        case 14:
+            lua_pushinteger(L, arg % 2 ? LUA_MAXINTEGER : LUA_MININTEGER);
+            i++;
+            break;
         default: lua_pushvalue(L, root); break;
         }
         if (lua_gettop(L) < root) lua_newtable(L); /* keep the root's slot */
@@ -179,7 +202,8 @@ static void from_lua(const uint8_t *data, size_t size) {
     lua_settop(L, root);
     lua_pushvalue(L, root);
     if (!call1(encode_ref)) {
-        if (!good_error()) fail("json_encode raised something else than an error object", data, size);
+        if (!good_error())
+            fail("json_encode raised something else than an error object", data, size);
         lua_settop(L, 0);
         return;
     }
@@ -187,7 +211,8 @@ static void from_lua(const uint8_t *data, size_t size) {
     const char *text = lua_tolstring(L, -1, &n);
     lua_pushvalue(L, -1);
     if (!call1(decode_ref)) {
-        fprintf(stderr, "fuzz_json: encoded as '%.*s': %s\n", (int)n, text, luaL_tolstring(L, -1, NULL));
+        fprintf(stderr, "fuzz_json: encoded as '%.*s': %s\n", (int)n, text,
+                luaL_tolstring(L, -1, NULL));
         fail("json_decode cannot read json_encode's text", data, size);
     }
     lua_settop(L, 0);
@@ -195,8 +220,10 @@ static void from_lua(const uint8_t *data, size_t size) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
-    if (data[0] % 2 == 0) from_json(data + 1, size - 1);
-    else from_lua(data, size);
+    if (data[0] % 2 == 0)
+        from_json(data + 1, size - 1);
+    else
+        from_lua(data, size);
     lua_gc(L, LUA_GCCOLLECT, 0);
     return 0;
 }

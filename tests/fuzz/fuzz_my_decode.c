@@ -25,8 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * DATETIME2 18, TIME2 19, JSON 245, NEWDECIMAL 246, ENUM 247, SET 248,
  * TINY_BLOB 249, MEDIUM_BLOB 250, LONG_BLOB 251, BLOB 252, VAR_STRING 253,
  * STRING 254, GEOMETRY 255 */
-static const int types[] = {0,  1,  2,  3,  4,  5,   6,   7,   8,   9,   10,  11,  12,  13,  14,  15,
-                            16, 17, 18, 19, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255};
+static const int types[] = {0,   1,   2,   3,   4,   5,   6,   7,   8,  9,   10,
+                            11,  12,  13,  14,  15,  16,  17,  18,  19, 245, 246,
+                            247, 248, 249, 250, 251, 252, 253, 254, 255};
 #define NTYPES (sizeof types / sizeof *types)
 
 typedef struct expect {
@@ -36,8 +37,8 @@ typedef struct expect {
 } expect;
 
 static void fail(const char *what, const expect *e) {
-    fprintf(stderr, "fuzz_my_decode: %s (type %d, flags %u, charset %u, length %zu)\n", what, e->f.type,
-            e->f.flags, e->f.charsetnr, e->len);
+    fprintf(stderr, "fuzz_my_decode: %s (type %d, flags %u, charset %u, length %zu)\n", what,
+            e->f.type, e->f.flags, e->f.charsetnr, e->len);
     abort();
 }
 
@@ -46,12 +47,15 @@ static void check(const ag_value *v, void *ctx) {
     int t = e->f.type;
     if (t == 10 || t == 11 || t == 12 || t == 7 || t == 14 || t == 17 || t == 18 || t == 19) {
         if (v->type != AG_VALUE_TEXT) fail("a date or time that is not text", e);
-        if (v->u.bytes.len == 0 || v->u.bytes.len >= 48) fail("date or time text of a bad length", e);
+        if (v->u.bytes.len == 0 || v->u.bytes.len >= 48)
+            fail("date or time text of a bad length", e);
         for (size_t i = 0; i < v->u.bytes.len; i++)
             if (!strchr("0123456789-: .", v->u.bytes.data[i]) || v->u.bytes.data[i] == '\0')
                 fail("a date or time with a stray character", e);
-    } else if (t == 15 || t == 253 || t == 254 || (t >= 249 && t <= 252) || t == 245 || t == 247 || t == 248) {
-        if (v->type != AG_VALUE_TEXT && v->type != AG_VALUE_BLOB) fail("a string that is not text nor blob", e);
+    } else if (t == 15 || t == 253 || t == 254 || (t >= 249 && t <= 252) || t == 245 || t == 247 ||
+               t == 248) {
+        if (v->type != AG_VALUE_TEXT && v->type != AG_VALUE_BLOB)
+            fail("a string that is not text nor blob", e);
         if (v->u.bytes.len != e->len || (e->len && memcmp(v->u.bytes.data, e->bytes, e->len) != 0))
             fail("string bytes changed", e);
     } else if (t == 6) {

@@ -22,8 +22,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const unsigned int oids[] = {16,   17,   20,   21,   23,   26,   700,  701,  1700, 25,
-                                    1043, 1082, 1083, 1114, 1184, 1266, 114,  3802, 2950, 0};
+static const unsigned int oids[] = {16,   17,   20,   21,   23,   26,   700, 701,  1700, 25,
+                                    1043, 1082, 1083, 1114, 1184, 1266, 114, 3802, 2950, 0};
 #define NOIDS (sizeof oids / sizeof *oids)
 
 typedef struct expect {
@@ -33,7 +33,8 @@ typedef struct expect {
 } expect;
 
 static void fail(const char *what, const expect *e) {
-    fprintf(stderr, "fuzz_pg_decode: %s (oid %u, text '%.*s')\n", what, e->oid, (int)e->len, e->text);
+    fprintf(stderr, "fuzz_pg_decode: %s (oid %u, text '%.*s')\n", what, e->oid, (int)e->len,
+            e->text);
     abort();
 }
 
@@ -74,7 +75,8 @@ static void check(const ag_value *v, void *ctx) {
         int hex = e->len >= 2 && e->text[0] == '\\' && e->text[1] == 'x';
         for (size_t i = 2; hex && i < e->len; i++)
             hex = strchr("0123456789abcdefABCDEF", e->text[i]) != NULL && e->text[i] != '\0';
-        if (hex && (e->len - 2) % 2 == 0 && v->u.bytes.len != (e->len - 2) / 2) fail("bytea hex length", e);
+        if (hex && (e->len - 2) % 2 == 0 && v->u.bytes.len != (e->len - 2) / 2)
+            fail("bytea hex length", e);
         break;
     }
     default:
@@ -87,9 +89,11 @@ static void check(const ag_value *v, void *ctx) {
             size_t n = ag_datetime_format_utc(&dt, utc);
             if (n >= AG_DATETIME_TEXT_MAX || (n && utc[n] != '\0')) fail("UTC text too long", e);
             ag_datetime back;
-            if (n && (ag_datetime_parse(utc, n, &back) != 0 || !back.has_offset || back.offset_seconds != 0))
+            if (n && (ag_datetime_parse(utc, n, &back) != 0 || !back.has_offset ||
+                      back.offset_seconds != 0))
                 fail("UTC text does not parse back", e);
-            if (n && back.year != 0 && ag_datetime_format_utc(&back, utc) != n) fail("UTC text is no fixpoint", e);
+            if (n && back.year != 0 && ag_datetime_format_utc(&back, utc) != n)
+                fail("UTC text is no fixpoint", e);
         }
         break;
     }
@@ -98,7 +102,8 @@ static void check(const ag_value *v, void *ctx) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     expect e = {oids[data[0] % NOIDS], (const char *)data + 1, size - 1};
-    if (e.oid == 0 && size >= 3) e.oid = (unsigned int)(data[1] << 8 | data[2]); /* any type at all */
+    if (e.oid == 0 && size >= 3)
+        e.oid = (unsigned int)(data[1] << 8 | data[2]); /* any type at all */
     ag_postgres_decode_text(e.oid, e.text, e.len, check, &e);
     return 0;
 }

@@ -21,13 +21,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void fail(const char *what, ag_dialect d, const uint8_t *data, size_t size) {
-    fprintf(stderr, "fuzz_placeholders: %s (dialect %d) for input '%.*s'\n", what, (int)d, (int)size,
-            (const char *)data);
+    fprintf(stderr, "fuzz_placeholders: %s (dialect %d) for input '%.*s'\n", what, (int)d,
+            (int)size, (const char *)data);
     abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static const ag_dialect dialects[] = {AG_DIALECT_SQLITE, AG_DIALECT_POSTGRESQL, AG_DIALECT_MARIADB};
+    static const ag_dialect dialects[] = {AG_DIALECT_SQLITE, AG_DIALECT_POSTGRESQL,
+                                          AG_DIALECT_MARIADB};
     size_t marks = 0;
     for (size_t i = 0; i < size; i++) marks += data[i] == '?' || data[i] == ':';
     for (size_t k = 0; k < sizeof dialects / sizeof *dialects; k++) {
@@ -36,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ag_error err;
         memset(&r, 0, sizeof r);
         if (ag_rewrite_placeholders((const char *)data, size, d, &r, &err) != 0) {
-            if (err.kind != AG_ERR_ARGUMENT && err.kind != AG_ERR_MEMORY) fail("a bad failure", d, data, size);
+            if (err.kind != AG_ERR_ARGUMENT && err.kind != AG_ERR_MEMORY)
+                fail("a bad failure", d, data, size);
             continue;
         }
         if (!r.sql || r.sql[r.sql_len] != '\0') fail("the SQL is not terminated", d, data, size);
@@ -56,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             for (int i = 0; i < r.nnames; i++)
                 if (!r.names[i] || !r.names[i][0]) fail("an empty name", d, data, size);
             for (int i = 0; i < r.nslots; i++)
-                if (r.slot_source[i] < 0 || r.slot_source[i] >= r.nnames) fail("a slot's name", d, data, size);
+                if (r.slot_source[i] < 0 || r.slot_source[i] >= r.nnames)
+                    fail("a slot's name", d, data, size);
             break;
         default: fail("an unknown style", d, data, size);
         }

@@ -21,16 +21,19 @@ static void fail(const char *what, const uint8_t *data, size_t size) {
     abort();
 }
 
-static int same_str(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+static int same_str(const char *a, const char *b) {
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
 
 static int same_url(const ag_url *a, const ag_url *b) {
-    if (!same_str(a->drivername, b->drivername) || a->dialect != b->dialect || !same_str(a->driver, b->driver) ||
-        !same_str(a->username, b->username) || !same_str(a->password, b->password) ||
-        !same_str(a->host, b->host) || a->port != b->port || !same_str(a->database, b->database) ||
-        a->nquery != b->nquery)
+    if (!same_str(a->drivername, b->drivername) || a->dialect != b->dialect ||
+        !same_str(a->driver, b->driver) || !same_str(a->username, b->username) ||
+        !same_str(a->password, b->password) || !same_str(a->host, b->host) || a->port != b->port ||
+        !same_str(a->database, b->database) || a->nquery != b->nquery)
         return 0;
     for (size_t i = 0; i < a->nquery; i++)
-        if (!same_str(a->query[i].key, b->query[i].key) || !same_str(a->query[i].value, b->query[i].value))
+        if (!same_str(a->query[i].key, b->query[i].key) ||
+            !same_str(a->query[i].value, b->query[i].value))
             return 0;
     return 1;
 }
@@ -39,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ag_url *url = NULL;
     ag_error err;
     if (ag_url_parse((const char *)data, size, &url, &err) != 0) {
-        if (url || err.kind != AG_ERR_ARGUMENT || !err.message[0]) fail("a bad failure", data, size);
+        if (url || err.kind != AG_ERR_ARGUMENT || !err.message[0])
+            fail("a bad failure", data, size);
         return 0;
     }
     char *text = ag_url_render(url, 0);
