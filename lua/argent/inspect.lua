@@ -1,7 +1,10 @@
 -- argent.inspect: reflection (API.md section 4) -- what tables, columns,
--- indexes and keys a database has, read from its catalog with each
--- dialect's own queries (SQLite's pragmas, PostgreSQL's pg_catalog and
--- information_schema), and metadata:reflect, which turns that into Tables.
+-- indexes, keys and constraints a database has, read from its catalog with
+-- each dialect's own queries (lua/argent/inspect/: SQLite's pragmas,
+-- PostgreSQL's pg_catalog, MariaDB's information_schema), and
+-- metadata:reflect, which turns that into Tables.  Each dialect reads all
+-- tables of a schema with a fixed number of queries (autogenerate reflects
+-- whole schemas: 300 tables must not mean 1,500 round trips).
 --
 -- The catalog queries are plain SQL with bound parameters; every name that
 -- comes back is data, never spliced into SQL (SQLite's pragma functions
@@ -112,245 +115,47 @@ local function check_table(conn, name)
   raise("InvalidRequestError", ("no table named '%s'"):format(name))
 end
 
--- ---- SQLite
-
-local sqlite = {}
-
-function sqlite.columns(conn, name)
-  local out = {}
-  for row in conn:execute("SELECT name, type, \"notnull\" AS nn, dflt_value AS dflt, pk FROM pragma_table_info(?) ORDER BY cid",
-                          {name}):rows() do
-    out[#out + 1] = {name = row.name, type = type_from_sql(row.type), nullable = row.nn == 0 and row.pk == 0,
-                     default = row.dflt, primary_key = row.pk > 0, pk_position = row.pk}
-  end
-  return out
-end
-
-function sqlite.pk(conn, name)
-  local cols = sqlite.columns(conn, name)
-  table.sort(cols, function(a, b) return a.pk_position < b.pk_position end)
-  local names = {}
-  for _, c in ipairs(cols) do
-    if c.primary_key then names[#names + 1] = c.name end
-  end
-  return {constrained_columns = names, name = nil}
-end
-
-function sqlite.indexes(conn, name)
-  local out = {}
-  local list = conn:execute("SELECT name, \"unique\" AS u, origin FROM pragma_index_list(?) ORDER BY seq DESC", {name}):all()
-  for _, ix in ipairs(list) do
-    if ix.origin == "c" then -- made by CREATE INDEX (not a primary key or UNIQUE constraint)
-      local cols = conn:execute("SELECT name FROM pragma_index_info(?) ORDER BY seqno", {ix.name}):scalars()
-      out[#out + 1] = {name = ix.name, column_names = cols, unique = ix.u == 1}
-    end
-  end
-  table.sort(out, function(a, b) return a.name < b.name end)
-  return out
-end
-
-function sqlite.foreign_keys(conn, name)
-  local byid, order = {}, {}
-  for row in conn:execute("SELECT id, seq, \"table\" AS ref, \"from\" AS src, \"to\" AS dst, on_update AS upd, "
-                          .. "on_delete AS del FROM pragma_foreign_key_list(?) ORDER BY id, seq", {name}):rows() do
-    local fk = byid[row.id]
-    if not fk then
-      fk = {name = nil, constrained_columns = {}, referred_table = row.ref, referred_columns = {}, options = {}}
-      if row.del and row.del ~= "NO ACTION" then fk.options.ondelete = row.del end
-      if row.upd and row.upd ~= "NO ACTION" then fk.options.onupdate = row.upd end
-      fk.ondelete, fk.onupdate = fk.options.ondelete, fk.options.onupdate
-      byid[row.id] = fk
-      order[#order + 1] = row.id
-    end
-    fk.constrained_columns[#fk.constrained_columns + 1] = row.src
-    fk.referred_columns[#fk.referred_columns + 1] = row.dst
-  end
-  local out = {}
-  for i = #order, 1, -1 do out[#out + 1] = byid[order[i]] end
-  return out
-end
-
--- ---- PostgreSQL
-
-local pg = {}
-
-local PG_TABLE_OID = "(SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-  .. "WHERE c.relname = ? AND n.nspname = current_schema())"
-
-function pg.columns(conn, name)
-  local pkcols = {}
-  for _, c in ipairs(pg.pk(conn, name).constrained_columns) do pkcols[c] = true end
-  local out = {}
-  local sql = "SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, "
-    .. "a.attnotnull AS notnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS dflt "
-    .. "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-    .. "WHERE a.attrelid = " .. PG_TABLE_OID .. " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
-  for row in conn:execute(sql, {name}):rows() do
-    local t = type_from_sql(row.type)
-    local dflt = row.dflt
-    local autoinc = type(dflt) == "string" and dflt:find("^nextval%(") ~= nil
-    out[#out + 1] = {name = row.name, type = t, nullable = not row.notnull, default = dflt,
-                     primary_key = pkcols[row.name] or false, autoincrement = autoinc}
-  end
-  return out
-end
-
-function pg.pk(conn, name)
-  local sql = "SELECT con.conname AS cname, a.attname AS col FROM pg_catalog.pg_constraint con "
-    .. "CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord) "
-    .. "JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum "
-    .. "WHERE con.contype = 'p' AND con.conrelid = " .. PG_TABLE_OID .. " ORDER BY k.ord"
-  local names, cname = {}, nil
-  for row in conn:execute(sql, {name}):rows() do
-    names[#names + 1] = row.col
-    cname = row.cname
-  end
-  return {constrained_columns = names, name = cname}
-end
-
-function pg.indexes(conn, name)
-  local sql = "SELECT ic.relname AS name, i.indisunique AS uniq, a.attname AS col FROM pg_catalog.pg_index i "
-    .. "JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
-    .. "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
-    .. "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-    .. "WHERE i.indrelid = " .. PG_TABLE_OID .. " AND NOT i.indisprimary "
-    .. "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('u', 'p')) "
-    .. "ORDER BY ic.relname, k.ord"
-  local out, byname = {}, {}
-  for row in conn:execute(sql, {name}):rows() do
-    local ix = byname[row.name]
-    if not ix then
-      ix = {name = row.name, column_names = {}, unique = row.uniq}
-      byname[row.name] = ix
-      out[#out + 1] = ix
-    end
-    ix.column_names[#ix.column_names + 1] = row.col
-  end
-  return out
-end
-
-local PG_ACTIONS = {a = nil, r = "RESTRICT", c = "CASCADE", n = "SET NULL", d = "SET DEFAULT"}
-
-function pg.foreign_keys(conn, name)
-  local sql = "SELECT con.conname AS cname, con.confdeltype AS del, con.confupdtype AS upd, rc.relname AS ref, "
-    .. "a.attname AS src, ra.attname AS dst FROM pg_catalog.pg_constraint con "
-    .. "JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid "
-    .. "CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(src, dst, ord) "
-    .. "JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.src "
-    .. "JOIN pg_catalog.pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = k.dst "
-    .. "WHERE con.contype = 'f' AND con.conrelid = " .. PG_TABLE_OID .. " ORDER BY con.conname, k.ord"
-  local out, byname = {}, {}
-  for row in conn:execute(sql, {name}):rows() do
-    local fk = byname[row.cname]
-    if not fk then
-      fk = {name = row.cname, constrained_columns = {}, referred_table = row.ref, referred_columns = {}, options = {}}
-      fk.options.ondelete = PG_ACTIONS[row.del]
-      fk.options.onupdate = PG_ACTIONS[row.upd]
-      fk.ondelete, fk.onupdate = fk.options.ondelete, fk.options.onupdate
-      byname[row.cname] = fk
-      out[#out + 1] = fk
-    end
-    fk.constrained_columns[#fk.constrained_columns + 1] = row.src
-    fk.referred_columns[#fk.referred_columns + 1] = row.dst
-  end
-  return out
-end
-
--- ---- MariaDB (information_schema)
-
-local my = {}
-
-function my.pk(conn, name)
-  local names = conn:execute("SELECT column_name AS col FROM information_schema.key_column_usage "
-    .. "WHERE table_schema = DATABASE() AND table_name = ? AND constraint_name = 'PRIMARY' "
-    .. "ORDER BY ordinal_position", {name}):scalars()
-  return {constrained_columns = names, name = #names > 0 and "PRIMARY" or nil}
-end
-
-function my.columns(conn, name)
-  local pkcols = {}
-  for _, c in ipairs(my.pk(conn, name).constrained_columns) do pkcols[c] = true end
-  -- a JSON column is LONGTEXT with a json_valid check named after the column
-  local json = {}
-  for row in conn:execute("SELECT constraint_name AS name, check_clause AS clause FROM information_schema.check_constraints "
-      .. "WHERE constraint_schema = DATABASE() AND table_name = ?", {name}):rows() do
-    if type(row.clause) == "string" and row.clause:lower():find("json_valid", 1, true) then json[row.name] = true end
-  end
-  local out = {}
-  for row in conn:execute("SELECT column_name AS name, column_type AS type, is_nullable AS nullable, "
-      .. "column_default AS dflt, extra FROM information_schema.columns WHERE table_schema = DATABASE() "
-      .. "AND table_name = ? ORDER BY ordinal_position", {name}):rows() do
-    local dflt = row.dflt
-    if dflt == "NULL" then dflt = nil end -- MariaDB writes a NULL default as the text NULL
-    local t = type_from_sql(row.type)
-    if row.type:lower() == "tinyint(1)" then t = types.Boolean(); t.sql_name = "BOOL" end
-    if json[row.name] then t = types.JSON(); t.sql_name = "JSON" end
-    out[#out + 1] = {name = row.name, type = t, nullable = row.nullable == "YES", default = dflt,
-                     primary_key = pkcols[row.name] or false,
-                     autoincrement = (row.extra or ""):lower():find("auto_increment", 1, true) ~= nil}
-  end
-  return out
-end
-
-function my.indexes(conn, name)
-  local fknames = {}
-  for _, fk in ipairs(my.foreign_keys(conn, name)) do fknames[fk.name] = true end
-  local out, byname = {}, {}
-  for row in conn:execute("SELECT index_name AS name, non_unique AS nu, column_name AS col "
-      .. "FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? "
-      .. "AND index_name <> 'PRIMARY' ORDER BY index_name, seq_in_index", {name}):rows() do
-    if not fknames[row.name] then -- the index MariaDB made for a foreign key is the key's, not the user's
-      local ix = byname[row.name]
-      if not ix then
-        ix = {name = row.name, column_names = {}, unique = tonumber(row.nu) == 0}
-        byname[row.name] = ix
-        out[#out + 1] = ix
-      end
-      ix.column_names[#ix.column_names + 1] = row.col
-    end
-  end
-  return out
-end
-
-local MY_ACTIONS = {CASCADE = "CASCADE", ["SET NULL"] = "SET NULL", ["SET DEFAULT"] = "SET DEFAULT"}
-
-function my.foreign_keys(conn, name)
-  local out, byname = {}, {}
-  for row in conn:execute("SELECT k.constraint_name AS cname, k.column_name AS src, k.referenced_table_name AS ref, "
-      .. "k.referenced_column_name AS dst, r.delete_rule AS del, r.update_rule AS upd "
-      .. "FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r "
-      .. "ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name "
-      .. "AND r.table_name = k.table_name WHERE k.table_schema = DATABASE() AND k.table_name = ? "
-      .. "AND k.referenced_table_name IS NOT NULL ORDER BY k.constraint_name, k.ordinal_position", {name}):rows() do
-    local fk = byname[row.cname]
-    if not fk then
-      fk = {name = row.cname, constrained_columns = {}, referred_table = row.ref, referred_columns = {}, options = {}}
-      fk.options.ondelete = MY_ACTIONS[row.del]
-      fk.options.onupdate = MY_ACTIONS[row.upd]
-      fk.ondelete, fk.onupdate = fk.options.ondelete, fk.options.onupdate
-      byname[row.cname] = fk
-      out[#out + 1] = fk
-    end
-    fk.constrained_columns[#fk.constrained_columns + 1] = row.src
-    fk.referred_columns[#fk.referred_columns + 1] = row.dst
-  end
-  return out
-end
+-- The reflection queries of each dialect (lua/argent/inspect/*.lua): each
+-- reads every table of the schema at once -- or the one asked for -- so
+-- reflecting a schema costs a fixed number of queries, not a few per table.
+local dialects = {sqlite = "argent.inspect.sqlite", postgresql = "argent.inspect.postgresql",
+                  mariadb = "argent.inspect.mariadb"}
 
 local function impl(conn)
   local d = dialect_of(conn)
-  if d == "sqlite" then return sqlite end
-  if d == "postgresql" then return pg end
-  if d == "mariadb" then return my end
-  raise("NotSupportedError", "reflection is not available for " .. tostring(d) .. " yet")
+  local name = dialects[d]
+  if not name then raise("NotSupportedError", "reflection is not available for " .. tostring(d) .. " yet") end
+  return require(name)
 end
 
-local function method(what, public)
+--- Everything about the tables of conn's database (or the one named `only`):
+--- {name -> {name, columns, pk, indexes, uniques, foreign_keys, checks}}, and on
+--- PostgreSQL the list of enum types {name, labels}; a fixed number of queries.
+function M.snapshot(conn, only)
+  local im = impl(conn)
+  local tables = im.reflect(conn, only, type_from_sql)
+  local enums = {}
+  if im.enums and not only then enums = im.enums(conn) end
+  return tables, enums
+end
+
+local function method(part, public)
   return function(self, name)
     check_inspector(self, public)
     return self:_run(function(conn)
       check_table(conn, name)
-      return impl(conn)[what](conn, name)
+      return M.snapshot(conn, name)[name][part]
+    end)
+  end
+end
+
+local function multi(part, public)
+  return function(self)
+    check_inspector(self, public)
+    return self:_run(function(conn)
+      local out = {}
+      for name, t in pairs(M.snapshot(conn)) do out[name] = t[part] end
+      return out
     end)
   end
 end
@@ -359,35 +164,66 @@ Inspector.get_columns = method("columns", "get_columns")
 Inspector.get_indexes = method("indexes", "get_indexes")
 Inspector.get_foreign_keys = method("foreign_keys", "get_foreign_keys")
 Inspector.get_pk_constraint = method("pk", "get_pk_constraint")
+Inspector.get_unique_constraints = method("uniques", "get_unique_constraints")
+Inspector.get_check_constraints = method("checks", "get_check_constraints")
+-- name -> the same, for every table at once (SQLAlchemy 2's get_multi_*)
+Inspector.get_multi_columns = multi("columns", "get_multi_columns")
+Inspector.get_multi_indexes = multi("indexes", "get_multi_indexes")
+Inspector.get_multi_foreign_keys = multi("foreign_keys", "get_multi_foreign_keys")
+Inspector.get_multi_pk_constraint = multi("pk", "get_multi_pk_constraint")
+Inspector.get_multi_unique_constraints = multi("uniques", "get_multi_unique_constraints")
+Inspector.get_multi_check_constraints = multi("checks", "get_multi_check_constraints")
+
+--- PostgreSQL's enum types of the current schema: list of {name, labels}; empty elsewhere.
+function Inspector:get_enums()
+  check_inspector(self, "get_enums")
+  return self:_run(function(conn)
+    local im = impl(conn)
+    return im.enums and im.enums(conn) or {}
+  end)
+end
 
 --- metadata:reflect(bind): a Table in meta for every table of the database.
 function M.reflect(meta, bind, only)
   local schema = require "argent.schema"
   local insp = M.inspect(bind)
   return insp:_run(function(conn)
-    local names = M.table_names(conn)
-    local im = impl(conn)
+    local snapshot = M.snapshot(conn)
+    local names = {}
+    for name in pairs(snapshot) do names[#names + 1] = name end
+    table.sort(names)
     for _, name in ipairs(names) do
       if not meta.tables[name] and (not only or only[name]) then
+        local t = snapshot[name]
         local items = {}
         local fks = {}
-        for _, fk in ipairs(im.foreign_keys(conn, name)) do
+        for _, fk in ipairs(t.foreign_keys) do
           if #fk.constrained_columns == 1 then
             fks[fk.constrained_columns[1]] = schema.ForeignKey(fk.referred_table .. "." .. fk.referred_columns[1],
-              {ondelete = fk.options.ondelete, onupdate = fk.options.onupdate})
+              {ondelete = fk.options.ondelete, onupdate = fk.options.onupdate, name = fk.name})
           end
         end
-        for _, c in ipairs(im.columns(conn, name)) do
+        for _, c in ipairs(t.columns) do
           local opts = {primary_key = c.primary_key or nil, nullable = c.nullable}
           if c.default ~= nil and not c.autoincrement then opts.server_default = core.text(c.default) end
           opts.foreign_key = fks[c.name]
           items[#items + 1] = schema.Column(c.name, c.type, opts)
         end
-        for _, ix in ipairs(im.indexes(conn, name)) do
-          local args = {}
-          for i, cn in ipairs(ix.column_names) do args[i] = cn end
-          args[#args + 1] = {unique = ix.unique}
-          items[#items + 1] = schema.Index(ix.name, table.unpack(args))
+        for _, ix in ipairs(t.indexes) do
+          if not ix.expressions then
+            local args = {}
+            for i, cn in ipairs(ix.column_names) do args[i] = cn end
+            args[#args + 1] = {unique = ix.unique}
+            items[#items + 1] = schema.Index(ix.name, table.unpack(args))
+          end
+        end
+        if dialect_of(conn) ~= "mariadb" then -- (there, a unique key is one of the indexes)
+          for _, uq in ipairs(t.uniques) do
+            local args = {}
+            for i, cn in ipairs(uq.column_names) do args[i] = cn end
+            args[#args + 1] = {name = uq.name}
+            items[#items + 1] = schema.UniqueConstraint(table.unpack(args))
+          end
         end
         schema.Table(name, meta, table.unpack(items))
       end

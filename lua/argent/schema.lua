@@ -31,7 +31,7 @@ local make, list, info = sql.make, sql.list, sql.info
 local schema = {}
 
 -- node flag values (src/sql/node.h)
-local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT, COL_UNIQUE = 1, 2, 4, 8
+local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT = 1, 2, 4
 local CONS_PRIMARY_KEY, CONS_UNIQUE, CONS_CHECK, CONS_FOREIGN_KEY = 1, 2, 3, 4
 local DDL_IF_NOT_EXISTS, DDL_IF_EXISTS, DDL_UNIQUE = 1, 2, 4
 local FK_ACTIONS = {CASCADE = 1, ["SET NULL"] = 2, ["SET DEFAULT"] = 3, RESTRICT = 4, ["NO ACTION"] = 5}
@@ -185,6 +185,80 @@ function schema.CheckConstraint(text, opts)
   return setmetatable({text = text, name = opts and opts.name}, CheckConstraint)
 end
 
+-- ---------------------------------------------------------------- naming convention
+
+-- MetaData's naming_convention (SQLAlchemy's keys and tokens): the name a
+-- constraint or index gets when its table is made.  A convention that uses
+-- %(constraint_name)s names only what was given a name; one that does not
+-- names the rest too.  Without a convention, constraints stay unnamed (the
+-- database names them) and an `index = true` column's index is ix_TABLE_COL.
+local CONVENTION_KINDS = {ix = "an index", uq = "a unique constraint", ck = "a check constraint",
+                          fk = "a foreign key", pk = "a primary key"}
+local DEFAULT_CONVENTION = {ix = "ix_%(column_0_label)s"}
+
+local function check_convention(nc)
+  if nc == nil then return DEFAULT_CONVENTION end
+  if type(nc) ~= "table" then
+    raise("ArgumentError", "MetaData: naming_convention must be a table (keys ix, uq, ck, fk, pk), got " .. type(nc))
+  end
+  local out = {}
+  for k, v in pairs(nc) do
+    if not CONVENTION_KINDS[k] then
+      raise("ArgumentError", ("MetaData: naming_convention has an unknown key '%s' (use ix, uq, ck, fk, pk)")
+        :format(tostring(k)))
+    end
+    if type(v) ~= "string" or v == "" then
+      raise("ArgumentError", ("MetaData: naming_convention.%s must be a non-empty string, got %s"):format(k, type(v)))
+    end
+    out[k] = v
+  end
+  if out.ix == nil then out.ix = DEFAULT_CONVENTION.ix end
+  return out
+end
+
+-- The name convention `kind` of t's MetaData gives a constraint on cols (column
+-- elements) named `given` (or nil), referring to ref = {table =, columns =} (a
+-- foreign key's target); given (possibly nil) when there is no such convention
+-- or it cannot apply.
+local function convention_name(t, kind, cols, given, ref)
+  local template = t.metadata._naming_convention[kind]
+  if not template then return given end
+  local uses_name = template:find("%(constraint_name)s", 1, true) ~= nil
+  if uses_name and not given then return nil end
+  if given and not uses_name then return given end
+  local function joined(list, field, sep)
+    local parts = {}
+    for i, c in ipairs(list or {}) do parts[i] = field(c) end
+    return table.concat(parts, sep)
+  end
+  local function name_of(c) return type(c) == "string" and c or info(c).name end
+  local function key_of(c) return type(c) == "string" and c or info(c).key end
+  local function label_of(c) return t.name .. "_" .. name_of(c) end
+  local columns_needed = false
+  local out = template:gsub("%%%(([%w_]+)%)s", function(token)
+    if token == "table_name" then return t.name end
+    if token == "constraint_name" then return given end
+    if token == "referred_table_name" then return ref and ref.table or "" end
+    local rest = token:match("^referred_column_0(.*)$")
+    if rest == "_name" then return ref and ref.columns[1] or "" end
+    if rest == "N_name" then return ref and table.concat(ref.columns, "") or "" end
+    if rest == "_N_name" then return ref and table.concat(ref.columns, "_") or "" end
+    local all, what = token:match("^column_0(_?N?)_(%a+)$")
+    if what then
+      local getter = ({name = name_of, key = key_of, label = label_of})[what]
+      if getter then
+        if not cols or #cols == 0 then columns_needed = true return "" end
+        if all == "" then return getter(cols[1]) end
+        return joined(cols, getter, all == "N" and "" or "_")
+      end
+    end
+    raise("ArgumentError", ("MetaData: naming_convention.%s: unknown token %%(%s)s"):format(kind, token))
+  end)
+  if columns_needed then return given end
+  return out
+end
+schema.convention_name = convention_name
+
 -- ---------------------------------------------------------------- Table
 
 local Table = {__name = "argent.Table"}
@@ -264,11 +338,13 @@ function schema.Table(name, meta, ...)
     elseif mt == UniqueConstraint then
       local cols = {}
       for i, c in ipairs(x.columns) do cols[i] = resolve_column(t, c, "UniqueConstraint") end
-      t.constraints[#t.constraints + 1] = {kind = "unique", columns = cols, name = x.name}
+      t.constraints[#t.constraints + 1] = {kind = "unique", columns = cols,
+                                           name = convention_name(t, "uq", cols, x.name)}
     else
-      t.constraints[#t.constraints + 1] = {kind = "check", text = x.text, name = x.name}
+      t.constraints[#t.constraints + 1] = {kind = "check", text = x.text, name = convention_name(t, "ck", nil, x.name)}
     end
   end
+  if #t.primary_key > 0 then t.primary_key_name = convention_name(t, "pk", t.primary_key, nil) end
   meta:_add(t)
   return t
 end
@@ -297,9 +373,14 @@ function schema.add_column(t, s, npk, name)
       and (s.foreign_key == nil or o.autoincrement == true)
   end
   local flags = (pk and COL_PRIMARY_KEY or 0) | (nullable and 0 or COL_NOT_NULL) | (autoinc and COL_AUTOINCREMENT or 0)
-    | ((o.unique and not o.index) and COL_UNIQUE or 0)
   local server_default = o.server_default ~= nil and server_default_node(o.server_default, name) or nil
-  local col = make("COLUMN", 0, flags, name, 2, t._node, server_default)
+  local col
+  if typ.__type == "Enum" and typ.name and typ.native_enum ~= false then
+    -- a named enum: PostgreSQL's own type of that name (a VARCHAR elsewhere)
+    col = make("COLUMN", 0, flags, name, 3, t._node, server_default, schema.enum_type_node(typ))
+  else
+    col = make("COLUMN", 0, flags, name, 2, t._node, server_default)
+  end
   sql.set_type(col, typ)
   local meta = {name = name, key = key, type = typ, table = t, primary_key = pk, nullable = nullable,
                 unique = o.unique and true or false, index = o.index and true or false,
@@ -315,13 +396,18 @@ function schema.add_column(t, s, npk, name)
   t.c[key] = col
   t.columns[#t.columns + 1] = col
   if pk then t.primary_key[#t.primary_key + 1] = col end
+  if o.unique and not o.index then
+    t.constraints[#t.constraints + 1] = {kind = "unique", columns = {col}, name = convention_name(t, "uq", {col})}
+  end
   if s.foreign_key then
-    t.foreign_keys[#t.foreign_keys + 1] = {column = col, fk = s.foreign_key}
+    local fk = s.foreign_key
+    t.foreign_keys[#t.foreign_keys + 1] = {column = col, fk = fk, name = convention_name(t, "fk", {col}, fk.name,
+      {table = fk.table_name, columns = {fk.column_name}})}
     t.metadata._version = (t.metadata._version or 0) + 1
   end
   if o.index then
-    t.indexes[#t.indexes + 1] = {name = ("ix_%s_%s"):format(t.name, name), columns = {col},
-                                 unique = o.unique and true or false}
+    t.indexes[#t.indexes + 1] = {name = convention_name(t, "ix", {col}) or ("ix_%s_%s"):format(t.name, name),
+                                 columns = {col}, unique = o.unique and true or false}
   end
   if autoinc then t.autoincrement_column = col end
   return col
@@ -351,8 +437,12 @@ function Table:create_statement(if_not_exists)
   for _, f in ipairs(self.foreign_keys) do
     local fk = f.fk
     local flags = (FK_ACTIONS[fk.ondelete] or 0) | ((FK_ACTIONS[fk.onupdate] or 0) << 4)
-    constraints[#constraints + 1] = make("CONSTRAINT", CONS_FOREIGN_KEY, flags, fk.name, 4,
+    constraints[#constraints + 1] = make("CONSTRAINT", CONS_FOREIGN_KEY, flags, f.name or fk.name, 4,
       list(f.column), make("TABLE", 0, 0, fk.table_name), list(name_column(fk.column_name)))
+  end
+  if self.primary_key_name then
+    table.insert(constraints, 1, make("CONSTRAINT", CONS_PRIMARY_KEY, 0, self.primary_key_name, 4,
+      column_list(self.primary_key)))
   end
   return make("CREATE_TABLE", 0, if_not_exists and DDL_IF_NOT_EXISTS or 0, nil, 3, self._node,
               column_list(self.columns), list(table.unpack(constraints)))
@@ -389,8 +479,54 @@ local MetaData = {__name = "argent.MetaData"}
 MetaData.__index = MetaData
 schema.MetaDataClass = MetaData
 
-function schema.MetaData()
-  return setmetatable({tables = {}, _order = {}}, MetaData)
+--- MetaData([{naming_convention = {ix =, uq =, ck =, fk =, pk =}}])
+function schema.MetaData(opts)
+  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) ~= nil) then
+    raise("ArgumentError", "MetaData: argument 1 must be an options table or nothing, got " .. type(opts))
+  end
+  for k in pairs(opts or {}) do
+    if k ~= "naming_convention" then
+      raise("ArgumentError", ("MetaData: unknown option '%s'"):format(tostring(k)))
+    end
+  end
+  local nc = check_convention(opts and opts.naming_convention)
+  return setmetatable({tables = {}, _order = {}, naming_convention = opts and opts.naming_convention or nil,
+                       _naming_convention = nc}, MetaData)
+end
+
+--- The CREATE TYPE node of a named Enum (PostgreSQL's enum type), made once per type value.
+function schema.enum_type_node(typ)
+  local node = rawget(typ, "_type_node")
+  if not node then
+    node = make("CREATE_TYPE", 0, 0, typ.name, 1, list(table.unpack(typ.enums)))
+    rawset(typ, "_type_node", node)
+  end
+  return node
+end
+
+--- The named enum types (name -> type) the columns of tables use, in first-use order (a list too).
+function schema.enum_types(tables)
+  local out = {}
+  for _, t in ipairs(tables) do
+    for _, c in ipairs(t.columns) do
+      local typ = info(c).type
+      if typ.__type == "Enum" and typ.name and typ.native_enum ~= false and not out[typ.name] then
+        out[typ.name] = typ
+        out[#out + 1] = typ
+      end
+    end
+  end
+  return out
+end
+
+-- The enum types of the database conn is connected to (PostgreSQL), as a set.
+local function existing_enum_types(conn)
+  local set = {}
+  for _, name in ipairs(conn:execute("SELECT t.typname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
+      .. "ON n.oid = t.typnamespace WHERE t.typtype = 'e' AND n.nspname = current_schema()"):scalars()) do
+    set[name] = true
+  end
+  return set
 end
 
 function MetaData:_add(t)
@@ -437,6 +573,19 @@ function MetaData:create_all(bind)
   with_connection(bind, function(conn)
     local existing = {}
     for _, name in ipairs(inspect.table_names(conn)) do existing[name] = true end
+    if conn.dialect == "postgresql" then
+      local missing = {}
+      for _, t in ipairs(self:sorted_tables()) do
+        if not existing[t.name] then missing[#missing + 1] = t end
+      end
+      local enums = schema.enum_types(missing)
+      if #enums > 0 then
+        local have = existing_enum_types(conn)
+        for _, typ in ipairs(enums) do
+          if not have[typ.name] then conn:execute(schema.enum_type_node(typ)) end
+        end
+      end
+    end
     for _, t in ipairs(self:sorted_tables()) do
       if not existing[t.name] then
         conn:execute(t:create_statement())
@@ -456,8 +605,17 @@ function MetaData:drop_all(bind)
     local existing = {}
     for _, name in ipairs(inspect.table_names(conn)) do existing[name] = true end
     local order = self:sorted_tables()
+    local dropped = {}
     for i = #order, 1, -1 do
-      if existing[order[i].name] then conn:execute(order[i]:drop_statement()) end
+      if existing[order[i].name] then
+        conn:execute(order[i]:drop_statement())
+        dropped[#dropped + 1] = order[i]
+      end
+    end
+    if conn.dialect == "postgresql" then
+      for _, typ in ipairs(schema.enum_types(dropped)) do
+        conn:execute(make("DROP_TYPE", 0, DDL_IF_EXISTS, typ.name, 0))
+      end
     end
   end, "drop_all")
 end

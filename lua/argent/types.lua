@@ -22,6 +22,7 @@ function Type.__tostring(t)
   if t.__type == "Enum" then
     local q = {}
     for i, v in ipairs(t.enums) do q[i] = ("%q"):format(v) end
+    if t.name then q[#q + 1] = ("{name = %q}"):format(t.name) end
     return "Enum(" .. table.concat(q, ", ") .. ")"
   elseif t.__type == "Numeric" and t.precision then
     return ("Numeric(%d, %d)"):format(t.precision, t.scale or 0)
@@ -76,12 +77,18 @@ end
 
 function makers.Enum(base, ...)
   local n = select("#", ...)
-  local values = ...
+  local args = {...}
+  -- a last table that is not a list of values holds the options: {name =, native_enum =}
+  local opts
+  if n >= 1 and type(args[n]) == "table" and (n >= 2 or args[n][1] == nil) then
+    opts = args[n]
+    n = n - 1
+  end
   local enums = {}
-  if n == 1 and type(values) == "table" then
-    for i, v in ipairs(values) do enums[i] = v end
+  if n == 1 and type(args[1]) == "table" then
+    for i, v in ipairs(args[1]) do enums[i] = v end
   else
-    for i = 1, n do enums[i] = (select(i, ...)) end
+    for i = 1, n do enums[i] = args[i] end
   end
   if #enums == 0 then raise("ArgumentError", "Enum: needs at least one value") end
   local longest = 0
@@ -91,7 +98,21 @@ function makers.Enum(base, ...)
     end
     if #v > longest then longest = #v end
   end
-  return setmetatable({__type = "Enum", enums = enums, length = longest}, Type)
+  local name, native
+  for k, v in pairs(opts or {}) do
+    if k == "name" then
+      if type(v) ~= "string" or v == "" or v:find("\0", 1, true) then
+        raise("ArgumentError", "Enum: option 'name' must be a non-empty string, got " .. type(v))
+      end
+      name = v
+    elseif k == "native_enum" then
+      native = v and true or false
+    else
+      raise("ArgumentError", ("Enum: unknown option '%s' (name, native_enum)"):format(tostring(k)))
+    end
+  end
+  -- a named Enum is PostgreSQL's own enum type of that name (unless native_enum = false)
+  return setmetatable({__type = "Enum", enums = enums, length = longest, name = name, native_enum = native}, Type)
 end
 
 local function plain(base, ...)

@@ -251,6 +251,28 @@ static int s_compile(lua_State *L) {
     return 3;
 }
 
+/* column_ddl(column, dialect): the DDL text of the column's type, and of its
+ * server default or nil (what CREATE TABLE writes; argent.migrate compares
+ * them with a reflected database). */
+static int s_column_ddl(lua_State *L) {
+    ag_node *n = ag_lua_check_node(L, 1, "column_ddl: the column");
+    if (n->tag != AG_N_COLUMN) return ag_lua_argerror(L, "column_ddl: argument 1 must be a column");
+    const ag_sql_dialect *d = ag_sql_dialect_get(dialect_arg(L, 2));
+    ag_error err;
+    char *type_sql, *default_sql;
+    if (!d) return ag_lua_argerror(L, "column_ddl: unknown dialect");
+    if (ag_compile_column_parts(n, d, &type_sql, &default_sql, &err) != 0)
+        return ag_lua_raise(L, &err, NULL);
+    lua_pushstring(L, type_sql);
+    if (default_sql)
+        lua_pushstring(L, default_sql);
+    else
+        lua_pushnil(L);
+    free(type_sql);
+    free(default_sql);
+    return 2;
+}
+
 /* ---- execution */
 
 void ag_lua_push_statement_params(lua_State *L, int stmt_idx, ag_dialect d, int params_idx) {
@@ -282,7 +304,11 @@ static int is_statement(const ag_node *n) {
     case AG_N_DROP_TABLE:
     case AG_N_CREATE_INDEX:
     case AG_N_DROP_INDEX:
-    case AG_N_COMMENT: return 1;
+    case AG_N_COMMENT:
+    case AG_N_ALTER_TABLE:
+    case AG_N_CREATE_TYPE:
+    case AG_N_DROP_TYPE:
+    case AG_N_ALTER_TYPE: return 1;
     default: return 0;
     }
 }
@@ -779,6 +805,7 @@ void ag_lua_open_statement(lua_State *L, int module_idx) {
         {"extend", s_extend},   {"conjoin", s_conjoin},   {"kid", s_kid},
         {"shape", s_shape},     {"set_type", s_set_type}, {"attach", s_attach},
         {"set_server_default", s_set_server_default},     {"compile", s_compile},
+        {"column_ddl", s_column_ddl},
         {"set_execute_hook", s_set_execute_hook},
         {NULL, NULL},
     };

@@ -927,6 +927,36 @@ static int compile_server_default(compiler *c, const ag_node *def) {
     return emit(c, ")");
 }
 
+/* A column's type in DDL: its named enum type (where the dialect has them), the
+ * declared type it was given as text, or the dialect's name for its type. */
+static int column_type(compiler *c, const ag_node *col, int serial) {
+    const ag_node *named = slot(col, 2);
+    if (named && named->tag == AG_N_TEXT && named->name && named->name_len)
+        return emitn(c, named->name, named->name_len);
+    if (named && named->tag == AG_N_CREATE_TYPE && c->d->native_enum) return ident(c, named);
+    return c->d->type_name(&c->out, &col->type, serial) != 0 ? nomem(c) : 0;
+}
+
+/* Is col an autoincrement integer key (the only key of a table of npk keys)? */
+static int is_serial(const ag_node *col, int npk) {
+    return (col->flags & AG_COL_AUTOINCREMENT) && (col->flags & AG_COL_PRIMARY_KEY) && npk == 1 &&
+           is_integer_kind(col->type.kind);
+}
+
+/* "name TYPE [DEFAULT x] [NOT NULL] [AUTO_INCREMENT]": a column as CREATE TABLE,
+ * ADD COLUMN and MODIFY COLUMN write it (the inline PRIMARY KEY is the caller's). */
+static int column_definition(compiler *c, const ag_node *col, int serial) {
+    if (!col || col->tag != AG_N_COLUMN)
+        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "a table's columns must be columns");
+    TRY(ident(c, col));
+    TRY(emit(c, " "));
+    TRY(column_type(c, col, serial));
+    if (slot(col, 1)) TRY(compile_server_default(c, slot(col, 1)));
+    if ((col->flags & (AG_COL_NOT_NULL | AG_COL_PRIMARY_KEY))) TRY(emit(c, " NOT NULL"));
+    if (serial && c->d->autoincrement_suffix) TRY(emit(c, c->d->autoincrement_suffix));
+    return 0;
+}
+
 static int compile_create_table(compiler *c, const ag_node *n) {
     const ag_node *table = slot(n, 0), *cols = slot(n, 1), *constraints = slot(n, 2);
     TRY(check_table(c, table, "CREATE TABLE"));
@@ -945,21 +975,21 @@ static int compile_create_table(compiler *c, const ag_node *n) {
         const ag_node *col = cols->kids[i];
         if (!col || col->tag != AG_N_COLUMN)
             return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "a table's columns must be columns");
-        int serial = (col->flags & AG_COL_AUTOINCREMENT) && (col->flags & AG_COL_PRIMARY_KEY) && npk == 1 &&
-                     is_integer_kind(col->type.kind);
+        int serial = is_serial(col, npk);
         if (i) TRY(emit(c, ", "));
-        TRY(ident(c, col));
-        TRY(emit(c, " "));
-        if (c->d->type_name(&c->out, &col->type, serial) != 0) return nomem(c);
-        if (slot(col, 1)) TRY(compile_server_default(c, slot(col, 1)));
-        if ((col->flags & (AG_COL_NOT_NULL | AG_COL_PRIMARY_KEY))) TRY(emit(c, " NOT NULL"));
-        if (serial && c->d->autoincrement_suffix) TRY(emit(c, c->d->autoincrement_suffix));
+        TRY(column_definition(c, col, serial));
         if (serial && c->d->inline_autoincrement) {
             TRY(emit(c, " PRIMARY KEY"));
             inline_pk = 1;
         }
     }
-    if (npk && !inline_pk) {
+    /* a PRIMARY KEY constraint in the list (a named key) stands for the columns' flags */
+    const ag_node *named_pk = NULL;
+    for (int i = 0; constraints && i < constraints->nkids; i++) {
+        const ag_node *k = constraints->kids[i];
+        if (k && k->tag == AG_N_CONSTRAINT && k->op == AG_CONS_PRIMARY_KEY) named_pk = k;
+    }
+    if (npk && !inline_pk && !named_pk) {
         TRY(emit(c, ", PRIMARY KEY ("));
         int k = 0;
         for (int i = 0; i < cols->nkids; i++) {
@@ -976,10 +1006,173 @@ static int compile_create_table(compiler *c, const ag_node *n) {
         TRY(emit(c, ")"));
     }
     for (int i = 0; constraints && i < constraints->nkids; i++) {
+        const ag_node *k = constraints->kids[i];
+        if (k == named_pk && inline_pk) continue; /* the key is inline already */
         TRY(emit(c, ", "));
-        TRY(compile_constraint(c, constraints->kids[i]));
+        TRY(compile_constraint(c, k));
     }
     return emit(c, ")");
+}
+
+/* ---- ALTER TABLE, enum types */
+
+static const ag_node *alter_column_operand(compiler *c, const ag_node *n, const char *what) {
+    const ag_node *col = slot(n, 1);
+    if (!col || col->tag != AG_N_COLUMN || !col->name) {
+        ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "%s needs a column", what);
+        return NULL;
+    }
+    return col;
+}
+
+static int not_supported(compiler *c, const char *what) {
+    return ag_error_set(c->err, AG_ERR_NOT_SUPPORTED, NULL,
+                        "%s cannot %s with ALTER TABLE (argent.migrate rebuilds the table)",
+                        c->d->name, what);
+}
+
+/* ALTER TABLE t ALTER COLUMN ...: the parts that flags name, as PostgreSQL
+ * writes them (one action each, comma-separated), or as MODIFY COLUMN with
+ * the whole definition (MariaDB) when the type or nullability changes. */
+static int compile_alter_column(compiler *c, const ag_node *n, const ag_node *col) {
+    int parts = n->flags & (AG_ALTER_SET_TYPE | AG_ALTER_SET_NULLABLE | AG_ALTER_SET_DEFAULT);
+    if (!parts)
+        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "ALTER COLUMN %s changes nothing",
+                            col->name);
+    if (!c->d->has_alter_column) return not_supported(c, "change a column");
+    if (c->d->alter_column_modify && (parts & (AG_ALTER_SET_TYPE | AG_ALTER_SET_NULLABLE))) {
+        TRY(emit(c, "MODIFY COLUMN "));
+        return column_definition(c, col, is_serial(col, 1));
+    }
+    const char *sep = "";
+    if (parts & AG_ALTER_SET_TYPE) {
+        TRY(emit(c, "ALTER COLUMN "));
+        TRY(ident(c, col));
+        TRY(emit(c, " TYPE "));
+        TRY(column_type(c, col, 0));
+        TRY(emit(c, " USING "));
+        TRY(ident(c, col));
+        TRY(emit(c, "::"));
+        TRY(column_type(c, col, 0));
+        sep = ", ";
+    }
+    if (parts & AG_ALTER_SET_NULLABLE) {
+        TRY(emit(c, sep));
+        TRY(emit(c, "ALTER COLUMN "));
+        TRY(ident(c, col));
+        TRY(emit(c, (col->flags & (AG_COL_NOT_NULL | AG_COL_PRIMARY_KEY)) ? " SET NOT NULL"
+                                                                          : " DROP NOT NULL"));
+        sep = ", ";
+    }
+    if (parts & AG_ALTER_SET_DEFAULT) {
+        TRY(emit(c, sep));
+        TRY(emit(c, "ALTER COLUMN "));
+        TRY(ident(c, col));
+        if (!slot(col, 1)) return emit(c, " DROP DEFAULT");
+        TRY(emit(c, " SET"));
+        TRY(compile_server_default(c, slot(col, 1)));
+    }
+    return 0;
+}
+
+static int compile_drop_constraint(compiler *c, const ag_node *k) {
+    if (!k || k->tag != AG_N_CONSTRAINT || !k->name)
+        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL,
+                            "DROP CONSTRAINT needs the constraint's name");
+    if (!c->d->has_alter_constraint) return not_supported(c, "drop a constraint");
+    if (c->d->drop_constraint_by_kind) {
+        switch (k->op) {
+        case AG_CONS_FOREIGN_KEY: TRY(emit(c, "DROP FOREIGN KEY ")); return ident(c, k);
+        case AG_CONS_UNIQUE: TRY(emit(c, "DROP INDEX ")); return ident(c, k);
+        case AG_CONS_PRIMARY_KEY: return emit(c, "DROP PRIMARY KEY");
+        default: break;
+        }
+    }
+    TRY(emit(c, "DROP CONSTRAINT "));
+    return ident(c, k);
+}
+
+static int compile_alter_table(compiler *c, const ag_node *n) {
+    const ag_node *table = slot(n, 0), *col;
+    TRY(check_table(c, table, "ALTER TABLE"));
+    TRY(emit(c, "ALTER TABLE "));
+    TRY(ident(c, table));
+    TRY(emit(c, " "));
+    c->bare_columns = 1;
+    c->literal_binds = 1;
+    switch (n->op) {
+    case AG_ALTER_ADD_COLUMN:
+        if (!(col = alter_column_operand(c, n, "ADD COLUMN"))) return -1;
+        TRY(emit(c, "ADD COLUMN "));
+        return column_definition(c, col, 0);
+    case AG_ALTER_DROP_COLUMN:
+        if (!(col = alter_column_operand(c, n, "DROP COLUMN"))) return -1;
+        TRY(emit(c, "DROP COLUMN "));
+        return ident(c, col);
+    case AG_ALTER_RENAME_COLUMN:
+        if (!(col = alter_column_operand(c, n, "RENAME COLUMN"))) return -1;
+        if (!n->name)
+            return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "RENAME COLUMN needs the new name");
+        TRY(emit(c, "RENAME COLUMN "));
+        TRY(ident(c, col));
+        TRY(emit(c, " TO "));
+        return ident(c, n);
+    case AG_ALTER_RENAME_TABLE:
+        if (!n->name)
+            return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "RENAME TO needs the new name");
+        TRY(emit(c, "RENAME TO "));
+        return ident(c, n);
+    case AG_ALTER_COLUMN:
+        if (!(col = alter_column_operand(c, n, "ALTER COLUMN"))) return -1;
+        return compile_alter_column(c, n, col);
+    case AG_ALTER_ADD_CONSTRAINT:
+        if (!c->d->has_alter_constraint) return not_supported(c, "add a constraint");
+        TRY(emit(c, "ADD "));
+        return compile_constraint(c, slot(n, 1));
+    case AG_ALTER_DROP_CONSTRAINT: return compile_drop_constraint(c, slot(n, 1));
+    default:
+        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "unknown ALTER TABLE action %d", n->op);
+    }
+}
+
+static int enum_value(compiler *c, const ag_node *v) {
+    if (!v || v->tag != AG_N_BIND || !(v->flags & AG_BIND_HAS_VALUE) ||
+        v->value.type != AG_VALUE_TEXT)
+        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "an enum's values must be strings");
+    return write_literal(c, v);
+}
+
+static int compile_enum_type(compiler *c, const ag_node *n) {
+    if (!c->d->native_enum)
+        return ag_error_set(c->err, AG_ERR_NOT_SUPPORTED, NULL, "%s has no enum types", c->d->name);
+    if (!n->name) return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "an enum type needs a name");
+    switch (n->tag) {
+    case AG_N_CREATE_TYPE: {
+        const ag_node *values = slot(n, 0);
+        if (!values || values->tag != AG_N_LIST || values->nkids == 0)
+            return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "enum type %s needs its values",
+                                n->name);
+        TRY(emit(c, "CREATE TYPE "));
+        TRY(ident(c, n));
+        TRY(emit(c, " AS ENUM ("));
+        for (int i = 0; i < values->nkids; i++) {
+            if (i) TRY(emit(c, ", "));
+            TRY(enum_value(c, values->kids[i]));
+        }
+        return emit(c, ")");
+    }
+    case AG_N_DROP_TYPE:
+        TRY(emit(c, (n->flags & AG_DDL_IF_EXISTS) ? "DROP TYPE IF EXISTS " : "DROP TYPE "));
+        return ident(c, n);
+    default: /* AG_N_ALTER_TYPE */
+        TRY(emit(c, "ALTER TYPE "));
+        TRY(ident(c, n));
+        TRY(emit(c, " ADD VALUE "));
+        TRY(enum_value(c, slot(n, 0)));
+        if (!slot(n, 1)) return 0;
+        TRY(emit(c, " AFTER "));
+        return enum_value(c, slot(n, 1));
+    }
 }
 
 static int compile_statement(compiler *c, const ag_node *n) {
@@ -991,6 +1184,10 @@ static int compile_statement(compiler *c, const ag_node *n) {
     case AG_N_UPDATE: return compile_update(c, n);
     case AG_N_DELETE: return compile_delete(c, n);
     case AG_N_CREATE_TABLE: return compile_create_table(c, n);
+    case AG_N_ALTER_TABLE: return compile_alter_table(c, n);
+    case AG_N_CREATE_TYPE:
+    case AG_N_DROP_TYPE:
+    case AG_N_ALTER_TYPE: return compile_enum_type(c, n);
     case AG_N_DROP_TABLE:
         TRY(check_table(c, slot(n, 0), "DROP TABLE"));
         TRY(emit(c, (n->flags & AG_DDL_IF_EXISTS) ? "DROP TABLE IF EXISTS " : "DROP TABLE "));
@@ -1069,6 +1266,39 @@ ag_compiled *ag_compile_uncached(const ag_node *stmt, const ag_sql_dialect *dial
     out->implicit_returning = c.implicit_returning;
     out->is_ddl = stmt->tag >= AG_N_CREATE_TABLE && stmt->tag != AG_N_CONSTRAINT;
     return out;
+}
+
+int ag_compile_column_parts(const ag_node *col, const ag_sql_dialect *dialect, char **type_sql,
+                            char **default_sql, ag_error *err) {
+    *type_sql = *default_sql = NULL;
+    ag_error_clear(err);
+    if (!col || col->tag != AG_N_COLUMN)
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "expected a column");
+    compiler c;
+    memset(&c, 0, sizeof c);
+    c.d = dialect;
+    c.err = err;
+    c.bare_columns = 1;
+    c.literal_binds = 1;
+    int rc = column_type(&c, col, is_serial(col, 1));
+    if (rc == 0 && !(*type_sql = ag_buf_take(&c.out))) rc = ag_error_nomem(err);
+    if (rc == 0 && slot(col, 1)) {
+        /* " DEFAULT x" without its keyword */
+        rc = compile_server_default(&c, slot(col, 1));
+        char *text = rc == 0 ? ag_buf_take(&c.out) : NULL;
+        if (rc == 0 && !text) rc = ag_error_nomem(err);
+        if (rc == 0) {
+            memmove(text, text + 9, strlen(text + 9) + 1);
+            *default_sql = text;
+        }
+    }
+    ag_buf_free(&c.out);
+    free(c.params);
+    if (rc != 0) {
+        free(*type_sql);
+        *type_sql = NULL;
+    }
+    return rc == 0 ? 0 : -1;
 }
 
 const ag_compiled *ag_compile(ag_node *stmt, ag_dialect d, ag_error *err) {

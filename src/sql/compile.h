@@ -37,6 +37,14 @@ const ag_compiled *ag_compile(ag_node *stmt, ag_dialect d, ag_error *err);
 ag_compiled *ag_compile_uncached(const ag_node *stmt, const ag_sql_dialect *dialect, ag_error *err);
 void ag_compiled_free(ag_compiled *c); /* NULL-safe */
 
+/* The DDL text of a column's type (as CREATE TABLE writes it for dialect)
+ * in *type_sql, and of its server default (values as literals) in
+ * *default_sql, NULL when it has none; both malloc'd, the caller frees them.
+ * What schema comparison (argent.migrate) sets against a reflected
+ * database.  0, or -1 with err (and both NULL). */
+int ag_compile_column_parts(const ag_node *col, const ag_sql_dialect *dialect, char **type_sql,
+                            char **default_sql, ag_error *err);
+
 #define AG_COMPILE_MAX_DEPTH 200
 /* Bounds on one compilation: a tree that shares subtrees can stand for an
  * exponentially large statement (x = a + a; y = x + x; ...). */

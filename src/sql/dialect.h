@@ -2,8 +2,9 @@
  * dialect.h -- what differs between the SQL dialects argent speaks, and
  * nothing else: the compiler (compile.c) is shared and asks the dialect
  * only for identifier quoting, placeholders, LIMIT/OFFSET, type names,
- * boolean literals, ILIKE, RETURNING and upsert support, and how an
- * autoincrement primary key is declared.
+ * boolean literals, ILIKE, RETURNING and upsert support, how an
+ * autoincrement primary key is declared, and which ALTER forms and enum
+ * types the database has.
  *
  * A dialect is one const struct (dialect_sqlite.c, dialect_postgresql.c,
  * dialect_mariadb.c), found with ag_sql_dialect_get.  Every writer appends to an
@@ -44,6 +45,11 @@ typedef struct ag_sql_dialect {
     unsigned empty_values_list : 1;     /* "() VALUES ()" instead of DEFAULT VALUES */
     unsigned drop_index_on_table : 1;   /* DROP INDEX name ON table */
     unsigned backslash_escapes : 1;     /* a backslash escapes in string literals (MariaDB's default mode) */
+    unsigned has_alter_column : 1;      /* ALTER TABLE changes a column's type, nullability, default */
+    unsigned has_alter_constraint : 1;  /* ALTER TABLE ADD / DROP CONSTRAINT (else a table rebuild) */
+    unsigned alter_column_modify : 1;   /* MODIFY COLUMN with the whole definition (MariaDB) */
+    unsigned drop_constraint_by_kind : 1; /* DROP FOREIGN KEY / INDEX / PRIMARY KEY (MariaDB) */
+    unsigned native_enum : 1;           /* CREATE TYPE ... AS ENUM, usable as a column's type */
     /* Appended to an autoincrement key's column definition (" AUTO_INCREMENT"), or NULL. */
     const char *autoincrement_suffix;
     /* The type name inside CAST(... AS name), when it differs from the DDL name; NULL: type_name. */

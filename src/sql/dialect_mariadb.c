@@ -4,7 +4,8 @@
  * (`||` is OR there), no ILIKE, upserts as ON DUPLICATE KEY UPDATE,
  * AUTO_INCREMENT keys, "() VALUES ()" for an all-default row, DROP INDEX
  * ... ON table, RETURNING on INSERT and DELETE only (10.5+), CAST's own
- * type names (SIGNED, CHAR), and backslash escapes in string literals.
+ * type names (SIGNED, CHAR), backslash escapes in string literals, and
+ * ALTER as MODIFY COLUMN (the whole definition) and DROP FOREIGN KEY / INDEX.
  */
 #include "sql/dialect.h"
 
@@ -94,6 +95,10 @@ const ag_sql_dialect ag_sql_dialect_mariadb = {
     .empty_values_list = 1,
     .drop_index_on_table = 1,
     .backslash_escapes = 1,
+    .has_alter_column = 1,
+    .has_alter_constraint = 1,
+    .alter_column_modify = 1,
+    .drop_constraint_by_kind = 1,
     .autoincrement_suffix = " AUTO_INCREMENT",
     .cast_name = my_cast_name,
 };

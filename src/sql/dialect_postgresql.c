@@ -2,7 +2,8 @@
  * dialect_postgresql.c -- how PostgreSQL's SQL differs: $n placeholders,
  * true/false, ILIKE, FOR UPDATE, SERIAL keys, BYTEA, TIMESTAMP, and no
  * last-insert id without RETURNING (so an insert that wants lastrowid gets
- * a RETURNING of its key).
+ * a RETURNING of its key), ALTER COLUMN as one action per part, and enum
+ * types of their own (CREATE TYPE ... AS ENUM).
  */
 #include "sql/dialect.h"
 
@@ -71,4 +72,7 @@ const ag_sql_dialect ag_sql_dialect_postgresql = {
     .has_comments = 1,
     .has_update_returning = 1,
     .has_full_join = 1,
+    .has_alter_column = 1,
+    .has_alter_constraint = 1,
+    .native_enum = 1,
 };

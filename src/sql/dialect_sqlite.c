@@ -2,7 +2,9 @@
  * dialect_sqlite.c -- how SQLite's SQL differs: ? placeholders, LIMIT -1
  * for an OFFSET alone, 1/0 booleans, no ILIKE (lower() LIKE lower()), no
  * FOR UPDATE, and an autoincrement key declared INTEGER PRIMARY KEY so that
- * it is the rowid (what last_insert_rowid reports).
+ * it is the rowid (what last_insert_rowid reports).  Its ALTER TABLE can add,
+ * drop and rename columns and rename tables, nothing else (argent.migrate
+ * rebuilds a table for the rest).
  */
 #include "sql/dialect.h"
 

@@ -235,6 +235,8 @@ const char *ag_node_tag_name(int tag) {
         [AG_N_UPDATE] = "UPDATE",   [AG_N_DELETE] = "DELETE",       [AG_N_CREATE_TABLE] = "CREATE_TABLE",
         [AG_N_DROP_TABLE] = "DROP_TABLE", [AG_N_CONSTRAINT] = "CONSTRAINT",
         [AG_N_CREATE_INDEX] = "CREATE_INDEX", [AG_N_DROP_INDEX] = "DROP_INDEX", [AG_N_COMMENT] = "COMMENT",
+        [AG_N_ALTER_TABLE] = "ALTER_TABLE", [AG_N_CREATE_TYPE] = "CREATE_TYPE", [AG_N_DROP_TYPE] = "DROP_TYPE",
+        [AG_N_ALTER_TYPE] = "ALTER_TYPE",
     };
     if (tag <= 0 || tag >= AG_N_TAG_COUNT || !names[tag]) return "?";
     return names[tag];

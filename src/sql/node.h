@@ -38,7 +38,10 @@
 typedef enum ag_node_tag {
     AG_N_TABLE = 1,    /* name: the table's SQL name */
     AG_N_COLUMN,       /* name; kids[0] its table / alias / subquery, or NULL; kids[1] server default
-                          (TEXT, BIND or FUNC), or NULL; type; flags AG_COL_*; name2: the key (Lua name) */
+                          (TEXT, BIND or FUNC), or NULL; type; flags AG_COL_*; name2: the key (Lua name);
+                          in DDL, when there is a third: kids[2] the type as the database names it,
+                          a CREATE_TYPE (a named enum: its name where the dialect has enum types)
+                          or a TEXT (a declared type written as is), or NULL */
     AG_N_BIND,         /* value (owned copy) when AG_BIND_HAS_VALUE, else name: the parameter that
                           execution supplies; type: the value's type (conversions), or kind NONE */
     AG_N_KEYWORD,      /* op: AG_KW_* (NULL, TRUE, FALSE, *) */
@@ -74,6 +77,14 @@ typedef enum ag_node_tag {
                           AG_DDL_IF_NOT_EXISTS */
     AG_N_DROP_INDEX,   /* name; kids[0] TABLE; flags AG_DDL_IF_EXISTS */
     AG_N_COMMENT,      /* kids[0] COLUMN (with its table), kids[1] BIND: the comment text (a DDL literal) */
+    AG_N_ALTER_TABLE,  /* op: AG_ALTER_*; kids[0] TABLE; kids[1] the COLUMN or CONSTRAINT acted on, or
+                          NULL; name: the new name (RENAME_TABLE, RENAME_COLUMN).  ALTER_COLUMN:
+                          kids[1] is the column's whole new definition and flags AG_ALTER_SET_* say
+                          which parts change; DROP_CONSTRAINT: a CONSTRAINT (name; op: kind or 0) */
+    AG_N_CREATE_TYPE,  /* name: an enum type; kids[0] LIST of BINDs: its values (DDL literals) */
+    AG_N_DROP_TYPE,    /* name; flags AG_DDL_IF_EXISTS */
+    AG_N_ALTER_TYPE,   /* name: an enum type; kids[0] BIND: a value to add, kids[1] BIND: the one
+                          it follows, or NULL */
     AG_N_TAG_COUNT
 } ag_node_tag;
 
@@ -97,6 +108,11 @@ enum { AG_JOIN_INNER = 1, AG_JOIN_LEFT, AG_JOIN_FULL };
 enum { AG_COMPOUND_UNION = 1, AG_COMPOUND_UNION_ALL, AG_COMPOUND_INTERSECT, AG_COMPOUND_EXCEPT };
 enum { AG_CONFLICT_NONE = 0, AG_CONFLICT_NOTHING, AG_CONFLICT_UPDATE };
 enum { AG_CONS_PRIMARY_KEY = 1, AG_CONS_UNIQUE, AG_CONS_CHECK, AG_CONS_FOREIGN_KEY };
+enum {
+    AG_ALTER_ADD_COLUMN = 1, AG_ALTER_DROP_COLUMN, AG_ALTER_RENAME_COLUMN, AG_ALTER_RENAME_TABLE,
+    AG_ALTER_COLUMN, AG_ALTER_ADD_CONSTRAINT, AG_ALTER_DROP_CONSTRAINT
+};
+enum { AG_ALTER_SET_TYPE = 1, AG_ALTER_SET_NULLABLE = 2, AG_ALTER_SET_DEFAULT = 4 };
 enum { AG_FK_NONE = 0, AG_FK_CASCADE, AG_FK_SET_NULL, AG_FK_SET_DEFAULT, AG_FK_RESTRICT, AG_FK_NO_ACTION };
 
 /* SELECT slots */

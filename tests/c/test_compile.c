@@ -488,6 +488,167 @@ static void test_ddl(void) {
     for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) ag_node_release(nodes[i]);
 }
 
+static ag_node *alter(int op, ag_node *t, ag_node *operand, const char *name, int flags) {
+    ag_node *n = ag_node_new(AG_N_ALTER_TABLE, 2);
+    n->op = (uint8_t)op;
+    n->flags = (uint16_t)flags;
+    if (name) ag_node_set_name(n, name, strlen(name));
+    own(n, 0, t);
+    return own(n, 1, operand);
+}
+
+/* A column with a third kid: its type as the database names it. */
+static ag_node *typed_column(const char *name, int kind, int flags, ag_node *type_node) {
+    ag_node *n = ag_node_new(AG_N_COLUMN, 3);
+    ag_node_set_name(n, name, strlen(name));
+    n->type.kind = (uint8_t)kind;
+    n->flags = (uint16_t)flags;
+    return own(n, 2, type_node);
+}
+
+static ag_node *constraint(int kind, const char *name) {
+    ag_node *k = ag_node_new(AG_N_CONSTRAINT, 4);
+    k->op = (uint8_t)kind;
+    if (name) ag_node_set_name(k, name, strlen(name));
+    return k;
+}
+
+/* ALTER TABLE in each dialect, enum types, named keys, declared types as text. */
+static void test_alter(void) {
+    ag_node *posts = table("posts");
+    ag_node *views = column(NULL, "views", AG_TYPE_INTEGER, AG_COL_NOT_NULL);
+    own(views, 1, vint(0));
+    GOLDEN3(alter(AG_ALTER_ADD_COLUMN, R(posts), R(views), NULL, 0),
+            "ALTER TABLE posts ADD COLUMN views INTEGER DEFAULT 0 NOT NULL",
+            "ALTER TABLE posts ADD COLUMN views INTEGER DEFAULT 0 NOT NULL",
+            "ALTER TABLE posts ADD COLUMN views INTEGER DEFAULT 0 NOT NULL", 0);
+    GOLDEN3(alter(AG_ALTER_DROP_COLUMN, R(posts), R(views), NULL, 0),
+            "ALTER TABLE posts DROP COLUMN views", "ALTER TABLE posts DROP COLUMN views",
+            "ALTER TABLE posts DROP COLUMN views", 0);
+    GOLDEN3(alter(AG_ALTER_RENAME_COLUMN, R(posts), R(views), "hits", 0),
+            "ALTER TABLE posts RENAME COLUMN views TO hits",
+            "ALTER TABLE posts RENAME COLUMN views TO hits",
+            "ALTER TABLE posts RENAME COLUMN views TO hits", 0);
+    GOLDEN3(alter(AG_ALTER_RENAME_TABLE, R(posts), NULL, "articles", 0),
+            "ALTER TABLE posts RENAME TO articles", "ALTER TABLE posts RENAME TO articles",
+            "ALTER TABLE posts RENAME TO articles", 0);
+
+    /* a column changed: each part on PostgreSQL, MODIFY COLUMN on MariaDB; SQLite cannot */
+    ag_node *title = column(NULL, "title", AG_TYPE_STRING, AG_COL_NOT_NULL);
+    title->type.length = 300;
+    own(title, 1, vstr("untitled"));
+    int all = AG_ALTER_SET_TYPE | AG_ALTER_SET_NULLABLE | AG_ALTER_SET_DEFAULT;
+    GOLDEN3(alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, all), NULL,
+            "ALTER TABLE posts ALTER COLUMN title TYPE VARCHAR(300) USING title::VARCHAR(300), "
+            "ALTER COLUMN title SET NOT NULL, ALTER COLUMN title SET DEFAULT 'untitled'",
+            "ALTER TABLE posts MODIFY COLUMN title VARCHAR(300) DEFAULT 'untitled' NOT NULL", 0);
+    ag_node *bare = column(NULL, "title", AG_TYPE_STRING, 0);
+    GOLDEN3(alter(AG_ALTER_COLUMN, R(posts), R(bare), NULL,
+                  AG_ALTER_SET_DEFAULT | AG_ALTER_SET_NULLABLE),
+            NULL,
+            "ALTER TABLE posts ALTER COLUMN title DROP NOT NULL, ALTER COLUMN title DROP DEFAULT",
+            "ALTER TABLE posts MODIFY COLUMN title VARCHAR(255)", 0);
+    GOLDEN3(alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, AG_ALTER_SET_DEFAULT), NULL,
+            "ALTER TABLE posts ALTER COLUMN title SET DEFAULT 'untitled'",
+            "ALTER TABLE posts ALTER COLUMN title SET DEFAULT 'untitled'", 0);
+    expect_error(__LINE__, alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, AG_ALTER_SET_TYPE),
+                 AG_ERR_NOT_SUPPORTED, "rebuilds the table");
+    expect_error(__LINE__, alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, 0), AG_ERR_ARGUMENT,
+                 "changes nothing");
+
+    /* constraints added and dropped by name */
+    ag_node *uq = constraint(AG_CONS_UNIQUE, "uq_posts_title");
+    own(uq, 0, list(1, R(title)));
+    GOLDEN3(alter(AG_ALTER_ADD_CONSTRAINT, R(posts), R(uq), NULL, 0), NULL,
+            "ALTER TABLE posts ADD CONSTRAINT uq_posts_title UNIQUE (title)",
+            "ALTER TABLE posts ADD CONSTRAINT uq_posts_title UNIQUE (title)", 0);
+    ag_node *fk = constraint(AG_CONS_FOREIGN_KEY, "fk_posts_owner_id_users");
+    fk->flags = AG_FK_CASCADE;
+    own(fk, 0, list(1, column(NULL, "owner_id", 0, 0)));
+    own(fk, 1, table("users"));
+    own(fk, 2, list(1, column(NULL, "id", 0, 0)));
+    GOLDEN3(alter(AG_ALTER_ADD_CONSTRAINT, R(posts), R(fk), NULL, 0), NULL,
+            "ALTER TABLE posts ADD CONSTRAINT fk_posts_owner_id_users FOREIGN KEY(owner_id) "
+            "REFERENCES users (id) ON DELETE CASCADE",
+            "ALTER TABLE posts ADD CONSTRAINT fk_posts_owner_id_users FOREIGN KEY(owner_id) "
+            "REFERENCES users (id) ON DELETE CASCADE",
+            0);
+    GOLDEN3(alter(AG_ALTER_DROP_CONSTRAINT, R(posts), R(fk), NULL, 0), NULL,
+            "ALTER TABLE posts DROP CONSTRAINT fk_posts_owner_id_users",
+            "ALTER TABLE posts DROP FOREIGN KEY fk_posts_owner_id_users", 0);
+    GOLDEN3(alter(AG_ALTER_DROP_CONSTRAINT, R(posts), R(uq), NULL, 0), NULL,
+            "ALTER TABLE posts DROP CONSTRAINT uq_posts_title",
+            "ALTER TABLE posts DROP INDEX uq_posts_title", 0);
+    GOLDEN3(alter(AG_ALTER_DROP_CONSTRAINT, R(posts), constraint(AG_CONS_CHECK, "ck_x"), NULL, 0),
+            NULL, "ALTER TABLE posts DROP CONSTRAINT ck_x",
+            "ALTER TABLE posts DROP CONSTRAINT ck_x", 0);
+    expect_error(__LINE__, alter(AG_ALTER_ADD_CONSTRAINT, R(posts), R(uq), NULL, 0),
+                 AG_ERR_NOT_SUPPORTED, "constraint");
+    expect_error(
+        __LINE__,
+        alter(AG_ALTER_DROP_CONSTRAINT, R(posts), constraint(AG_CONS_CHECK, NULL), NULL, 0),
+        AG_ERR_ARGUMENT, "name");
+    expect_error(__LINE__, alter(AG_ALTER_ADD_COLUMN, R(posts), NULL, NULL, 0), AG_ERR_ARGUMENT,
+                 "needs a column");
+    expect_error(__LINE__, alter(99, R(posts), NULL, NULL, 0), AG_ERR_ARGUMENT, "unknown ALTER");
+
+    /* enum types: PostgreSQL's own; elsewhere the column is a VARCHAR */
+    ag_node *mood = ag_node_new(AG_N_CREATE_TYPE, 1);
+    ag_node_set_name(mood, "Mood", 4);
+    own(mood, 0, list(2, vstr("ok"), vstr("it's bad")));
+    ag_node *drop_type = ag_node_new(AG_N_DROP_TYPE, 0);
+    ag_node_set_name(drop_type, "mood", 4);
+    drop_type->flags = AG_DDL_IF_EXISTS;
+    ag_node *add_value = named(AG_N_ALTER_TYPE, "mood", vstr("meh"));
+    GOLDEN(R(mood), NULL, "CREATE TYPE \"Mood\" AS ENUM ('ok', 'it''s bad')", 0);
+    GOLDEN(drop_type, NULL, "DROP TYPE IF EXISTS mood", 0);
+    GOLDEN(add_value, NULL, "ALTER TYPE mood ADD VALUE 'meh'", 0);
+    expect_error(__LINE__, R(mood), AG_ERR_NOT_SUPPORTED, "no enum types");
+    ag_node *feeling = typed_column("feeling", AG_TYPE_ENUM, 0, R(mood));
+    feeling->type.length = 8;
+    ag_node *declared = typed_column("amount", AG_TYPE_NUMERIC, 0, text("NUMERIC_TEXT(20, 2)"));
+    ag_node *pk = constraint(AG_CONS_PRIMARY_KEY, "pk_moods");
+    ag_node *id = column(NULL, "id", AG_TYPE_INTEGER, AG_COL_PRIMARY_KEY | AG_COL_AUTOINCREMENT);
+    own(pk, 0, list(1, R(id)));
+    ag_node *ct = ag_node_new(AG_N_CREATE_TABLE, 3);
+    own(ct, 0, table("moods"));
+    own(ct, 1, list(3, R(id), R(feeling), R(declared)));
+    own(ct, 2, list(1, R(pk)));
+    GOLDEN3(ct,
+            "CREATE TABLE moods (id INTEGER NOT NULL PRIMARY KEY, feeling VARCHAR(8), amount "
+            "NUMERIC_TEXT(20, 2))",
+            "CREATE TABLE moods (id SERIAL NOT NULL, feeling \"Mood\", amount NUMERIC_TEXT(20, 2), "
+            "CONSTRAINT pk_moods PRIMARY KEY (id))",
+            "CREATE TABLE moods (id INTEGER NOT NULL AUTO_INCREMENT, feeling VARCHAR(8), amount "
+            "NUMERIC_TEXT(20, 2), CONSTRAINT pk_moods PRIMARY KEY (id))",
+            0);
+
+    /* the parts of a column's DDL, for schema comparison */
+    char *type_sql, *default_sql;
+    ag_error err;
+    CHECK(ag_compile_column_parts(title, &ag_sql_dialect_postgresql, &type_sql, &default_sql,
+                                  &err) == 0);
+    CHECK_STR(type_sql, "VARCHAR(300)");
+    CHECK_STR(default_sql, "'untitled'");
+    free(type_sql);
+    free(default_sql);
+    CHECK(ag_compile_column_parts(feeling, &ag_sql_dialect_postgresql, &type_sql, &default_sql,
+                                  &err) == 0);
+    CHECK_STR(type_sql, "\"Mood\"");
+    CHECK(default_sql == NULL);
+    free(type_sql);
+    CHECK(ag_compile_column_parts(id, &ag_sql_dialect_postgresql, &type_sql, &default_sql, &err) ==
+          0);
+    CHECK_STR(type_sql, "SERIAL");
+    free(type_sql);
+    CHECK(ag_compile_column_parts(posts, &ag_sql_dialect_postgresql, &type_sql, &default_sql,
+                                  &err) == -1);
+    CHECK(type_sql == NULL && err.kind == AG_ERR_ARGUMENT);
+
+    ag_node *nodes[] = {posts, views, title, bare, uq, fk, mood, feeling, declared, pk, id};
+    for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) ag_node_release(nodes[i]);
+}
+
 /* Values travel as parameters, byte for byte; the SQL never holds them. */
 static void test_values_never_in_sql(void) {
     static const char *const hostile[] = {"'; DROP TABLE users; --", "?", ":name", "$1", "%", "\"quoted\"",
@@ -562,6 +723,7 @@ int main(void) {
     test_joins_and_subqueries();
     test_dml();
     test_ddl();
+    test_alter();
     test_values_never_in_sql();
     test_cache_and_errors();
     CHECK_DONE();

@@ -34,7 +34,7 @@ local INDEXES = {
     "CREATE INDEX ix_t_ins_pair_ba ON t_ins_pair (b, a)",
 }
 -- every table of the suite, parents first
-local NAMES = {"t_ins_parent", "t_ins_child", "t_ins_pair", "t_ins_made"}
+local NAMES = {"t_ins_parent", "t_ins_child", "t_ins_pair", "t_ins_made", "t_ins_kparent", "t_ins_keyed"}
 
 TestInspect = {}
 
@@ -306,6 +306,134 @@ function TestInspect:test_reflected_table_keeps_the_column_order()
     local sql = helper.compile(argent.select(meta.tables.t_ins_parent), "sqlite")
     helper.assert_sql_matches(sql, "t_ins_parent%.id,%s*t_ins_parent%.name,%s*t_ins_parent%.created,%s*"
                                    .. "t_ins_parent%.score")
+end
+
+-- unique and check constraints, enum types, every table at once
+
+local KEYED = {"t_ins_kparent", "t_ins_keyed"}
+
+local function keyed_meta()
+    local meta = argent.MetaData{naming_convention = {uq = "uq_%(table_name)s_%(column_0_N_name)s",
+                                                      fk = "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+                                                      ck = "ck_%(table_name)s_%(constraint_name)s"}}
+    argent.Table("t_ins_kparent", meta, argent.Column("id", argent.Integer, {primary_key = true}))
+    argent.Table("t_ins_keyed", meta,
+        argent.Column("id", argent.Integer, {primary_key = true}),
+        argent.Column("a", argent.String(10), {unique = true}),
+        argent.Column("b", argent.Integer),
+        argent.Column("c", argent.Integer),
+        argent.Column("parent_id", argent.Integer, {foreign_key = "t_ins_kparent.id"}),
+        argent.UniqueConstraint("b", "c"),
+        argent.CheckConstraint("b > 0", {name = "positive"}))
+    return meta
+end
+
+function TestInspect:test_unique_and_check_constraints()
+    local meta = keyed_meta()
+    meta:create_all(self.engine)
+    local insp = argent.inspect(self.engine)
+    local uqs = insp:get_unique_constraints("t_ins_keyed")
+    table.sort(uqs, function(x, y) return x.name < y.name end)
+    lu.assertEquals(#uqs, 2)
+    lu.assertEquals(uqs[1].name, "uq_t_ins_keyed_a")
+    lu.assertEquals(uqs[1].column_names, {"a"})
+    lu.assertEquals(uqs[2].name, "uq_t_ins_keyed_b_c")
+    lu.assertEquals(uqs[2].column_names, {"b", "c"})
+    local fks = insp:get_foreign_keys("t_ins_keyed")
+    lu.assertEquals(fks[1].name, "fk_t_ins_keyed_parent_id_t_ins_kparent")
+    local checks = insp:get_check_constraints("t_ins_keyed")
+    lu.assertEquals(#checks, 1)
+    lu.assertEquals(checks[1].name, "ck_t_ins_keyed_positive")
+    lu.assertStrContains(checks[1].sqltext:gsub("`", ""), "b > 0")
+    pcall(meta.drop_all, meta, self.engine)
+end
+
+function TestInspect:test_get_multi_reads_every_table()
+    local cols = argent.inspect(self.engine):get_multi_columns()
+    lu.assertEquals(#cols.t_ins_parent, 4)
+    lu.assertEquals(#cols.t_ins_pair, 3)
+    local fks = argent.inspect(self.engine):get_multi_foreign_keys()
+    lu.assertEquals(fks.t_ins_child[1].referred_table, "t_ins_parent")
+    lu.assertEquals(argent.inspect(self.engine):get_multi_pk_constraint().t_ins_pair.constrained_columns, {"a", "b"})
+    lu.assertNotNil(argent.inspect(self.engine):get_multi_indexes().t_ins_child)
+    lu.assertNotNil(argent.inspect(self.engine):get_multi_unique_constraints())
+    lu.assertNotNil(argent.inspect(self.engine):get_multi_check_constraints())
+end
+
+-- Reflecting a schema costs the same number of queries for 3 tables as for 13.
+function TestInspect:test_reflection_sends_a_fixed_number_of_queries()
+    local inspect = require "argent.inspect"
+    local log = {}
+    local engine = argent.create_engine(helper.url(), {echo = function(sql) log[#log + 1] = sql end})
+    local function count()
+        local conn <close> = engine:connect()
+        local before = #log
+        inspect.snapshot(conn)
+        return #log - before
+    end
+    local few = count()
+    local meta = argent.MetaData()
+    for i = 1, 10 do
+        argent.Table("t_ins_many" .. i, meta, argent.Column("id", argent.Integer, {primary_key = true}),
+            argent.Column("x", argent.String(5), {index = true}),
+            argent.Column("p", argent.Integer, {foreign_key = "t_ins_parent.id"}))
+    end
+    meta:create_all(engine)
+    local many = count()
+    meta:drop_all(engine)
+    engine:dispose()
+    lu.assertEquals(many, few)
+    lu.assertTrue(few <= 6, "queries: " .. few)
+end
+
+function TestInspect:test_enum_types()
+    local meta = argent.MetaData()
+    argent.Table("t_ins_made", meta, argent.Column("id", argent.Integer, {primary_key = true}),
+        argent.Column("mood", argent.Enum("happy", "sad", {name = "t_ins_mood"})))
+    meta:create_all(self.engine)
+    local insp = argent.inspect(self.engine)
+    local enums = insp:get_enums()
+    local col = by_name(insp:get_columns("t_ins_made")).mood
+    if pg then
+        local found
+        for _, e in ipairs(enums) do
+            if e.name == "t_ins_mood" then found = e end
+        end
+        lu.assertNotNil(found)
+        lu.assertEquals(found.labels, {"happy", "sad"})
+        lu.assertEquals(col.type.__type, "Enum")
+        lu.assertEquals(col.type.name, "t_ins_mood")
+        lu.assertEquals(col.type.enums, {"happy", "sad"})
+    else
+        lu.assertEquals(enums, {})
+        lu.assertStrContains(type_name(col.type), "CHAR")
+    end
+    local conn <close> = self.engine:connect()
+    conn:execute(argent.insert(meta.tables.t_ins_made):values{id = 1, mood = "sad"})
+    lu.assertEquals(conn:execute("SELECT mood FROM t_ins_made"):scalar(), "sad")
+    conn:close()
+    meta:drop_all(self.engine)
+    if pg then
+        local c2 <close> = self.engine:connect()
+        lu.assertEquals(c2:execute("SELECT count(*) FROM pg_type WHERE typname = 't_ins_mood'"):scalar(), 0)
+    end
+end
+
+function TestInspect:test_sqlite_constraint_names_come_from_the_create_text()
+    local parse = require("argent.inspect.sqlite").parse_create_table
+    local p = parse([[CREATE TABLE "x" (id INTEGER NOT NULL CONSTRAINT "pk x" PRIMARY KEY AUTOINCREMENT,
+        a VARCHAR(10) CONSTRAINT uq_a UNIQUE, -- a comment (with a parenthesis
+        b INTEGER CHECK (b > (0)) REFERENCES other (id), [c d] TEXT, "e" INT,
+        CONSTRAINT fk_e FOREIGN KEY ("e") REFERENCES "other" (id) ON DELETE CASCADE,
+        CONSTRAINT ck_two CHECK (b <> ')' AND a IS NOT NULL), UNIQUE ([c d], e))]])
+    lu.assertEquals(p.pk_name, "pk x")
+    lu.assertTrue(p.autoincrement)
+    lu.assertEquals(p.uniques, {{name = "uq_a", columns = {"a"}}, {columns = {"c d", "e"}}})
+    lu.assertEquals(p.foreign_keys, {{columns = {"b"}, referred_table = "other"},
+                                     {name = "fk_e", columns = {"e"}, referred_table = "other"}})
+    lu.assertEquals(p.checks, {{sqltext = "b > (0)"}, {name = "ck_two", sqltext = "b <> ')' AND a IS NOT NULL"}})
+    lu.assertEquals(parse(nil).uniques, {})
+    lu.assertEquals(parse("CREATE TABLE").checks, {})
 end
 
 os.exit(helper.run(), true)

@@ -526,4 +526,67 @@ function TestSchema:test_bad_type_arguments_are_argument_errors()
     helper.assert_error("ArgumentError", "Enum", argent.Enum)
 end
 
+-- naming_convention (SQLAlchemy's keys and tokens)
+
+local CONVENTION = {ix = "ix_%(column_0_label)s", uq = "uq_%(table_name)s_%(column_0_N_name)s",
+                    ck = "ck_%(table_name)s_%(constraint_name)s",
+                    fk = "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", pk = "pk_%(table_name)s"}
+
+function TestSchema:test_naming_convention_names_constraints()
+    local meta = MetaData{naming_convention = CONVENTION}
+    Table("t_sch_parent", meta, Column("id", Integer, {primary_key = true}))
+    local t = Table("t_sch_child", meta, Column("id", Integer, {primary_key = true}),
+        Column("email", String(50), {unique = true}),
+        Column("code", String(5), {index = true}),
+        Column("a", Integer), Column("b", Integer),
+        Column("parent_id", Integer, {foreign_key = "t_sch_parent.id"}),
+        argent.UniqueConstraint("a", "b"),
+        argent.CheckConstraint("a > 0", {name = "positive"}),
+        argent.CheckConstraint("b > 0"))
+    local sql = helper.squash(t:create_statement():compile("postgresql"))
+    helper.assert_has(sql, "CONSTRAINT pk_t_sch_child PRIMARY KEY (id)")
+    helper.assert_has(sql, "CONSTRAINT uq_t_sch_child_email UNIQUE (email)")
+    helper.assert_has(sql, "CONSTRAINT uq_t_sch_child_a_b UNIQUE (a, b)")
+    helper.assert_has(sql, "CONSTRAINT ck_t_sch_child_positive CHECK (a > 0)")
+    helper.assert_has(sql, ", CHECK (b > 0)") -- no name to put in %(constraint_name)s
+    helper.assert_has(sql, "CONSTRAINT fk_t_sch_child_parent_id_t_sch_parent FOREIGN KEY(parent_id)")
+    lu.assertEquals(t.indexes[1].name, "ix_t_sch_child_code")
+    -- SQLite keeps the rowid key inline: no separate key constraint
+    local lite = helper.squash(t:create_statement():compile("sqlite"))
+    helper.assert_has(lite, "id INTEGER NOT NULL PRIMARY KEY,")
+    helper.assert_lacks(lite, "pk_t_sch_child")
+    meta:create_all(self.engine)
+    meta:drop_all(self.engine)
+end
+
+function TestSchema:test_naming_convention_defaults_and_errors()
+    local meta = MetaData()
+    local t = Table("t_sch_keyed", meta, Column("id", Integer, {primary_key = true}),
+        Column("code", String(5), {index = true, unique = false}), Column("u", String(5), {unique = true}))
+    lu.assertEquals(t.indexes[1].name, "ix_t_sch_keyed_code")
+    local sql = helper.squash(t:create_statement():compile("postgresql"))
+    helper.assert_has(sql, "PRIMARY KEY (id), UNIQUE (u))")
+    helper.assert_error("ArgumentError", "unknown key 'xx'", MetaData, {naming_convention = {xx = "a"}})
+    helper.assert_error("ArgumentError", "naming_convention.uq", MetaData, {naming_convention = {uq = 3}})
+    helper.assert_error("ArgumentError", "naming_convention must be a table", MetaData, {naming_convention = "x"})
+    helper.assert_error("ArgumentError", "unknown option 'schema'", MetaData, {schema = "x"})
+    helper.assert_error("ArgumentError", "argument 1", MetaData, "x")
+    local bad = MetaData{naming_convention = {uq = "uq_%(nope)s"}}
+    helper.assert_error("ArgumentError", "unknown token %(nope)s", Table, "t_sch_keyed", bad,
+        Column("id", Integer, {primary_key = true, unique = true}))
+end
+
+function TestSchema:test_explicit_names_are_kept_or_fill_the_convention()
+    local meta = MetaData{naming_convention = {uq = "uq_%(table_name)s_%(column_0_name)s",
+                                               fk = "fk_%(constraint_name)s"}}
+    Table("t_sch_parent", meta, Column("id", Integer, {primary_key = true}))
+    local t = Table("t_sch_child", meta, Column("id", Integer, {primary_key = true}),
+        Column("a", Integer), Column("p", Integer, {foreign_key = argent.ForeignKey("t_sch_parent.id", {name = "own"})}),
+        Column("q", Integer, {foreign_key = "t_sch_parent.id"}),
+        argent.UniqueConstraint("a", {name = "mine"}))
+    lu.assertEquals(t.constraints[1].name, "mine")
+    lu.assertEquals(t.foreign_keys[1].name, "fk_own")
+    lu.assertNil(t.foreign_keys[2].name)
+end
+
 os.exit(helper.run(), true)

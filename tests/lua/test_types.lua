@@ -393,4 +393,18 @@ function TestTypes:test_update_converts_values_like_insert()
     lu.assertEquals(row.day, "2030-01-02")
 end
 
+function TestTypes:test_enum_with_a_name()
+    local e = argent.Enum("a", "b", {name = "ab"})
+    lu.assertEquals(e.enums, {"a", "b"})
+    lu.assertEquals(e.name, "ab")
+    lu.assertEquals(tostring(e), 'Enum("a", "b", {name = "ab"})')
+    local f = argent.Enum({"x", "y"}, {name = "xy", native_enum = false})
+    lu.assertEquals(f.enums, {"x", "y"})
+    lu.assertFalse(f.native_enum)
+    lu.assertEquals(argent.Enum({"x"}).enums, {"x"})
+    helper.assert_error("ArgumentError", "option 'name'", argent.Enum, "a", {name = 1})
+    helper.assert_error("ArgumentError", "unknown option 'nam'", argent.Enum, "a", {nam = "x"})
+    helper.assert_error("ArgumentError", "at least one value", argent.Enum, {name = "x"})
+end
+
 os.exit(helper.run(), true)
