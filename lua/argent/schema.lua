@@ -280,6 +280,7 @@ local function server_default_node(v, colname)
   end
   return sql.to_expr(v)
 end
+schema.server_default_node = server_default_node
 
 -- The column of table t named (by key, then SQL name) name, or a column object of t.
 local function resolve_column(t, c, what)

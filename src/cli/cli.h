@@ -27,6 +27,7 @@
 typedef int ag_cli_command_fn(const char *prog, int argc, char **argv);
 
 int ag_cli_run(const char *prog, int argc, char **argv);
+int ag_cli_migrate(const char *prog, int argc, char **argv);
 
 /* argent's own entries for package.path and package.cpath (each ends in ';'):
  * the build tree's, or the installation's around this executable (paths.c).

@@ -2,7 +2,7 @@
  * main.c -- the argent command: `argent COMMAND [ARGS...]`.
  *
  * This file owns only the command table and the dispatch to it; each command
- * lives in its own file (run.c; repl and migrate to come) and shares the Lua
+ * lives in its own file (run.c, migrate.c; repl to come) and shares the Lua
  * state set-up in state.c.  A command whose function is NULL is announced in
  * the usage and refused as "not yet available".
  */
@@ -29,7 +29,7 @@ struct command {
 static const struct command commands[] = {
     {"run", "run FILE [ARGS...]", "run a Lua 5.4 script (arg and ... as in lua)", ag_cli_run},
     {"repl", "repl [URL] [-m MODULE]", "a Lua prompt with db, session and the models", NULL},
-    {"migrate", "migrate ...", "schema migrations", NULL},
+    {"migrate", "migrate [-d DIR] COMMAND", "schema migrations (argent migrate --help)", ag_cli_migrate},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -81,6 +81,12 @@ static void tune_allocator(void) {
 int main(int argc, char **argv) {
     tune_allocator();
     const char *prog = argc > 0 && argv[0] ? argv[0] : AG_CLI_PROGNAME;
+    if (argc >= 3 && strcmp(argv[1], "help") == 0 && find_command(argv[2]) && find_command(argv[2])->run) {
+        /* argent help COMMAND: the command's own --help */
+        char help[] = "--help";
+        char *args[] = {argv[2], help, NULL};
+        return find_command(argv[2])->run(prog, 2, args);
+    }
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         ag_cli_usage(stdout);

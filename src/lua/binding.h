@@ -104,6 +104,7 @@ void ag_lua_open_database(lua_State *L);
 /* Sets argent.core.orm (ORM instances, instance.c) on the table on top. */
 void ag_lua_open_instance(lua_State *L);
 void ag_lua_open_txstate(lua_State *L); /* argent.core.orm.txstate (txstate.c) */
+void ag_lua_open_fs(lua_State *L);      /* argent.core.fs (fs.c) */
 
 /* Pushes a URL object holding a copy of url. */
 void ag_lua_push_url(lua_State *L, const ag_url *url);

@@ -187,6 +187,7 @@ int luaopen_argent_core(lua_State *L) {
     ag_lua_open_database(L); /* database_exists, create_database, drop_database */
     ag_lua_open_sql(L); /* argent.core.sql: the expression language (expression.c, statement.c) */
     ag_lua_open_instance(L); /* argent.core.orm: ORM instances (instance.c) */
+    ag_lua_open_fs(L);       /* argent.core.fs: directories for argent.migrate (fs.c) */
     lua_pushcfunction(L, ag_lua_create_engine);
     lua_setfield(L, -2, "create_engine");
     lua_pushcfunction(L, ag_lua_make_url);
