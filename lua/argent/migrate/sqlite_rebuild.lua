@@ -124,8 +124,8 @@ function R.column_is_used(m, name)
   return false
 end
 
---- Removes column `name` from m with what only it used (its indexes, unique
---- and foreign key constraints); a check or trigger that uses it is an error.
+--- Removes column `name` from m with the indexes and constraints that use it
+--- (as PostgreSQL does: unique, foreign key and check constraints, indexes).
 function R.drop_column(m, name)
   local _, i = R.column(m, name)
   table.remove(m.columns, i)
@@ -143,12 +143,11 @@ function R.drop_column(m, name)
     if not has(ix.columns, name) and not (ix.raw and mentions(ix.sql, name)) then indexes[#indexes + 1] = ix end
   end
   m.indexes = indexes
+  local checks = {}
   for _, ck in ipairs(m.checks) do
-    if mentions(ck.sqltext, name) then
-      raise("ProgrammingError", ("cannot drop column %s.%s: the check constraint %s uses it (drop the constraint first)")
-        :format(m.name, name, ck.name or ("CHECK (" .. ck.sqltext .. ")")))
-    end
+    if not mentions(ck.sqltext, name) then checks[#checks + 1] = ck end
   end
+  m.checks = checks
 end
 
 -- The CREATE TABLE statement of model m, named `as_name`.
