@@ -444,8 +444,14 @@ function migrate.init(directory)
   end
   local env = script.join(directory, "env.lua")
   if fs.kind(env) then raise("CommandError", ("%s exists already"):format(env)) end
-  local ok, err = fs.mkdir(directory)
-  if not ok then raise("CommandError", "cannot make the directory " .. tostring(err)) end
+  local ok, err
+  local path = directory:sub(1, 1) == "/" and "/" or ""
+  for part in directory:gmatch("[^/]+") do -- its parents too, as mkdir -p
+    path = path .. part
+    ok, err = fs.mkdir(path)
+    if not ok then raise("CommandError", "cannot make the directory " .. tostring(err)) end
+    path = path .. "/"
+  end
   local versions = script.join(directory, "versions")
   ok, err = fs.mkdir(versions)
   if not ok then raise("CommandError", "cannot make the directory " .. tostring(err)) end
