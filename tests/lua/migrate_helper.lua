@@ -95,6 +95,102 @@ function M.tables(conn)
   return set
 end
 
+-- ---- Alembic, the reference (tests/reference/alembic_compare.py)
+
+--- The models of meta as alembic_compare.py reads them (JSON text).
+function M.model_json(meta, dialect, url, version_table)
+  local core = require "argent.core"
+  local info = core.sql.info
+  local tables = {}
+  for _, t in ipairs(meta:sorted_tables()) do
+    local cols, indexes, uniques, fks = {}, {}, {}, {}
+    for _, col in ipairs(t.columns) do
+      local ci = info(col)
+      local type_text, default_text = core.sql.column_ddl(col, dialect)
+      cols[#cols + 1] = {name = ci.name, type = type_text, kind = ci.type.__type, nullable = ci.nullable,
+                         primary_key = ci.primary_key, serial = ci.autoincrement or nil, default = default_text}
+    end
+    for _, ix in ipairs(t.indexes) do
+      local names = {}
+      for i, c in ipairs(ix.columns) do names[i] = info(c).name end
+      indexes[#indexes + 1] = {name = ix.name, columns = names, unique = ix.unique and true or false}
+    end
+    for _, c in ipairs(t.constraints) do
+      if c.kind == "unique" then
+        local names = {}
+        for i, col in ipairs(c.columns) do names[i] = info(col).name end
+        uniques[#uniques + 1] = {name = c.name, columns = names}
+      end
+    end
+    for _, f in ipairs(t.foreign_keys) do
+      fks[#fks + 1] = {name = f.name or f.fk.name, columns = {info(f.column).name}, referred_table = f.fk.table_name,
+                       referred_columns = {f.fk.column_name}, ondelete = f.fk.ondelete, onupdate = f.fk.onupdate}
+    end
+    tables[#tables + 1] = {name = t.name, columns = cols, indexes = indexes, uniques = uniques, fks = fks}
+  end
+  return argent.json_encode({url = url, version_table = version_table or "argent_version", tables = tables})
+end
+
+M.PYTHON = "/usr/bin/python3"
+
+--- Can this run compare with Alembic? (Debian's python3-alembic, a database another process can open)
+function M.have_alembic()
+  if helper.is_sqlite_mem() then return false end
+  local ok = os.execute(M.PYTHON .. " -c 'import alembic, sqlalchemy' 2>/dev/null")
+  return ok == true or ok == 0
+end
+
+--- Alembic's compare_metadata on the database of url against meta: its
+--- normalised differences (sorted), seconds and query count.
+function M.alembic_compare(meta, dialect, url, opts)
+  opts = opts or {}
+  local path = ("%s/%s_%s_model.json"):format(helper.tmp, helper.suite, helper.db)
+  M.write(path, M.model_json(meta, dialect, url, opts.version_table))
+  local cmd = ("%s tests/reference/alembic_compare.py %s%s"):format(M.PYTHON,
+    opts.repeat_ and ("--repeat " .. opts.repeat_ .. " ") or "", shell_quote(path))
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  local ok, result = pcall(argent.json_decode, out)
+  if not ok or type(result) ~= "table" or not result.diffs then error("alembic_compare.py: " .. out, 0) end
+  local diffs = {}
+  for _, d in ipairs(result.diffs) do diffs[#diffs + 1] = d end
+  table.sort(diffs)
+  return diffs, result.seconds, result.queries
+end
+
+--- argent's differences (migrate.compare) in the same normalised form (sorted).
+function M.normalise(diffs)
+  local out = {}
+  local function cols(list) return table.concat(list, ",") end
+  for _, d in ipairs(diffs) do
+    local k = d.kind
+    if k == "add_table" then
+      out[#out + 1] = "add_table " .. d.table
+      for _, ix in ipairs(d.model.indexes) do out[#out + 1] = "add_index " .. ix.name end
+    elseif k == "remove_table" then
+      out[#out + 1] = "remove_table " .. d.table
+      for _, ix in ipairs(d.reflected.indexes) do
+        if not ix.duplicates_constraint then out[#out + 1] = "remove_index " .. ix.name end
+      end
+    elseif k == "add_column" or k == "remove_column" then
+      out[#out + 1] = ("%s %s.%s"):format(k, d.table, d.column)
+    elseif k == "modify_column" then
+      if d.changes.type then out[#out + 1] = ("modify_type %s.%s"):format(d.table, d.column) end
+      if d.changes.nullable then out[#out + 1] = ("modify_nullable %s.%s"):format(d.table, d.column) end
+      if d.changes.default then out[#out + 1] = ("modify_default %s.%s"):format(d.table, d.column) end
+    elseif k == "add_index" or k == "remove_index" then
+      out[#out + 1] = k .. " " .. d.name
+    elseif k == "add_unique" or k == "remove_unique" then
+      out[#out + 1] = ("%s %s(%s)"):format(k, d.table, cols(d.columns))
+    elseif k == "add_fk" or k == "remove_fk" then
+      out[#out + 1] = ("%s %s(%s)->%s"):format(k, d.table, cols(d.fk.columns), d.fk.referred_table)
+    end
+  end
+  table.sort(out)
+  return out
+end
+
 --- Drops every table of the database (and PostgreSQL's enum types): a clean slate.
 function M.reset(engine)
   local conn = engine:connect()

@@ -109,9 +109,13 @@ function M.indexes(conn, only, fks)
     .. "FROM information_schema.statistics WHERE table_schema = DATABASE()", "table_name", only,
     "ORDER BY table_name, index_name, seq_in_index")
   local pks, indexes, uniques = {}, {}, {}
+  -- the index MariaDB made for a foreign key is named after the key, or after its first column
   local fknames = {}
   for tname, list in pairs(fks or {}) do
-    for _, fk in ipairs(list) do fknames[tname .. "\0" .. fk.name] = true end
+    for _, fk in ipairs(list) do
+      fknames[tname .. "\0" .. fk.name] = true
+      fknames[tname .. "\0" .. fk.constrained_columns[1] .. "\0" .. table.concat(fk.constrained_columns, ",")] = true
+    end
   end
   local current
   for row in conn:execute(sql, params):rows() do
@@ -127,6 +131,15 @@ function M.indexes(conn, only, fks)
       end
     end
     current.cols[#current.cols + 1] = row.col or false
+  end
+  -- (an index named after its first column, on exactly a key's columns: that key's)
+  for tname, list in pairs(indexes) do
+    local kept = {}
+    for _, ix in ipairs(list) do
+      local key = tname .. "\0" .. tostring(ix.column_names[1]) .. "\0" .. table.concat(ix.column_names, ",")
+      if ix.unique or ix.name ~= ix.column_names[1] or not fknames[key] then kept[#kept + 1] = ix end
+    end
+    indexes[tname] = kept
   end
   return pks, indexes, uniques
 end

@@ -71,8 +71,7 @@ local function number_text(s)
   return ("%.17g"):format(n)
 end
 
-local NOW = {["NOW()"] = true, ["CURRENT_TIMESTAMP()"] = true, CURRENT_TIMESTAMP = true,
-             ["TRANSACTION_TIMESTAMP()"] = true, ["LOCALTIMESTAMP"] = true, ["LOCALTIMESTAMP()"] = true}
+local NOW = {NOW = true, CURRENT_TIMESTAMP = true, TRANSACTION_TIMESTAMP = true, LOCALTIMESTAMP = true}
 
 --- A server default's SQL text as one canonical spelling for dialect (nil stays nil).
 function C.normalize_default(dialect, text)
@@ -98,7 +97,8 @@ function C.normalize_default(dialect, text)
     return number_text(inner) or ("'" .. inner .. "'")
   end
   local up = s:upper()
-  if NOW[up] then return "CURRENT_TIMESTAMP" end
+  -- now(), current_timestamp(6), localtimestamp: the current time
+  if NOW[up] or NOW[up:match("^([%u_]+)%(%d*%)$") or ""] then return "CURRENT_TIMESTAMP" end
   if up == "TRUE" then return "1" end
   if up == "FALSE" then return "0" end
   return number_text(s) or up:gsub("%s+", " ")
@@ -342,7 +342,8 @@ function C.compare(conn, metadata, opts)
       end
       for _, u in ipairs(r.uniques) do runiques[#runiques + 1] = {name = u.name, columns = u.column_names} end
       if dialect == "mariadb" then
-        -- a unique index is the model's unique constraint when one matches it, else an index
+        -- MariaDB's unique key is a unique constraint of the model's when one matches it (by name,
+        -- or by columns when unnamed), else an index (as Alembic reads it)
         local claimed = {}
         for _, u in ipairs(mp.uniques) do
           for _, ix in ipairs(rindexes) do
