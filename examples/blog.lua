@@ -1,11 +1,14 @@
 -- examples/blog.lua -- the seed's blog program, end to end, with argent's
 -- declarative models (models/blog.lua: User, Post, Comment) and a Session:
 -- an engine from DB_CONNECTION_STRING (or a SQLite file), the database
--- created when it is missing, create_all, and the CRUD functions add,
--- update (setting updated_at = current_timestamp), delete and
+-- created when it is missing, the schema made by create_all -- or, with
+-- --migrate, by the blog's migrations (examples/migrations/, as
+-- migrate.upgrade(engine, "head") at start-up) -- and the CRUD functions
+-- add, update (setting updated_at = current_timestamp), delete and
 -- get(limit, offset).
 --
 --   build/argent run examples/blog.lua
+--   build/argent run examples/blog.lua --migrate
 --   DB_CONNECTION_STRING=postgresql://user@127.0.0.1/blog build/argent run examples/blog.lua
 --   DB_CONNECTION_STRING=mariadb://root@127.0.0.1:3306/blog build/argent run examples/blog.lua
 local argent = require "argent"
@@ -13,6 +16,7 @@ local models = require "models.blog"
 local User, Post, Comment = models.User, models.Post, models.Comment
 local func = argent.func
 
+local use_migrations = (...) == "--migrate"
 local url = os.getenv("DB_CONNECTION_STRING") or "sqlite:///blog.db"
 -- as the seed's auto_create_db: the database is made when it is not there yet
 if not argent.database_exists(url) then
@@ -21,7 +25,16 @@ if not argent.database_exists(url) then
 end
 local engine = argent.create_engine(url, {pool_pre_ping = true, pool_recycle = 3600})
 print(("engine: %s (%s)"):format(tostring(engine.url), engine.dialect))
-models.Base.metadata:create_all(engine)
+if use_migrations then
+  -- the migrations next to this file: what has not run yet runs now
+  local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "."
+  local migrate = require "argent.migrate"
+  for _, id in ipairs(migrate.upgrade(engine, "head", {directory = here .. "/migrations"})) do
+    print("applied migration " .. id)
+  end
+else
+  models.Base.metadata:create_all(engine)
+end
 local Session = argent.sessionmaker(engine, {expire_on_commit = false})
 
 local blog = {}

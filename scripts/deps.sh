@@ -15,6 +15,7 @@ ARGENT_DEBIAN_PACKAGES=(
     libjansson-dev                   # JSON in C
     clang                            # clang-format, and a second compiler
     libclang-rt-14-dev               # ... with libFuzzer (tests/fuzz)
+    python3-alembic python3-psycopg2 python3-pymysql # Alembic, the reference of migrate's tests and bench
 )
 
 # Installs the packages of ARGENT_DEBIAN_PACKAGES that are not installed.

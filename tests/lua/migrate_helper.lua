@@ -97,39 +97,7 @@ end
 
 -- ---- Alembic, the reference (tests/reference/alembic_compare.py)
 
---- The models of meta as alembic_compare.py reads them (JSON text).
-function M.model_json(meta, dialect, url, version_table)
-  local core = require "argent.core"
-  local info = core.sql.info
-  local tables = {}
-  for _, t in ipairs(meta:sorted_tables()) do
-    local cols, indexes, uniques, fks = {}, {}, {}, {}
-    for _, col in ipairs(t.columns) do
-      local ci = info(col)
-      local type_text, default_text = core.sql.column_ddl(col, dialect)
-      cols[#cols + 1] = {name = ci.name, type = type_text, kind = ci.type.__type, nullable = ci.nullable,
-                         primary_key = ci.primary_key, serial = ci.autoincrement or nil, default = default_text}
-    end
-    for _, ix in ipairs(t.indexes) do
-      local names = {}
-      for i, c in ipairs(ix.columns) do names[i] = info(c).name end
-      indexes[#indexes + 1] = {name = ix.name, columns = names, unique = ix.unique and true or false}
-    end
-    for _, c in ipairs(t.constraints) do
-      if c.kind == "unique" then
-        local names = {}
-        for i, col in ipairs(c.columns) do names[i] = info(col).name end
-        uniques[#uniques + 1] = {name = c.name, columns = names}
-      end
-    end
-    for _, f in ipairs(t.foreign_keys) do
-      fks[#fks + 1] = {name = f.name or f.fk.name, columns = {info(f.column).name}, referred_table = f.fk.table_name,
-                       referred_columns = {f.fk.column_name}, ondelete = f.fk.ondelete, onupdate = f.fk.onupdate}
-    end
-    tables[#tables + 1] = {name = t.name, columns = cols, indexes = indexes, uniques = uniques, fks = fks}
-  end
-  return argent.json_encode({url = url, version_table = version_table or "argent_version", tables = tables})
-end
+M.model_json = require("tests.reference.alembic_model").json
 
 M.PYTHON = "/usr/bin/python3"
 

@@ -12,8 +12,9 @@ local function fresh_url()
     return prefix .. "/" .. name .. query
 end
 
--- Runs the example with DB_CONNECTION_STRING = url; returns what it printed.
-local function run_example(url)
+-- Runs the example with DB_CONNECTION_STRING = url (and its command-line
+-- arguments); returns what it printed.
+local function run_example(url, ...)
     local out = {}
     local real_getenv, real_print = os.getenv, print
     os.getenv = function(k)
@@ -25,7 +26,8 @@ local function run_example(url)
         for i = 1, parts.n do parts[i] = tostring(parts[i]) end
         out[#out + 1] = table.concat(parts, "\t")
     end
-    local ok, err = pcall(dofile, "examples/blog.lua")
+    local chunk = assert(loadfile("examples/blog.lua"))
+    local ok, err = pcall(chunk, ...)
     os.getenv, print = real_getenv, real_print
     if not ok then error(err, 0) end
     return table.concat(out, "\n")
@@ -53,6 +55,32 @@ function TestExampleBlog:test_runs_twice_on_a_new_database()
         lu.assertStrContains(second, "2 user(s), 2 post(s), 2 comment(s) in the database")
     end)
     -- the example's engine is garbage now: collected, its pool closes its connections
+    collectgarbage()
+    collectgarbage()
+    argent.drop_database(url)
+    if not ok then error(err, 0) end
+end
+
+-- With --migrate the schema comes from examples/migrations: the same tables
+-- as create_all makes, and the models match the database.
+function TestExampleBlog:test_migrations_make_the_schema()
+    if helper.is_sqlite_mem() then lu.skip("the example keeps its data in a database that outlives it") end
+    helper.mkdir(helper.tmp)
+    local url = fresh_url()
+    local ok, err = pcall(function()
+        local first = run_example(url, "--migrate")
+        lu.assertStrContains(first, "applied migration 5e6d0b1a9c2f")
+        lu.assertStrContains(first, "1 user(s), 1 post(s), 1 comment(s) in the database")
+        local second = run_example(url, "--migrate")
+        lu.assertNotStrContains(second, "applied migration")
+        lu.assertStrContains(second, "2 user(s), 2 post(s), 2 comment(s) in the database")
+        local engine = argent.create_engine(url)
+        local migrate = require "argent.migrate"
+        local ok_check, problems = migrate.check(engine, {directory = "examples/migrations"})
+        lu.assertTrue(ok_check, table.concat(problems or {}, "; "))
+        lu.assertEquals(migrate.current(engine, {directory = "examples/migrations"}), {"5e6d0b1a9c2f"})
+        engine:dispose()
+    end)
     collectgarbage()
     collectgarbage()
     argent.drop_database(url)
