@@ -158,8 +158,10 @@ local function create_statement(m, as_name)
   local cols, pk_cols = {}, {}
   for _, c in ipairs(m.columns) do
     local typ = c.type or types.Text
+    -- an INTEGER key is the rowid whether written inline or as a table constraint; inline
+    -- unless the key has a name to keep (AUTOINCREMENT is only written inline)
     local rowid = c.pk and npk == 1 and ((c.sql_type and c.sql_type:upper() == "INTEGER")
-      or (not c.sql_type and typ.__type == "Integer"))
+      or (not c.sql_type and typ.__type == "Integer")) and (m.autoincrement or not m.pk_name)
     local flags = (c.pk and COL_PRIMARY_KEY or 0) + ((not c.nullable) and COL_NOT_NULL or 0)
       + (rowid and COL_AUTOINCREMENT or 0)
     local default = c.default_node or (c.default_sql and sql.to_expr(core.text(c.default_sql))) or nil
