@@ -29,7 +29,8 @@ struct command {
 static const struct command commands[] = {
     {"run", "run FILE [ARGS...]", "run a Lua 5.4 script (arg and ... as in lua)", ag_cli_run},
     {"repl", "repl [URL] [-m MODULE]", "a Lua prompt with db, session and the models", NULL},
-    {"migrate", "migrate [-d DIR] COMMAND", "schema migrations (argent migrate --help)", ag_cli_migrate},
+    {"migrate", "migrate [-d DIR] COMMAND", "schema migrations (argent migrate --help)",
+     ag_cli_migrate},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -81,7 +82,8 @@ static void tune_allocator(void) {
 int main(int argc, char **argv) {
     tune_allocator();
     const char *prog = argc > 0 && argv[0] ? argv[0] : AG_CLI_PROGNAME;
-    if (argc >= 3 && strcmp(argv[1], "help") == 0 && find_command(argv[2]) && find_command(argv[2])->run) {
+    if (argc >= 3 && strcmp(argv[1], "help") == 0 && find_command(argv[2]) &&
+        find_command(argv[2])->run) {
         /* argent help COMMAND: the command's own --help */
         char help[] = "--help";
         char *args[] = {argv[2], help, NULL};

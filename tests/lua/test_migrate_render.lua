@@ -104,6 +104,7 @@ function TestMigrateRender:test_types_as_lua()
   lu.assertEquals(render.type(argent.Enum({"a"}, {name = "e", native_enum = false})),
                   'argent.Enum("a", {name = "e", native_enum = false})')
   lu.assertEquals(render.type(argent.LargeBinary), "argent.LargeBinary")
+  lu.assertEquals(render.type(argent.DateTime{timezone = true}), "argent.DateTime{timezone = true}")
 end
 
 function TestMigrateRender:test_narrowing()

@@ -53,6 +53,8 @@ function M.type(t)
     if t.native_enum == false then opts[#opts + 1] = "native_enum = false" end
     if #opts > 0 then args[#args + 1] = "{" .. table.concat(opts, ", ") .. "}" end
     return "argent.Enum(" .. table.concat(args, ", ") .. ")"
+  elseif name == "DateTime" and t.timezone then
+    return "argent.DateTime{timezone = true}"
   end
   return "argent." .. name
 end
