@@ -153,5 +153,33 @@ function TestSqliteRebuild:test_a_leftover_of_a_crashed_rebuild_is_replaced()
   lu.assertEquals(mh.rows(self.engine, "SELECT name FROM sqlite_master WHERE name LIKE '_argent_rebuild%'"), {})
 end
 
+function TestSqliteRebuild:test_collations_and_table_options_are_kept()
+  local conn = self.engine:connect()
+  conn:exec_driver_sql("CREATE TABLE tags (name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY, n INTEGER) WITHOUT ROWID")
+  conn:exec_driver_sql("CREATE TABLE strict_one (id INTEGER PRIMARY KEY, v TEXT COLLATE RTRIM, w INT) STRICT")
+  conn:execute("INSERT INTO tags (name, n) VALUES ('Lua', 1)")
+  conn:close()
+  mh.step(self.engine, self.dir, function(op)
+    op.alter_column("tags", "n", {nullable = false, server_default = 0})
+    op.alter_column("strict_one", "w", {server_default = 5})
+  end)
+  helper.assert_has(self:sql("tags"), "COLLATE NOCASE")
+  helper.assert_has(self:sql("tags"), "WITHOUT ROWID")
+  helper.assert_has(self:sql("strict_one"), "STRICT")
+  helper.assert_has(self:sql("strict_one"), "COLLATE RTRIM")
+  conn = self.engine:connect()
+  lu.assertEquals(conn:execute("SELECT n FROM tags WHERE name = 'LUA'"):scalar(), 1, "the collation still applies")
+  conn:close()
+end
+
+function TestSqliteRebuild:test_generated_columns_are_refused_not_lost()
+  local conn = self.engine:connect()
+  conn:exec_driver_sql("CREATE TABLE gen (a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2) STORED)")
+  conn:close()
+  local err = helper.raised(mh.step, self.engine, self.dir, function(op) op.alter_column("gen", "a", {nullable = false}) end)
+  lu.assertEquals(helper.field(err, "kind"), "NotSupportedError")
+  helper.assert_has(tostring(err), "generated columns")
+end
+
 local ok = helper.run()
 os.exit(ok, true)

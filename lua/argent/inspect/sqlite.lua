@@ -97,9 +97,9 @@ end
 --- What the CREATE TABLE text says that the catalog does not: constraint
 --- names and CHECK expressions.  -> {pk_name =, uniques = {{name, columns}},
 --- foreign_keys = {{name, columns, referred_table}}, checks = {{name, sqltext}},
---- autoincrement = bool}
+--- autoincrement = bool, collations = {column -> name}, options = "WITHOUT ROWID, STRICT" or ""}
 function M.parse_create_table(sql)
-  local out = {uniques = {}, foreign_keys = {}, checks = {}, autoincrement = false}
+  local out = {uniques = {}, foreign_keys = {}, checks = {}, autoincrement = false, collations = {}, options = ""}
   if type(sql) ~= "string" then return out end
   local tokens = tokenize(sql)
   local open
@@ -108,6 +108,9 @@ function M.parse_create_table(sql)
   end
   if not open then return out end
   local close = closing(tokens, open)
+  if tokens[close] and tokens[close].kind == ")" and close < #tokens then
+    out.options = (sql:sub(tokens[close].last + 1):gsub("^%s+", ""):gsub("[%s;]+$", ""))
+  end
   -- the items between the parentheses, split at top-level commas
   local items, start, depth = {}, open + 1, 0
   for i = open + 1, close do
@@ -145,6 +148,10 @@ function M.parse_create_table(sql)
       elseif is_word(t, "AUTOINCREMENT") then
         out.autoincrement = true
         i = i + 1
+      elseif is_word(t, "COLLATE") and column and tokens[i + 1] then
+        out.collations[column] = tokens[i + 1].text
+        name = nil
+        i = i + 2
       elseif is_word(t, "UNIQUE") then
         local cols, j = {column}, i + 1
         if not column and tokens[j] and tokens[j].kind == "(" then cols, j = name_list(tokens, j) j = j + 1 end

@@ -53,13 +53,19 @@ end
 function R.model(conn, name)
   local snap = inspect.snapshot(conn, name)[name]
   if not snap then raise("ProgrammingError", ("no table named '%s'"):format(name)) end
+  if conn:execute("SELECT count(*) FROM pragma_table_xinfo(?) WHERE hidden IN (2, 3)", {name}):scalar() > 0 then
+    raise("NotSupportedError", ("table %s has generated columns: argent cannot rebuild it (write the SQL with op.execute)")
+      :format(name))
+  end
+  local parsed = require("argent.inspect.sqlite").parse_create_table(snap.sql)
   local m = {name = name, columns = {}, pk_name = snap.pk.name, uniques = {}, foreign_keys = {}, checks = {},
-             indexes = {}, triggers = {}, autoincrement = snap.autoincrement}
+             indexes = {}, triggers = {}, autoincrement = snap.autoincrement, options = parsed.options}
   local pk_position = {}
   for i, c in ipairs(snap.pk.constrained_columns) do pk_position[c] = i end
   for _, c in ipairs(snap.columns) do
     m.columns[#m.columns + 1] = {name = c.name, source = c.name, sql_type = c.sql_type ~= "" and c.sql_type or nil,
-      type = c.type, nullable = c.nullable, default_sql = c.default, pk = pk_position[c.name]}
+      type = c.type, nullable = c.nullable, default_sql = c.default, pk = pk_position[c.name],
+      collate = parsed.collations[c.name]}
   end
   for _, u in ipairs(snap.uniques) do m.uniques[#m.uniques + 1] = {name = u.name, columns = u.column_names} end
   for _, fk in ipairs(snap.foreign_keys) do
@@ -165,7 +171,17 @@ local function create_statement(m, as_name)
     local flags = (c.pk and COL_PRIMARY_KEY or 0) + ((not c.nullable) and COL_NOT_NULL or 0)
       + (rowid and COL_AUTOINCREMENT or 0)
     local default = c.default_node or (c.default_sql and sql.to_expr(core.text(c.default_sql))) or nil
-    local type_node = c.sql_type and sql.to_expr(core.text(c.sql_type)) or nil
+    local type_text = c.sql_type
+    if c.collate then
+      -- (the collation rides on the declared type: a column constraint written right after it)
+      if not type_text then
+        local typed = make("COLUMN", 0, 0, c.name, 2)
+        sql.set_type(typed, typ)
+        type_text = sql.column_ddl(typed, "sqlite")
+      end
+      type_text = type_text .. " COLLATE " .. c.collate
+    end
+    local type_node = type_text and sql.to_expr(core.text(type_text)) or nil
     local col = make("COLUMN", 0, flags, c.name, 3, tnode, default, type_node)
     sql.set_type(col, typ)
     cols[#cols + 1] = col
@@ -199,10 +215,13 @@ function R.rebuild(ctx, name, change)
   local tmp = "_argent_rebuild_" .. name
   ctx:run(make("DROP_TABLE", 0, 2, nil, 1, make("TABLE", 0, 0, tmp)))
   local create = create_statement(m, tmp)
-  if m.autoincrement then
-    -- the AUTOINCREMENT keyword (rowids never reused) is SQLite's alone: kept as the table had it
+  if m.autoincrement or (m.options or "") ~= "" then
+    -- what is SQLite's alone is kept as the table had it: AUTOINCREMENT (rowids never
+    -- reused), and the table options (WITHOUT ROWID, STRICT)
     local text = sql.compile(create, "sqlite")
-    ctx:run((text:gsub(" PRIMARY KEY", " PRIMARY KEY AUTOINCREMENT", 1)))
+    if m.autoincrement then text = text:gsub(" PRIMARY KEY", " PRIMARY KEY AUTOINCREMENT", 1) end
+    if (m.options or "") ~= "" then text = text .. " " .. m.options end
+    ctx:run(text)
   else
     ctx:run(create)
   end
