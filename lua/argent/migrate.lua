@@ -57,6 +57,9 @@ local function is_metadata(v) return getmetatable(v) == schema.MetaDataClass end
 
 --- DIR/env.lua's table (checked), or nil when the directory has none.
 function migrate.load_env(directory)
+  if type(directory) ~= "string" or directory == "" then
+    raise("ArgumentError", ("migrate.load_env: argument 'directory' must be a path, got %s"):format(type(directory)))
+  end
   local path = script.join(directory, "env.lua")
   if fs.kind(path) ~= "file" then return nil end
   -- the current directory on package.path, so that require "models.blog" works

@@ -60,12 +60,6 @@ local VALUES = {
   {"argent.null", function() return argent.null end},
 }
 
--- Modules that other changes add (migrations): walked too once they exist.
-for _, name in ipairs {"argent.migrate"} do
-  local ok, mod = pcall(require, name)
-  if ok and type(mod) == "table" then PURE[#PURE + 1] = {name, function() return mod end, nil, true} end
-end
-
 local FILLERS = {
   {"nil", function() return nil end},
   {"'x'", function() return "x" end},
@@ -410,6 +404,9 @@ local PURE = {
   end},
   {"argent.null", function() return argent.null end},
 }
+
+-- The migrations module, a table of functions like argent.
+PURE[#PURE + 1] = {"argent.migrate", function() return require "argent.migrate" end, nil, true}
 
 -- receivers bound to the database
 local BOUND = {
