@@ -145,6 +145,89 @@ local function cascade_add(owner, rel, obj)
   if s and not s:_is_closed() and state_of(obj) == "transient" then s:add(obj) end
 end
 
+-- Back-populated changes to collections that are not loaded yet
+-- (SQLAlchemy's pending mutations): obj -> {key -> {list of added members,
+-- added = set, removed = set}}.  They are applied when the collection loads
+-- (the database's members, then these), and dropped when obj is flushed or
+-- expired: the database then has them, or they are gone.
+local pending = setmetatable({}, {__mode = "k"})
+
+local function pending_change(obj, key, member, adding)
+  local per = pending[obj]
+  if not per then
+    per = {}
+    pending[obj] = per
+  end
+  local pc = per[key]
+  if not pc then
+    pc = {added = {}, removed = {}}
+    per[key] = pc
+  end
+  if adding then
+    if pc.removed[member] then
+      pc.removed[member] = nil
+    elseif not pc.added[member] then
+      pc.added[member] = true
+      pc[#pc + 1] = member
+    end
+  elseif pc.added[member] then
+    pc.added[member] = nil
+    for i = #pc, 1, -1 do if rawequal(pc[i], member) then table.remove(pc, i) end end
+  else
+    pc.removed[member] = true
+  end
+end
+
+-- Applies the pending changes of obj's collection c (key) to it, once.
+local function apply_pending(obj, key, c)
+  local per = pending[obj]
+  local pc = per and per[key]
+  if not pc then return end
+  per[key] = nil
+  if next(per) == nil then pending[obj] = nil end
+  for _, o in ipairs(pc) do
+    if not index_of(c, o) then append_member(c, o) end
+  end
+  for o in pairs(pc.removed) do
+    local i = index_of(c, o)
+    if i then remove_member(c, i) end
+  end
+  mark_changed(obj, key)
+end
+
+--- Forgets obj's pending collection changes (all, or those of the list keys).
+function loading.forget_pending(obj, keys)
+  if not pending[obj] then return end
+  if keys == nil then
+    pending[obj] = nil
+    return
+  end
+  local per = pending[obj]
+  for _, k in ipairs(keys) do per[k] = nil end
+  if next(per) == nil then pending[obj] = nil end
+end
+
+-- The value of obj's many-to-one rel as far as memory knows it, without
+-- SQL: the loaded value, else the target in the session's identity map
+-- (nil: unknown).  SQLAlchemy's "old value" of a backref, read with
+-- PASSIVE_NO_FETCH.
+local function peek(obj, rel)
+  local v = raw(obj, rel.key)
+  if v ~= nil or rel.direction ~= "manytoone" then return v end
+  local s = session_of(obj)
+  if s == nil or s:_is_closed() then return nil end
+  local T = rel:target_model()
+  local tm = rawget(T, "__mapper__")
+  if #tm.primary_key ~= 1 or rel.remote_keys[1] ~= tm.primary_key[1] then return nil end
+  local fk = values_of_obj(obj)[rel.local_keys[1]]
+  if fk == nil then return nil end
+  local found = s:_bucket(T)[fk]
+  if found == nil or state_of(found) ~= "persistent" then return nil end
+  local _, _, _, _, unloaded = internals(found)
+  if unloaded then return nil end -- (expired: SQLAlchemy does not look at it either)
+  return found
+end
+
 -- The other side, in memory only: obj (a target of rel) now refers to owner
 -- (adding = true) or no longer does.
 local function back_sync(owner, rel, obj, adding)
@@ -155,11 +238,14 @@ local function back_sync(owner, rel, obj, adding)
     local c = raw(obj, back.key)
     if c == nil then
       local st = state_of(obj)
-      if adding and (st == "transient" or st == "pending") then
-        set_raw(obj, back.key, new_collection(obj, back, {owner}))
-        mark_changed(obj, back.key)
+      if st == "transient" or st == "pending" then
+        if adding then set_raw(obj, back.key, new_collection(obj, back, {owner})) end
+      else
+        -- not loaded: kept until it loads
+        pending_change(obj, back.key, owner, adding)
       end
-      return -- not loaded: the database will tell when it is
+      mark_changed(obj, back.key)
+      return
     end
     local i = index_of(c, owner)
     if adding and not i then
@@ -168,18 +254,24 @@ local function back_sync(owner, rel, obj, adding)
       remove_member(c, i)
     end
   else
+    local old = peek(obj, back)
     if adding then
-      local old = raw(obj, back.key)
       if is_instance(old) and not rawequal(old, owner) then
         -- obj moves from old to owner: leave old's collection
         local oc = raw(old, rel.key)
         if is_collection(oc) then
           local i = index_of(oc, obj)
           if i then remove_member(oc, i) end
+        elseif rawequal(oc, obj) then -- (one-to-one: old no longer has it)
+          set_raw(old, rel.key, false)
+        elseif oc == nil and rel.uselist and state_of(old) ~= "transient" and state_of(old) ~= "pending" then
+          pending_change(old, rel.key, obj, false)
         end
+        if oc ~= false then mark_changed(old, rel.key) end
       end
       set_raw(obj, back.key, owner)
-    elseif rawequal(raw(obj, back.key), owner) then
+    elseif old == nil or rawequal(old, owner) then
+      -- (not known: SQLAlchemy empties it too)
       set_raw(obj, back.key, false)
     end
   end
@@ -263,7 +355,7 @@ local function set_hook(obj, key, value)
     end
   else
     if value ~= nil then check_target(rel, value, mapper.name .. "." .. key) end
-    local old = raw(obj, key)
+    local old = peek(obj, rel)
     if is_instance(old) and not rawequal(old, value) then back_sync(obj, rel, old, false) end
     set_raw(obj, key, value == nil and false or value)
     mark_changed(obj, key)
@@ -340,6 +432,7 @@ local function store_collection(obj, rel, list)
   local c = new_collection(obj, rel, list, nil, table.move(list, 1, #list, 1, {}))
   set_raw(obj, rel.key, c)
   if rel.direction == "onetomany" then set_back_refs(obj, rel, list) end
+  if pending[obj] then apply_pending(obj, rel.key, c) end
   return c
 end
 
@@ -462,6 +555,7 @@ local function load_hook(obj, key)
     if rel.uselist then
       local c = new_collection(obj, rel, {})
       set_raw(obj, key, c)
+      if pending[obj] then apply_pending(obj, key, c) end
       return c
     end
     return nil

@@ -901,10 +901,13 @@ local function order_within(objs, syncs)
   return out
 end
 
-local function apply_syncs(syncs, obj)
+-- (a parent being deleted gives no key: its children were set to NULL, or are deleted too)
+local function apply_syncs(syncs, obj, deleting)
   local l = syncs[obj]
   if not l then return end
-  for _, s in ipairs(l) do sync(obj, s[1], s[2], s[3]) end
+  for _, s in ipairs(l) do
+    if not (s[2] and deleting[s[2]]) then sync(obj, s[1], s[2], s[3]) end
+  end
   syncs[obj] = nil
 end
 
@@ -1018,8 +1021,6 @@ local function do_flush(self)
   self._wrote = true
 
   local conn = connection(self)
-  if #self._deleting > 0 then delete_cascades(self, conn) end
-
   local syncs, orphans, links
   if #examine > 0 then
     syncs, orphans, links = relationship_plan(self, examine)
@@ -1046,6 +1047,9 @@ local function do_flush(self)
       if same and not syncs[ch] then sync(ch, rel.remote_keys, nil) end
     end
   end
+  -- the objects to delete (orphans included) and what they cascade to:
+  -- before anything is written, their association rows deleted first
+  if #self._deleting > 0 then delete_cascades(self, conn) end
 
   -- inserts, parents first; each object's foreign keys set just before
   -- (the list stays the session's until all are in: after a failure,
@@ -1074,7 +1078,7 @@ local function do_flush(self)
           end
         end
       end
-      apply_syncs(syncs, o)
+      apply_syncs(syncs, o, self._deleting_set)
       batch[#batch + 1] = o
       inbatch[o] = true
     end
@@ -1083,7 +1087,7 @@ local function do_flush(self)
   self._pending, self._pending_set = {}, {}
   -- foreign keys of persistent objects
   for child in pairs(syncs) do
-    if state_of(child) == "persistent" then apply_syncs(syncs, child) end
+    if state_of(child) == "persistent" then apply_syncs(syncs, child, self._deleting_set) end
   end
   -- updates (collected again: syncs may have changed objects)
   dirty_objs = {}
@@ -1133,6 +1137,7 @@ local function do_flush(self)
       end
     end
     changed[o] = nil
+    loading.forget_pending(o)
   end
   if next(self._dirty_hold) ~= nil then self._dirty_hold = {} end
 end
@@ -1192,6 +1197,7 @@ local function expire_all(self)
         -- a (refused) change of a one-column key: the map's key is the row's
         if #pk == 1 then internals(obj)[pk[1]] = key end
         corm.expire(obj)
+        loading.forget_pending(obj)
       end
     end
   end
@@ -1456,6 +1462,7 @@ function Session:refresh(obj)
       :format(tostring(obj), state_of(obj)))
   end
   corm.expire(obj)
+  loading.forget_pending(obj)
   loading.load_now(obj)
   return obj
 end
@@ -1489,8 +1496,10 @@ function Session:expire(obj, keys)
       end
     end
     corm.expire(obj, cols)
+    loading.forget_pending(obj, keys)
   else
     corm.expire(obj)
+    loading.forget_pending(obj)
   end
 end
 

@@ -72,8 +72,24 @@ local Message = Base:model("Message", {
   recipient = argent.relationship("Person", {foreign_keys = {"Message.recipient_id"},
                                              back_populates = "received"}),
 })
-local OWN = {"rt_article_tags", "rt_notes", "rt_profiles", "rt_tags", "rt_articles", "rt_nodes", "rt_messages",
-             "rt_people"}
+-- a parent whose children (delete-orphan) have many-to-many rows
+local Bundle = Base:model("Bundle", {
+  __tablename = "rt_bundles",
+  id = Column(Integer, {primary_key = true}),
+  items = argent.relationship("Item", {back_populates = "bundle", cascade = "all, delete-orphan"}),
+})
+local item_tags = argent.Table("rt_item_tags", Base.metadata,
+  Column("item_id", Integer, {foreign_key = "rt_items.id", primary_key = true}),
+  Column("tag_id", Integer, {foreign_key = "rt_tags.id", primary_key = true}))
+local Item = Base:model("Item", {
+  __tablename = "rt_items",
+  id = Column(Integer, {primary_key = true}),
+  bundle_id = Column(Integer, {foreign_key = "rt_bundles.id"}),
+  bundle = argent.relationship("Bundle", {back_populates = "items"}),
+  tags = argent.relationship("Tag", {secondary = item_tags}),
+})
+local OWN = {"rt_article_tags", "rt_item_tags", "rt_items", "rt_bundles", "rt_notes", "rt_profiles", "rt_tags",
+             "rt_articles", "rt_nodes", "rt_messages", "rt_people"}
 
 local count_verb = helper.count_verb
 
@@ -275,6 +291,103 @@ function TestRelationship:test_cascade_delete_orphan_and_nulling()
   s:commit()
   local row = conn:execute("SELECT owner_id FROM comments"):first()
   lu.assertNil(row.owner_id)
+end
+
+-- SQLAlchemy's pending collection changes: a back-populated append or
+-- remove on a collection that is not loaded is kept, and applied when it loads
+function TestRelationship:test_back_populated_changes_kept_until_the_collection_loads()
+  local s0 <close> = self.Session()
+  local ann, bob = User{username = "ann"}, User{username = "bob"}
+  local old = Post{title = "old", content = "c", owner = ann}
+  local moved = Post{title = "moved", content = "c", owner = ann}
+  s0:add_all{ann, bob}
+  s0:commit()
+  s0:close()
+  local Manual = argent.sessionmaker(self.engine, {expire_on_commit = false, autoflush = false})
+  local s <close> = Manual()
+  local u = s:get(User, ann.id)
+  local v = s:get(User, bob.id)
+  local m = s:get(Post, moved.id)
+  lu.assertIs(m.owner, u) -- (u.posts stays unloaded)
+  local p = Post{title = "new", content = "c", owner = u} -- Post{owner = u}
+  local q = Post{title = "later", content = "c"}
+  q.owner = u -- p.owner = u
+  m.owner = v -- leaves u.posts
+  local titles = {}
+  for _, x in ipairs(u.posts) do titles[#titles + 1] = x.title end
+  table.sort(titles)
+  lu.assertEquals(titles, {"later", "new", "old"})
+  lu.assertEquals(argent.state(p), "transient") -- (appearing in a collection is not being added)
+  lu.assertIs(v.posts[1], m)
+  lu.assertEquals(#v.posts, 1)
+  s:add_all{p, q}
+  s:commit()
+  local conn <close> = self.engine:connect()
+  lu.assertEquals(conn:execute("SELECT count(*) FROM posts WHERE owner_id = ?", {u.id}):scalar(), 3)
+  lu.assertEquals(conn:execute("SELECT owner_id FROM posts WHERE id = ?", {m.id}):scalar(), v.id)
+  -- u.posts:remove(p): the other side (p.owner, not loaded) is emptied
+  local s2 <close> = Manual()
+  local u2 = s2:get(User, ann.id)
+  local first = u2.posts[1]
+  u2.posts:remove(first)
+  lu.assertNil(first.owner)
+  -- the changes are dropped when the object is expired (the collection is read again)
+  local w = s2:get(User, bob.id)
+  Post{title = "dropped", content = "c", owner = w}
+  s2:expire(w)
+  lu.assertEquals(#w.posts, 1)
+  s2:rollback()
+end
+
+function TestRelationship:test_deleting_an_object_deletes_its_association_rows_first()
+  local s <close> = self.Session()
+  local red, blue = Tag{name = "red"}, Tag{name = "blue"}
+  local a = Item{tags = {red, blue}}
+  local b = Item{tags = {red}}
+  s:add(Bundle{items = {a, b}})
+  s:commit()
+  local conn <close> = self.engine:connect()
+  lu.assertEquals(helper.count(conn, "rt_item_tags"), 3)
+  s:delete(a) -- s:delete
+  s:commit()
+  lu.assertEquals(helper.count(conn, "rt_item_tags"), 1)
+  lu.assertEquals(helper.count(conn, "rt_items"), 1)
+  lu.assertEquals(helper.count(conn, "rt_tags"), 2) -- (the other side is not deleted)
+  -- in a new session, with nothing loaded
+  local s2 <close> = self.Session()
+  s2:delete(s2:get(Item, b.id))
+  s2:commit()
+  lu.assertEquals(helper.count(conn, "rt_item_tags"), 0)
+end
+
+function TestRelationship:test_deleting_an_orphan_deletes_its_association_rows_first()
+  local s <close> = self.Session()
+  local red = Tag{name = "red"}
+  local a, b = Item{tags = {red}}, Item{tags = {red}}
+  local bundle = Bundle{items = {a, b}}
+  s:add(bundle)
+  s:commit()
+  local conn <close> = self.engine:connect()
+  bundle.items:remove(a) -- a delete-orphan
+  s:commit()
+  lu.assertEquals(argent.state(a), "detached")
+  lu.assertEquals(helper.count(conn, "rt_items"), 1)
+  lu.assertEquals(helper.count(conn, "rt_item_tags"), 1)
+  -- the orphan's collection not loaded, in a new session
+  local s2 <close> = self.Session()
+  local bundle2 = s2:get(Bundle, bundle.id)
+  bundle2.items = {}
+  s2:commit()
+  lu.assertEquals(helper.count(conn, "rt_items"), 0)
+  lu.assertEquals(helper.count(conn, "rt_item_tags"), 0)
+  -- and a delete cascade from the parent
+  local c = Item{tags = {Tag{name = "blue"}}}
+  s2:add(Bundle{items = {c}})
+  s2:commit()
+  s2:delete(s2:get(Bundle, c.bundle_id))
+  s2:commit()
+  lu.assertEquals(helper.count(conn, "rt_items"), 0)
+  lu.assertEquals(helper.count(conn, "rt_item_tags"), 0)
 end
 
 function TestRelationship:test_many_to_many_and_one_to_one()
