@@ -990,30 +990,18 @@ local function link_rows(links)
 end
 
 local function do_flush(self)
-  -- cascade save-update from pending objects and changed relationships
-  local examine, seen = {}, {}
-  local function mark(o)
-    if not seen[o] then
-      seen[o] = true
-      examine[#examine + 1] = o
+  -- the objects of the session whose relationships changed.  (No cascade
+  -- here: save-update cascades when an object is added and when a
+  -- relationship of an object in the session is written -- never along a
+  -- change the other side made, as SQLAlchemy 2.0.)
+  local examine = {}
+  for o in pairs(changed) do -- (usually empty: the loop then costs nothing)
+    local _, _, _, owner = internals(o)
+    if owner == self then
+      local st = state_of(o)
+      if st == "persistent" or st == "pending" then examine[#examine + 1] = o end
     end
   end
-  -- (only objects whose relationships were written hold related objects
-  -- that are not in the session yet; the cascade may add more of them)
-  local cascade_seen = {}
-  repeat
-    local before = #examine
-    for o in pairs(changed) do -- (usually empty: the loop then costs nothing)
-      local _, _, _, owner = internals(o)
-      if owner == self and not seen[o] then
-        local st = state_of(o)
-        if st == "persistent" or st == "pending" then
-          mark(o)
-          add_one(self, o, cascade_seen)
-        end
-      end
-    end
-  until #examine == before
 
   local dirty_objs = {}
   corm.dirty_in(self._dirty_hold, dirty_objs, true)
