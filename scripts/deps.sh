@@ -16,6 +16,7 @@ ARGENT_DEBIAN_PACKAGES=(
     clang                            # clang-format, and a second compiler
     libclang-rt-14-dev               # ... with libFuzzer (tests/fuzz)
     python3-alembic python3-psycopg2 python3-pymysql # Alembic, the reference of migrate's tests and bench
+    python3-sqlalchemy               # the ORM's oracle (tests/lua/orm/test_against_sqlalchemy.lua)
 )
 
 # Installs the packages of ARGENT_DEBIAN_PACKAGES that are not installed.

@@ -46,10 +46,6 @@ local function describe(v)
   return type(v)
 end
 
-local function session_of(obj)
-  local _, _, _, s = internals(obj)
-  return s
-end
 
 -- ---------------------------------------------------------------- collections
 
@@ -108,6 +104,73 @@ local function new_collection(obj, rel, items, orig, snapshot)
 end
 loading.new_collection = new_collection
 
+-- The last parent of a child along a one-to-many relationship, as the
+-- program changed it (SQLAlchemy's "has parent" flag): rel -> {child ->
+-- parent, or false once it left that parent}.  Nothing is recorded while a
+-- child is as it was loaded.  The flush asks it whether a child that left
+-- a collection went to another parent (then it is no orphan).
+local parent_of = setmetatable({}, {__mode = "k"})
+
+local function set_parent(rel, child, parent)
+  local t = parent_of[rel]
+  if not t then
+    t = setmetatable({}, {__mode = "k"})
+    parent_of[rel] = t
+  end
+  t[child] = parent
+end
+
+local function session_of(obj)
+  local _, _, _, s = internals(obj)
+  return s
+end
+
+-- child left parent along rel: unless it has gone to another parent since,
+-- it has none; a pending child that is now an orphan of a delete-orphan
+-- relationship leaves its session at once (as SQLAlchemy expunges it).
+local function left_parent(rel, child, parent)
+  local t = parent_of[rel]
+  local last = t and t[child]
+  if last ~= nil and last ~= false and not rawequal(last, parent) then return end
+  set_parent(rel, child, false)
+  if rel.cascade["delete-orphan"] and state_of(child) == "pending" then
+    local s = session_of(child)
+    if s and not s:_is_closed() then s:expunge(child) end
+  end
+end
+
+--- The parent child went to along rel after it was loaded, if any (an instance).
+function loading.new_parent(rel, child)
+  local t = parent_of[rel]
+  local p = t and t[child]
+  if p then return p end
+  return nil
+end
+
+-- The value a scalar one-to-many (a one-to-one seen from its parent) had
+-- before the program changed it: obj -> {key -> old value, false for none,
+-- or UNKNOWN when it was not loaded (the flush reads it then, as
+-- SQLAlchemy's deferred history does)}.  The flush makes the old value an
+-- orphan (deleted, or its foreign key set to NULL).
+local scalar_old = setmetatable({}, {__mode = "k"})
+local UNKNOWN = setmetatable({}, {__name = "argent.unknown"})
+loading.UNKNOWN = UNKNOWN
+
+local function remember_old(obj, key, old)
+  local t = scalar_old[obj]
+  if not t then
+    t = {}
+    scalar_old[obj] = t
+  end
+  if t[key] == nil then t[key] = old end
+end
+
+--- The value obj's scalar one-to-many key had before it was changed (nil: not changed).
+function loading.old_value(obj, key)
+  local t = scalar_old[obj]
+  return t and t[key]
+end
+
 --- The set of a collection's members as the database has them (ci = cinfo[c]).
 function loading.orig_set(ci)
   local orig = ci.orig
@@ -120,6 +183,13 @@ function loading.orig_set(ci)
 end
 
 local values_of_obj = corm.values
+
+-- v, or false for nil: the stored value of a loaded, empty many-to-one
+-- (`v == nil and false or v` would be nil).
+local function or_false(v)
+  if v == nil then return false end
+  return v
+end
 
 -- The stored (raw) value of obj's relationship attribute key: nil when not loaded.
 local function raw(obj, key)
@@ -196,15 +266,19 @@ local function apply_pending(obj, key, c)
 end
 
 --- Forgets obj's pending collection changes (all, or those of the list keys).
+--- (and the old values of its one-to-ones)
 function loading.forget_pending(obj, keys)
-  if not pending[obj] then return end
   if keys == nil then
-    pending[obj] = nil
+    pending[obj], scalar_old[obj] = nil, nil
     return
   end
-  local per = pending[obj]
-  for _, k in ipairs(keys) do per[k] = nil end
-  if next(per) == nil then pending[obj] = nil end
+  for _, t in ipairs {pending, scalar_old} do
+    local per = t[obj]
+    if per then
+      for _, k in ipairs(keys) do per[k] = nil end
+      if next(per) == nil then t[obj] = nil end
+    end
+  end
 end
 
 -- The value of obj's many-to-one rel as far as memory knows it, without
@@ -235,6 +309,10 @@ local function back_sync(owner, rel, obj, adding)
   if not back then return end
   back:resolve()
   if back.uselist then
+    -- (obj is a parent along back, owner its child)
+    if back.direction == "onetomany" then
+      if adding then set_parent(back, owner, obj) else left_parent(back, owner, obj) end
+    end
     local c = raw(obj, back.key)
     if c == nil then
       local st = state_of(obj)
@@ -255,9 +333,14 @@ local function back_sync(owner, rel, obj, adding)
     end
   else
     local old = peek(obj, back)
+    if back.direction == "onetomany" and old == nil and state_of(obj) == "persistent" then old = UNKNOWN end
     if adding then
+      if back.direction == "onetomany" then -- obj's one-to-one child was old, is owner now
+        remember_old(obj, back.key, or_false(old))
+        set_parent(back, owner, obj)
+      end
       if is_instance(old) and not rawequal(old, owner) then
-        -- obj moves from old to owner: leave old's collection
+        -- obj leaves old (its parent, or its one-to-one child) for owner
         local oc = raw(old, rel.key)
         if is_collection(oc) then
           local i = index_of(oc, obj)
@@ -268,10 +351,15 @@ local function back_sync(owner, rel, obj, adding)
           pending_change(old, rel.key, obj, false)
         end
         if oc ~= false then mark_changed(old, rel.key) end
+        if back.direction == "manytoone" then left_parent(rel, obj, old) else left_parent(back, old, obj) end
       end
       set_raw(obj, back.key, owner)
-    elseif old == nil or rawequal(old, owner) then
+    elseif old == nil or old == UNKNOWN or rawequal(old, owner) then
       -- (not known: SQLAlchemy empties it too)
+      if back.direction == "onetomany" then
+        remember_old(obj, back.key, or_false(old))
+        left_parent(back, owner, obj)
+      end
       set_raw(obj, back.key, false)
     end
   end
@@ -288,6 +376,7 @@ function Collection.append(c, obj)
   if index_of(c, obj) then return end
   append_member(c, obj)
   mark_changed(ci.owner, ci.rel.key)
+  set_parent(ci.rel, obj, ci.owner)
   back_sync(ci.owner, ci.rel, obj, true)
   cascade_add(ci.owner, ci.rel, obj)
 end
@@ -306,6 +395,7 @@ function Collection.remove(c, obj)
   remove_member(c, i)
   mark_changed(ci.owner, ci.rel.key)
   back_sync(ci.owner, ci.rel, obj, false)
+  left_parent(ci.rel, obj, ci.owner)
 end
 
 Collection.__index = {append = Collection.append, remove = Collection.remove}
@@ -340,24 +430,35 @@ local function set_hook(obj, key, value)
     if old == nil and state_of(obj) == "persistent" then old = obj[key] end
     local orig = old and cinfo[old] and loading.orig_set(cinfo[old]) or {}
     local was = {}
-    if old then
-      for _, o in ipairs(old) do
-        was[o] = true
-        if not seen[o] then back_sync(obj, rel, o, false) end
-      end
-    end
+    for _, o in ipairs(old or {}) do was[o] = true end
     local c = new_collection(obj, rel, items, orig)
     set_raw(obj, key, c)
     mark_changed(obj, key)
     for _, o in ipairs(items) do
+      set_parent(rel, o, obj)
       if not was[o] then back_sync(obj, rel, o, true) end
       cascade_add(obj, rel, o)
+    end
+    for _, o in ipairs(old or {}) do
+      if not seen[o] then
+        back_sync(obj, rel, o, false)
+        left_parent(rel, o, obj)
+      end
     end
   else
     if value ~= nil then check_target(rel, value, mapper.name .. "." .. key) end
     local old = peek(obj, rel)
-    if is_instance(old) and not rawequal(old, value) then back_sync(obj, rel, old, false) end
-    set_raw(obj, key, value == nil and false or value)
+    if rel.direction == "onetomany" then
+      -- a one-to-one from its parent: the old child is an orphan at the flush
+      if old == nil and state_of(obj) == "persistent" then old = UNKNOWN end
+      if not rawequal(old, value) then remember_old(obj, key, or_false(old)) end
+      if value ~= nil then set_parent(rel, value, obj) end
+    end
+    if is_instance(old) and not rawequal(old, value) then
+      back_sync(obj, rel, old, false)
+      if rel.direction == "onetomany" then left_parent(rel, old, obj) end
+    end
+    set_raw(obj, key, or_false(value))
     mark_changed(obj, key)
     if value ~= nil and not rawequal(old, value) then
       back_sync(obj, rel, value, true)
@@ -474,6 +575,13 @@ local function fetch_targets(s, rel, vals)
   return (corm.load(res, loading.model_spec(s, rel:target_model()), {}))
 end
 
+--- The targets the database has for obj along rel, read now (no autoflush).
+function loading.committed_targets(s, obj, rel)
+  local vals = values_of(obj, rel.local_keys)
+  if not vals then return {} end
+  return fetch_targets(s, rel, vals)
+end
+
 -- Loads obj's relationship rel with one SELECT (the "select" strategy).
 local function lazy_select(s, obj, rel)
   local T = rel:target_model()
@@ -494,7 +602,7 @@ local function lazy_select(s, obj, rel)
     if s._autoflush then s:flush() end
     local list = fetch_targets(s, rel, vals)
     local v = list[1]
-    set_raw(obj, rel.key, v == nil and false or v)
+    set_raw(obj, rel.key, or_false(v))
     return v
   end
   local vals = values_of(obj, rel.local_keys)
@@ -502,7 +610,7 @@ local function lazy_select(s, obj, rel)
   local list = vals and fetch_targets(s, rel, vals) or {}
   if not rel.uselist then
     local v = list[1]
-    set_raw(obj, rel.key, v == nil and false or v)
+    set_raw(obj, rel.key, or_false(v))
     if v ~= nil then set_back_refs(obj, rel, {v}) end
     return v
   end
@@ -551,7 +659,7 @@ local function load_hook(obj, key)
   end
   local rel = attr.relationship:resolve()
   local st = state_of(obj)
-  if st == "transient" or st == "pending" or st == "deleted" then
+  if st == "transient" or st == "pending" then
     if rel.uselist then
       local c = new_collection(obj, rel, {})
       set_raw(obj, key, c)
@@ -570,6 +678,16 @@ local function load_hook(obj, key)
     if rel.uselist then return store_collection(obj, rel, {}) end
     set_raw(obj, key, false)
     return nil
+  end
+  local _, _, _, _, unloaded = internals(obj)
+  if unloaded then
+    -- the keys it joins on are expired: read them first (an error if the row is gone)
+    for _, k in ipairs(rel.local_keys) do
+      if unloaded[k] then
+        load_columns(s, obj)
+        break
+      end
+    end
   end
   return lazy_select(s, obj, rel)
 end

@@ -80,6 +80,11 @@ local function check_columns(what, v)
   end
 end
 
+-- Relationships are numbered as they are made, so that a model keeps
+-- them in the order they were written (the order in which cascades walk
+-- them, as SQLAlchemy walks a mapper's properties).
+local relationship_count = 0
+
 --- relationship(target, opts): target is a model's name (resolved lazily) or a model class.
 function orm.relationship(target, opts)
   if not (type(target) == "string" and target ~= "") and not (type(target) == "table" and rawget(target, "__mapper__")) then
@@ -117,7 +122,9 @@ function orm.relationship(target, opts)
   if opts.order_by ~= nil then check_columns("order_by", opts.order_by) end
   if opts.foreign_keys ~= nil then check_columns("foreign_keys", opts.foreign_keys) end
   if opts.remote_side ~= nil then check_columns("remote_side", opts.remote_side) end
-  return setmetatable({target = target, back_populates = opts.back_populates, lazy = lazy, uselist = opts.uselist,
+  relationship_count = relationship_count + 1
+  return setmetatable({order = relationship_count, target = target, back_populates = opts.back_populates, lazy = lazy,
+                       uselist = opts.uselist,
                        order_by = opts.order_by, cascade = cascade, secondary = opts.secondary,
                        foreign_keys = opts.foreign_keys, remote_side = opts.remote_side}, Relationship)
 end
@@ -479,7 +486,9 @@ function Base:model(name, spec)
     mapper.relationship_keys[#mapper.relationship_keys + 1] = k
     cls[k] = r
   end
-  table.sort(mapper.relationship_keys)
+  table.sort(mapper.relationship_keys, function(a, b)
+    return mapper.relationships[a].order < mapper.relationships[b].order
+  end)
   cls.__table__ = t
   cls.__mapper__ = mapper
   model_of[t] = cls

@@ -240,14 +240,13 @@ function Session:add_all(list)
   for _, obj in ipairs(list) do add_one(self, obj) end
 end
 
---- s:delete(obj): a persistent object is deleted at the next flush; a pending one is just expunged.
+--- s:delete(obj): a persistent object is deleted at the next flush (a pending one is an error, as in
+--- SQLAlchemy: s:expunge(obj) takes it out).
 function Session:delete(obj)
   check_open(self, "delete")
   check_instance(self, obj, "delete")
   local st = state_of(obj)
-  if st == "pending" then
-    self:expunge(obj)
-  elseif st == "persistent" then
+  if st == "persistent" then
     local _, _, _, owner = internals(obj)
     if owner ~= self then
       raise("InvalidRequestError", ("Session:delete: %s is not in this session"):format(tostring(obj)))
@@ -256,6 +255,9 @@ function Session:delete(obj)
       self._deleting_set[obj] = true
       self._deleting[#self._deleting + 1] = obj
     end
+  elseif st == "pending" then
+    raise("InvalidRequestError", ("Session:delete: %s is pending (not inserted yet), not persistent; take it out "
+      .. "of the session with s:expunge(obj)"):format(tostring(obj)))
   elseif st == "transient" or st == "detached" then
     raise("InvalidRequestError", ("Session:delete: %s is %s, not persistent in this session; add it first")
       :format(tostring(obj), st))
@@ -867,6 +869,13 @@ local function relationship_plan(self, examine)
             for ch in pairs(loading.orig_set(ci)) do
               if not now[ch] then orphans[#orphans + 1] = {ch, rel, obj} end
             end
+          elseif not rel.uselist and not all then
+            -- a one-to-one replaced: its old child (read now if it was not loaded)
+            local old = loading.old_value(obj, key)
+            local olds = old == loading.UNKNOWN and loading.committed_targets(self, obj, rel) or {old}
+            for _, o in ipairs(olds) do
+              if is_instance(o) and not rawequal(o, v) then orphans[#orphans + 1] = {o, rel, obj} end
+            end
           end
         elseif rel.direction == "manytomany" and is_collection(v) then
           links[#links + 1] = {obj, rel, v}
@@ -877,27 +886,98 @@ local function relationship_plan(self, examine)
   return syncs, orphans, links
 end
 
--- Orders objs (one table) so that an object comes after the pending objects
--- of the same list it refers to (self-referential relationships).
+-- Orders objs (one table's new objects, in the order they were added) so
+-- that an object comes after the new objects of the list it refers to
+-- (a table that refers to itself), as SQLAlchemy's unit of work does:
+-- level by level, each level in the order the objects were added.
 local function order_within(objs, syncs)
   local inlist = {}
   for _, o in ipairs(objs) do inlist[o] = true end
-  local out, state = {}, {}
-  local function visit(o)
-    if state[o] == 2 then return end
-    if state[o] == 1 then
-      raise("InvalidRequestError", ("flush: a cycle of new %s objects refer to each other; flush one of them "
-        .. "first"):format(mapper_of(o).name))
-    end
-    state[o] = 1
+  local parents, any = {}, false
+  for _, o in ipairs(objs) do
     for _, s in ipairs(syncs[o] or {}) do
       local p = s[2]
-      if p and inlist[p] and p ~= o then visit(p) end
+      if p and inlist[p] and p ~= o then
+        parents[o] = parents[o] or {}
+        parents[o][p] = true
+        any = true
+      end
     end
-    state[o] = 2
-    out[#out + 1] = o
   end
-  for _, o in ipairs(objs) do visit(o) end
+  if not any then return objs end
+  local out, done, todo = {}, {}, objs
+  while #todo > 0 do
+    local level, rest = {}, {}
+    for _, o in ipairs(todo) do
+      local ready = true
+      for p in pairs(parents[o] or {}) do
+        if not done[p] then ready = false end
+      end
+      if ready then level[#level + 1] = o else rest[#rest + 1] = o end
+    end
+    if #level == 0 then
+      raise("InvalidRequestError", ("flush: a cycle of new %s objects refer to each other; flush one of them "
+        .. "first"):format(mapper_of(todo[1]).name))
+    end
+    for _, o in ipairs(level) do
+      done[o] = true
+      out[#out + 1] = o
+    end
+    todo = rest
+  end
+  return out
+end
+
+-- Orders objs (one table's objects to delete) so that an object referring
+-- to another of the list (a table that refers to itself) is deleted first.
+local function order_deletes(mapper, objs)
+  if #objs < 2 then return objs end
+  local self_refs = {}
+  for _, key in ipairs(mapper.relationship_keys) do
+    local rel = mapper.relationships[key]:resolve()
+    if rel.direction == "manytoone" and rel:target_model() == mapper.class and #rel.local_keys == 1 then
+      self_refs[#self_refs + 1] = rel
+    end
+  end
+  if #self_refs == 0 then return objs end
+  local by_key = {}
+  for _, o in ipairs(objs) do
+    local v = internals(o)
+    for _, rel in ipairs(self_refs) do
+      by_key[rel] = by_key[rel] or {}
+      local k = v[rel.remote_keys[1]]
+      if k ~= nil then by_key[rel][k] = o end
+    end
+  end
+  local children = {}
+  for _, o in ipairs(objs) do
+    local v = internals(o)
+    for _, rel in ipairs(self_refs) do
+      local fk = v[rel.local_keys[1]]
+      local p = fk ~= nil and by_key[rel][fk]
+      if p and p ~= o then
+        children[p] = children[p] or {}
+        children[p][o] = true
+      end
+    end
+  end
+  local out, done, todo = {}, {}, objs
+  while #todo > 0 do
+    local level, rest = {}, {}
+    for _, o in ipairs(todo) do
+      local ready = true
+      for c in pairs(children[o] or {}) do
+        if not done[c] then ready = false end
+      end
+      if ready then level[#level + 1] = o else rest[#rest + 1] = o end
+    end
+    if #level == 0 then level, rest = rest, {} end -- (a cycle: the database will say)
+    for _, o in ipairs(level) do
+      done[o] = true
+      out[#out + 1] = o
+    end
+    todo = rest
+  end
   return out
 end
 
@@ -1018,7 +1098,10 @@ local function do_flush(self)
   for _, orphan in ipairs(orphans) do
     local ch, rel, parent = orphan[1], orphan[2], orphan[3]
     local st = state_of(ch)
-    if rel.cascade["delete-orphan"] then
+    local moved = loading.new_parent(rel, ch)
+    if moved and not rawequal(moved, parent) then
+      -- it went to another parent: no orphan (its key comes from there)
+    elseif rel.cascade["delete-orphan"] then
       if st == "persistent" and not self._deleting_set[ch] then
         self._deleting_set[ch] = true
         self._deleting[#self._deleting + 1] = ch
@@ -1026,11 +1109,11 @@ local function do_flush(self)
         self:expunge(ch)
       end
     elseif st == "persistent" or st == "pending" then
-      -- still pointing at its old parent: it no longer has one
-      local cv, pv = internals(ch), internals(parent)
+      -- still pointing at its old parent: it no longer has one (read
+      -- through the objects: expired keys are loaded)
       local same = true
       for i, k in ipairs(rel.remote_keys) do
-        if cv[k] ~= pv[rel.local_keys[i]] then same = false end
+        if ch[k] ~= parent[rel.local_keys[i]] then same = false end
       end
       if same and not syncs[ch] then sync(ch, rel.remote_keys, nil) end
     end
@@ -1100,7 +1183,7 @@ local function do_flush(self)
   local groups = #deleting > 0 and group_by_table(deleting) or {}
   for gi = #groups, 1, -1 do
     local g = groups[gi]
-    for _, obj in ipairs(g.objs) do
+    for _, obj in ipairs(order_deletes(g.mapper, g.objs)) do
       local values = internals(obj)
       conn:execute(sql.delete(g.mapper.table):where(pk_terms(g.mapper, values)))
       local bucket = identity_bucket(self, g.mapper.class)
@@ -1130,12 +1213,22 @@ local function do_flush(self)
   if next(self._dirty_hold) ~= nil then self._dirty_hold = {} end
 end
 
--- Rolls back the transaction after a failed flush; the session then needs rollback().
+local revert
+
+-- Rolls back the transaction after a failed flush, and the session's
+-- objects with it (new ones transient, deleted ones persistent, every one
+-- expired), as SQLAlchemy does at once; the session then needs rollback().
 local function fail(self)
   if self._tx then
     local tx = self._tx
     self._tx = nil
     pcall(tx.rollback, tx)
+  end
+  revert(self, 0, 0, nil, false)
+  self._inserted, self._deleted, self._updated = {}, {}, {}
+  for o in pairs(changed) do
+    local _, _, _, owner = internals(o)
+    if owner == self then changed[o] = nil end
   end
 end
 
@@ -1219,7 +1312,7 @@ end
 
 -- Undoes the session's bookkeeping of the objects inserted / deleted since
 -- the marks, and of pending objects (made transient).
-local function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
+function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
   for _, obj in ipairs(self._pending) do
     if not (pending_keep and pending_keep[obj]) then
       set_state(obj, "transient")
@@ -1240,14 +1333,8 @@ local function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
     local bucket = identity_bucket(self, mapper.class)
     local key = key_of(mapper, values)
     if key ~= nil and bucket[key] == obj then bucket[key] = nil end
-    -- keys the database generated are gone with the row
-    local fi = flush_info(mapper)
-    for _, sp in ipairs(fi.special) do
-      if sp.kind == "pk" and mapper.attrs[sp.key] then
-        local ci = core.sql.info(mapper.attrs[sp.key].column)
-        if ci.autoincrement then values[sp.key] = nil end
-      end
-    end
+    -- (its attributes keep their values, the generated key too, as in
+    -- SQLAlchemy: added again, it is inserted with that key)
     set_state(obj, "transient")
     set_session(obj, nil)
     self._inserted[i] = nil
@@ -1358,6 +1445,8 @@ function Session:begin_nested(fn)
   return table.unpack(r, 1, r.n)
 end
 
+local deleted_by_statement
+
 -- update(Model) with neither values nor WHERE, and a list of rows: the
 -- bulk UPDATE by primary key of SQLAlchemy 2.0 -- each row holds the key
 -- and the attributes to set (the first row says which).
@@ -1389,6 +1478,37 @@ local function bulk_update_by_key(stmt, rows)
   return sql.update(model):where(table.unpack(terms)):values(set)
 end
 
+-- After a DELETE statement on mapper's table: the session's objects whose
+-- rows are gone are deleted, as if flushed (SQLAlchemy's bulk delete takes
+-- the objects it matched out of the session the same way).
+function deleted_by_statement(self, mapper, bucket)
+  local pk = mapper.primary_key
+  if #pk ~= 1 then return end
+  local keys, objs = {}, {}
+  for key, obj in pairs(bucket) do
+    if state_of(obj) == "persistent" and not self._deleting_set[obj] then
+      keys[#keys + 1] = key
+      objs[key] = obj
+    end
+  end
+  local col = mapper.attrs[pk[1]].column
+  local conn = connection(self)
+  for i = 1, #keys, 500 do
+    local batch = table.move(keys, i, math.min(i + 499, #keys), 1, {})
+    local there = {}
+    for _, k in ipairs(conn:execute(sql.select(col):where(col:in_(batch))):scalars()) do there[k] = true end
+    for _, k in ipairs(batch) do
+      if not there[k] then
+        local obj = objs[k]
+        bucket[k] = nil
+        self._dirty_hold[obj] = nil
+        set_state(obj, "deleted")
+        self._deleted[#self._deleted + 1] = obj
+      end
+    end
+  end
+end
+
 --- s:execute(stmt, params): a Core statement through the session's
 --- connection and transaction; with a list of parameter tables, an
 --- executemany (and update(Model) without values or WHERE then updates by
@@ -1410,7 +1530,9 @@ function Session:execute(stmt, params)
     local inf = core.sql.info(stmt)
     local t = inf and inf.table
     for model, bucket in pairs(self._identity) do
-      if rawget(model, "__mapper__").table == t then
+      local mapper = rawget(model, "__mapper__")
+      if mapper.table == t then
+        if tag == "DELETE" then deleted_by_statement(self, mapper, bucket) end
         for _, obj in pairs(bucket) do
           if state_of(obj) == "persistent" then corm.expire(obj) end
         end
@@ -1517,9 +1639,16 @@ local function merge_one(self, obj, seen)
   end
   seen[obj] = target
   local tv = internals(target)
+  -- the attributes obj has: a new object's that were given, a loaded one's
+  -- that are loaded (SQLAlchemy's merge copies what is in its __dict__)
+  local _, _, _, _, unloaded = internals(obj)
+  local given_only = state_of(obj) == "transient" or state_of(obj) == "pending"
   for _, k in ipairs(mapper.columns) do
     local v = values[k]
-    if tv[k] ~= v and not (v == nil and mapper.pk_set[k]) then target[k] = v end
+    if not (given_only and v == nil) and not (unloaded and unloaded[k]) and tv[k] ~= v
+        and not (v == nil and mapper.pk_set[k]) then
+      target[k] = v
+    end
   end
   -- cascade merge along the relationships loaded on obj
   for _, k in ipairs(mapper.relationship_keys) do
