@@ -38,6 +38,7 @@ local function mark_changed(obj, key)
   end
   c[key] = true
 end
+loading.mark_changed = mark_changed
 
 local function describe(v)
   if is_instance(v) then return tostring(v) end
@@ -650,7 +651,12 @@ local function load_hook(obj, key)
   local attr = key and mapper.attrs[key]
   if not attr or attr.column then
     local st = state_of(obj)
-    if st == "transient" or st == "pending" then return nil end
+    if st == "transient" or st == "pending" then
+      -- (expired, then made transient by a rollback: the values are gone)
+      if s == nil then detached_error(obj, key and ("attribute '" .. key .. "'") or "its expired attributes") end
+      raise("InvalidRequestError", ("%s is %s and its attributes were expired: there is no row to read them "
+        .. "from"):format(tostring(obj), st))
+    end
     if s == nil or s:_is_closed() then
       detached_error(obj, key and ("attribute '" .. key .. "'") or "its expired attributes")
     end
@@ -663,7 +669,6 @@ local function load_hook(obj, key)
     if rel.uselist then
       local c = new_collection(obj, rel, {})
       set_raw(obj, key, c)
-      if pending[obj] then apply_pending(obj, key, c) end
       return c
     end
     return nil

@@ -174,6 +174,13 @@ local function related(obj, what)
   return out
 end
 
+-- Objects whose deletion was committed (detached for good: adding one again is an error).
+local was_deleted = setmetatable({}, {__mode = "k"})
+
+-- Objects made transient by a rollback while expired: their values are
+-- gone with the transaction (a flush of one is an error until they are set).
+local stale = setmetatable({}, {__mode = "k"})
+
 local function add_one(self, obj, seen)
   if seen then
     if seen[obj] then return end
@@ -187,7 +194,20 @@ local function add_one(self, obj, seen)
     end
     set_state(obj, "pending")
     set_session(obj, self)
+  elseif st == "persistent" and self._deleting_set[obj] then
+    -- added again before the flush: no longer to be deleted (SQLAlchemy)
+    self._deleting_set[obj] = nil
+    for i, o in ipairs(self._deleting) do
+      if o == obj then
+        table.remove(self._deleting, i)
+        break
+      end
+    end
   elseif st == "detached" then
+    if was_deleted[obj] then
+      raise("InvalidRequestError", ("Session:add: %s was deleted (its row is gone); make a new object instead")
+        :format(tostring(obj)))
+    end
     local values, _, mapper = internals(obj)
     local key = key_of(mapper, values)
     if key == nil then
@@ -258,9 +278,13 @@ function Session:delete(obj)
   elseif st == "pending" then
     raise("InvalidRequestError", ("Session:delete: %s is pending (not inserted yet), not persistent; take it out "
       .. "of the session with s:expunge(obj)"):format(tostring(obj)))
-  elseif st == "transient" or st == "detached" then
-    raise("InvalidRequestError", ("Session:delete: %s is %s, not persistent in this session; add it first")
-      :format(tostring(obj), st))
+  elseif st == "detached" then
+    -- (as SQLAlchemy: it joins the session, to be deleted)
+    add_one(self, obj)
+    self:delete(obj)
+  elseif st == "transient" then
+    raise("InvalidRequestError", ("Session:delete: %s is transient (never inserted), not persistent; there is no "
+      .. "row to delete"):format(tostring(obj)))
   end
 end
 
@@ -269,6 +293,10 @@ function Session:expunge(obj)
   check_open(self, "expunge")
   check_instance(self, obj, "expunge")
   local st = state_of(obj)
+  local _, _, _, owner = internals(obj)
+  if owner ~= self then
+    raise("InvalidRequestError", ("Session:expunge: %s is not in this session"):format(tostring(obj)))
+  end
   if st == "pending" then
     self._pending_set[obj] = nil
     for i, o in ipairs(self._pending) do
@@ -824,13 +852,20 @@ local function update_objects(self, conn, mapper, objs)
 end
 
 -- Sets child's attributes ckeys to parent's pkeys values (parent nil: to nil).
+-- A parent that is not in the child's session and has no key (a new object
+-- never added) gives NULL, as in SQLAlchemy (which warns that the object
+-- is not in the session and is not saved).
 local function sync(child, ckeys, parent, pkeys)
   local pv = parent and internals(parent)
   for i, k in ipairs(ckeys) do
     local v = pv and pv[pkeys[i]]
     if parent and v == nil then
-      raise("InvalidRequestError", ("flush: %s refers to %s, which has no primary key yet (is it added to the "
-        .. "session?)"):format(tostring(child), tostring(parent)))
+      local _, _, _, child_session = internals(child)
+      local _, _, _, parent_session = internals(parent)
+      if parent_session == child_session and state_of(parent) ~= "transient" then
+        raise("InvalidRequestError", ("flush: %s refers to %s, which has no primary key yet")
+          :format(tostring(child), tostring(parent)))
+      end
     end
     local cv = internals(child)
     if cv[k] ~= v then child[k] = v end
@@ -1122,6 +1157,22 @@ local function do_flush(self)
   -- before anything is written, their association rows deleted first
   if #self._deleting > 0 then delete_cascades(self, conn) end
 
+  if next(stale) ~= nil then
+    for _, o in ipairs(self._pending) do
+      local _, _, mapper, _, unloaded = internals(o)
+      local fi = stale[o] and unloaded and flush_info(mapper)
+      local gone = false
+      for k in pairs(fi and unloaded or {}) do
+        local computed = false
+        for _, sp in ipairs(fi.special) do if sp.key == k then computed = true end end
+        if not computed then gone = true end
+      end
+      if gone then
+        raise("InvalidRequestError", ("flush: %s was inserted in a transaction that was rolled back while its "
+          .. "attributes were expired: their values are gone; set them again"):format(mapper_of(o).name))
+      end
+    end
+  end
   -- inserts, parents first; each object's foreign keys set just before
   -- (the list stays the session's until all are in: after a failure,
   -- rollback makes every one of them transient again)
@@ -1226,20 +1277,30 @@ local function fail(self)
   end
   revert(self, 0, 0, nil, false)
   self._inserted, self._deleted, self._updated = {}, {}, {}
+end
+
+-- Does an object of the session have relationship changes?  (`changed`
+-- also holds new objects of no session: usually empty, else the first
+-- object of the session ends the scan.)
+local function has_changes(self)
+  if next(changed) == nil then return false end
   for o in pairs(changed) do
     local _, _, _, owner = internals(o)
-    if owner == self then changed[o] = nil end
+    if owner == self then return true end
   end
+  return false
 end
 
 --- s:flush(): INSERTs of pending objects (parents first), UPDATEs of the
 --- changed columns of persistent objects, DELETEs (children first).
 function Session:flush()
-  check_usable(self, "flush")
-  -- nothing to do (the common case of an autoflush): no work at all
-  if #self._pending == 0 and #self._deleting == 0 and next(self._dirty_hold) == nil and next(changed) == nil then
+  check_open(self, "flush")
+  -- nothing to do (the common case of an autoflush): no work at all -- not
+  -- even an error while the session waits for rollback(), as SQLAlchemy
+  if #self._pending == 0 and #self._deleting == 0 and next(self._dirty_hold) == nil and not has_changes(self) then
     return
   end
+  check_usable(self, "flush")
   if self._st.flushing then return end
   -- checked before anything is written (the session stays usable)
   for o in pairs(self._dirty_hold) do
@@ -1305,6 +1366,7 @@ function Session:commit()
   for _, obj in ipairs(self._deleted) do
     set_state(obj, "detached")
     set_session(obj, nil)
+    was_deleted[obj] = true
   end
   self._deleted, self._inserted, self._updated = {}, {}, {}
   if self._expire_on_commit then expire_all(self) end
@@ -1313,11 +1375,20 @@ end
 -- Undoes the session's bookkeeping of the objects inserted / deleted since
 -- the marks, and of pending objects (made transient).
 function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
+  -- the relationship changes of the session's objects are undone (the
+  -- persistent ones are expired); the objects made transient keep theirs,
+  -- to cascade when they are added again
+  for o in pairs(changed) do
+    local _, _, _, owner = internals(o)
+    if owner == self and not (pending_keep and pending_keep[o]) then changed[o] = nil end
+  end
+  local made_transient = {}
   for _, obj in ipairs(self._pending) do
     if not (pending_keep and pending_keep[obj]) then
       set_state(obj, "transient")
       set_session(obj, nil)
       self._pending_set[obj] = nil
+      made_transient[#made_transient + 1] = obj
     end
   end
   if pending_keep then
@@ -1329,15 +1400,27 @@ function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
   end
   for i = #self._inserted, ins_mark + 1, -1 do
     local obj = self._inserted[i]
-    local values, _, mapper = internals(obj)
+    local values, _, mapper, _, unloaded = internals(obj)
     local bucket = identity_bucket(self, mapper.class)
     local key = key_of(mapper, values)
     if key ~= nil and bucket[key] == obj then bucket[key] = nil end
     -- (its attributes keep their values, the generated key too, as in
-    -- SQLAlchemy: added again, it is inserted with that key)
+    -- SQLAlchemy: added again, it is inserted with that key; expired
+    -- ones are gone)
     set_state(obj, "transient")
     set_session(obj, nil)
+    if unloaded and next(unloaded) then
+      -- (not the values the database computed at the insert: those the
+      -- next insert computes again)
+      local fi = flush_info(mapper)
+      for k in pairs(unloaded) do
+        local computed = false
+        for _, sp in ipairs(fi.special) do if sp.key == k then computed = true end end
+        if not computed then stale[obj] = true end
+      end
+    end
     self._inserted[i] = nil
+    made_transient[#made_transient + 1] = obj
   end
   for i = #self._deleted, del_mark + 1, -1 do
     local obj = self._deleted[i]
@@ -1348,6 +1431,13 @@ function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
   end
   self._deleting, self._deleting_set = {}, {}
   self._dirty_hold = {}
+  for _, obj in ipairs(made_transient) do
+    loading.forget_pending(obj) -- (a new object's collections start empty)
+    local values, _, mapper = internals(obj)
+    for _, key in ipairs(mapper.relationship_keys) do
+      if values[key] ~= nil then loading.mark_changed(obj, key) end
+    end
+  end
   if not keep_loaded then expire_all(self) end
 end
 
@@ -1368,10 +1458,6 @@ function Session:_rollback(keep_loaded)
   self._st:event("rolled_back")
   revert(self, 0, 0, nil, keep_loaded)
   self._inserted, self._deleted, self._updated = {}, {}, {}
-  for o in pairs(changed) do
-    local _, _, _, owner = internals(o)
-    if owner == self then changed[o] = nil end
-  end
   release(self)
   if not ok then error(err, 0) end
 end
@@ -1383,6 +1469,9 @@ function Session:close()
     raise("ArgumentError", "Session:close: argument 'self' must be a session (call it as s:close()), got " .. type(self))
   end
   if self._st.state == "closed" then return end
+  -- (the objects inserted in the open transaction are detached with the
+  -- others, as SQLAlchemy's close leaves them: only pending ones become transient)
+  self._inserted = {}
   local ok, err = pcall(self._rollback, self, true)
   for _, bucket in pairs(self._identity) do corm.detach(bucket) end
   self._identity, self._specs = {}, {}
@@ -1675,6 +1764,7 @@ function Session:merge(obj)
   if not is_instance(obj) then
     raise("ArgumentError", "Session:merge: expected an instance of a model (User{...}), got " .. describe(obj))
   end
+  if self._autoflush then self:flush() end
   return merge_one(self, obj, {})
 end
 

@@ -29,7 +29,8 @@
 --                                  fail, the block raises at its end.  An
 --                                  error in a step ends the block.
 -- where = {attr = value}: equalities.  Each step observes one value: what
--- it returns above, true, or {error = kind}.  An object is observed as "@x"
+-- it returns above, true, or {error = kind}; a step naming a variable that
+-- holds no object (a get that found none) observes "unbound" and does nothing.  An object is observed as "@x"
 -- (the first variable it was bound to), else "Model#key", or "Model#?".
 -- A to-many relationship reads as the list of its members, sorted unless
 -- the relationship has an order_by.  Columns marked volatile (the clock's
@@ -367,11 +368,41 @@ local function kind_of(err)
   return "Lua:" .. tostring(err)
 end
 
+-- Steps whose second item names a variable (add: every item after the first).
+local USES_VAR = {add = true, delete = true, expunge = true, set = true, append = true, remove = true,
+                  remove_any = true, expire = true, refresh = true, read = true, len = true, state = true}
+
+-- Does the step name a variable that holds no object (a get that found none)?
+function Runner:unbound(st)
+  local function ref(v)
+    if type(v) == "string" and v:sub(1, 1) == "@" then return self.vars[v:sub(2)] == nil end
+    if type(v) == "table" and v ~= null then
+      for _, x in ipairs(v) do if ref(x) then return true end end
+    end
+    return false
+  end
+  if USES_VAR[st[1]] then
+    for i = 2, st[1] == "add" and #st or 2 do
+      if self.vars[st[i]] == nil then return true end
+    end
+    if st[1] == "set" or st[1] == "append" or st[1] == "remove" then return ref(st[4]) end
+  elseif st[1] == "merge" then
+    return self.vars[st[3]] == nil
+  elseif st[1] == "new" then
+    for _, v in pairs(st[4] or {}) do if ref(v) then return true end end
+  end
+  return false
+end
+
 -- Runs one step; its observation is appended.  With propagate, an error is
 -- raised again after it is recorded (inside a transaction block).
 function Runner:run_step(st, propagate)
   local fn = steps[st[1]]
   if not fn then error("runner.lua: unknown step " .. tostring(st[1])) end
+  if self:unbound(st) then
+    self.obs[#self.obs + 1] = "unbound"
+    return
+  end
   local ok, res = pcall(fn, self, st, self.s)
   if not ok then
     if res == BOOM then error(BOOM, 0) end
