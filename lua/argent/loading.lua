@@ -468,6 +468,25 @@ local function set_hook(obj, key, value)
   end
 end
 
+-- Collections made empty by reading them on a new object: obj -> {key ->
+-- true}.  Once obj is inserted, those the program did not change are
+-- dropped (they load from the database on the next read), as SQLAlchemy
+-- does not keep an attribute that was only read on a new object.
+local initialized = setmetatable({}, {__mode = "k"})
+
+--- After obj's insert: forgets its collections that were only read.
+function loading.drop_initialized(obj)
+  local t = initialized[obj]
+  if not t then return end
+  initialized[obj] = nil
+  local c = changed[obj]
+  for key in pairs(t) do
+    if not (c and c[key]) then set_raw(obj, key, nil) end
+  end
+end
+
+function loading.has_initialized() return next(initialized) ~= nil end
+
 -- ---------------------------------------------------------------- loading
 
 -- The loader spec (instance.c's load) of model for statement columns laid
@@ -645,6 +664,20 @@ local function detached_error(obj, what)
     .. "session closes, e.g. with argent.selectinload, or add the object to a session)"):format(tostring(obj), what))
 end
 
+-- The set of mapper's columns whose values the database may compute at an
+-- insert (a default, a server default, a generated key): cached.
+local function computed_columns(mapper)
+  local set = mapper._computed
+  if set then return set end
+  set = {}
+  for _, k in ipairs(mapper.columns) do
+    local ci = core.sql.info(mapper.attrs[k].column)
+    if ci.default ~= nil or ci.server_default ~= nil or ci.primary_key then set[k] = true end
+  end
+  mapper._computed = set
+  return set
+end
+
 -- obj.key read while not loaded (key false: every unloaded column).
 local function load_hook(obj, key)
   local values, _, mapper, s = internals(obj)
@@ -669,6 +702,12 @@ local function load_hook(obj, key)
     if rel.uselist then
       local c = new_collection(obj, rel, {})
       set_raw(obj, key, c)
+      local t = initialized[obj]
+      if not t then
+        t = {}
+        initialized[obj] = t
+      end
+      t[key] = true
       return c
     end
     return nil
@@ -686,9 +725,20 @@ local function load_hook(obj, key)
   end
   local _, _, _, _, unloaded = internals(obj)
   if unloaded then
-    -- the keys it joins on are expired: read them first (an error if the row is gone)
+    -- the object is expired: read it first (an error if the row is gone), as
+    -- SQLAlchemy does (its expired primary key is needed for the load).
+    -- Not for values the database computed at the insert (not expired by
+    -- the program) unless the load joins on them.
+    local computed = computed_columns(mapper)
+    for k in pairs(unloaded) do
+      if not computed[k] then
+        load_columns(s, obj)
+        break
+      end
+    end
+    local _, _, _, _, still = internals(obj)
     for _, k in ipairs(rel.local_keys) do
-      if unloaded[k] then
+      if still and still[k] then
         load_columns(s, obj)
         break
       end

@@ -181,9 +181,32 @@ local was_deleted = setmetatable({}, {__mode = "k"})
 -- gone with the transaction (a flush of one is an error until they are set).
 local stale = setmetatable({}, {__mode = "k"})
 
-local function add_one(self, obj, seen)
+-- A detached object joins the session again (persistent).
+local function attach(self, obj, what)
+  if was_deleted[obj] then
+    raise("InvalidRequestError", ("Session:%s: %s was deleted (its row is gone); make a new object instead")
+      :format(what, tostring(obj)))
+  end
+  local values, _, mapper = internals(obj)
+  local key = key_of(mapper, values)
+  if key == nil then
+    raise("InvalidRequestError", ("Session:%s: detached %s has no primary key"):format(what, tostring(obj)))
+  end
+  local bucket = identity_bucket(self, mapper.class)
+  local there = bucket[key]
+  if there ~= nil and there ~= obj then
+    raise("InvalidRequestError", ("Session:%s: another %s with the same primary key is already in this session; "
+      .. "use s:merge(obj) to copy its state onto that one"):format(what, mapper.name))
+  end
+  bucket[key] = obj
+  set_state(obj, "persistent")
+  set_session(obj, self)
+  if corm.is_dirty(obj) then self._dirty_hold[obj] = true end
+end
+
+local function add_one(self, obj, seen, cascaded)
   if seen then
-    if seen[obj] then return end
+    if seen[obj] and not cascaded then return end
     seen[obj] = true
   end
   local st = state_of(obj)
@@ -204,35 +227,19 @@ local function add_one(self, obj, seen)
       end
     end
   elseif st == "detached" then
-    if was_deleted[obj] then
-      raise("InvalidRequestError", ("Session:add: %s was deleted (its row is gone); make a new object instead")
-        :format(tostring(obj)))
-    end
-    local values, _, mapper = internals(obj)
-    local key = key_of(mapper, values)
-    if key == nil then
-      raise("InvalidRequestError", ("Session:add: detached %s has no primary key"):format(tostring(obj)))
-    end
-    local bucket = identity_bucket(self, mapper.class)
-    local there = bucket[key]
-    if there ~= nil and there ~= obj then
-      raise("InvalidRequestError", ("Session:add: another %s with the same primary key is already in this session; "
-        .. "use s:merge(obj) to copy its state onto that one"):format(mapper.name))
-    end
-    bucket[key] = obj
-    set_state(obj, "persistent")
-    set_session(obj, self)
-    if corm.is_dirty(obj) then self._dirty_hold[obj] = true end
+    attach(self, obj, "add")
   elseif st == "deleted" then
     raise("InvalidRequestError", ("Session:add: %s was deleted in this session"):format(tostring(obj)))
   end
-  -- cascade save-update along loaded relationships (only an object whose
-  -- relationships were written, or a detached one, can have new ones)
-  if changed[obj] or st == "detached" then
+  -- cascade save-update along loaded relationships, as SQLAlchemy: from
+  -- the object given to add (a new one has related objects only if its
+  -- relationships were written), and on through the related objects that
+  -- were not in the session (never into one that was)
+  if st ~= "transient" or changed[obj] then
     seen = seen or {[obj] = true}
     for _, o in ipairs(related(obj, "save-update")) do
       local _, _, _, owner = internals(o)
-      if owner == nil or owner == self then add_one(self, o, seen) end
+      if owner == nil and not seen[o] then add_one(self, o, seen, true) end
     end
   end
 end
@@ -279,8 +286,8 @@ function Session:delete(obj)
     raise("InvalidRequestError", ("Session:delete: %s is pending (not inserted yet), not persistent; take it out "
       .. "of the session with s:expunge(obj)"):format(tostring(obj)))
   elseif st == "detached" then
-    -- (as SQLAlchemy: it joins the session, to be deleted)
-    add_one(self, obj)
+    -- (as SQLAlchemy: it joins the session, to be deleted; nothing cascades save-update)
+    attach(self, obj, "delete")
     self:delete(obj)
   elseif st == "transient" then
     raise("InvalidRequestError", ("Session:delete: %s is transient (never inserted), not persistent; there is no "
@@ -747,6 +754,14 @@ local function insert_objects(self, conn, mapper, objs)
   end
 end
 
+-- An UPDATE of the flush matched no row for n objects: their rows are gone
+-- (deleted by another transaction, or rolled back with the transaction
+-- that inserted them).  SQLAlchemy raises StaleDataError.
+local function row_gone(mapper, n)
+  raise("InvalidRequestError", ("flush: the UPDATE of %d %s object(s) matched no row: the row was deleted (or "
+    .. "never committed) since the object was loaded"):format(n, mapper.name))
+end
+
 -- UPDATE of the changed columns of objs (persistent, dirty), one statement
 -- per set of changed columns.  Values computed by the database: a SQL
 -- expression written to an attribute is read back at once (its object takes
@@ -786,7 +801,8 @@ local function update_objects(self, conn, mapper, objs)
         for _, d in ipairs(fi.onupdate_sql) do
           if not dirty[d.key] then expire[#expire + 1] = d.key end
         end
-        conn:execute(sql.update(mapper.table):where(pk_terms(mapper, values)):values(set))
+        local res = conn:execute(sql.update(mapper.table):where(pk_terms(mapper, values)):values(set))
+        if res.rowcount == 0 then row_gone(mapper, 1) end
         clear_dirty(obj)
         self._updated[#self._updated + 1] = obj
         -- the values the database computed, read back now (one SELECT), so
@@ -836,14 +852,18 @@ local function update_objects(self, conn, mapper, objs)
       -- over a network: one executemany (pipelined / array-bound), not a round trip per object
       local binds = table.move(g.keys, 1, #g.keys, 1, {})
       for _, k in ipairs(mapper.primary_key) do binds[#binds + 1] = k end
-      conn:executemany(cached[1], param_rows(g, binds))
+      local n = conn:executemany(cached[1], param_rows(g, binds))
+      if type(n) == "number" and n >= 0 and n < #g then row_gone(mapper, #g - n) end
       local updated = self._updated
       for _, obj in ipairs(g) do
         clear_dirty(obj)
         updated[#updated + 1] = obj
       end
     else
-      corm.insert(conn, cached[1], g, {bucket = bucket, pk = mapper.primary_key, out = self._updated})
+      local unmatched = {}
+      corm.insert(conn, cached[1], g, {bucket = bucket, pk = mapper.primary_key, out = self._updated,
+                                       unmatched = unmatched})
+      if #unmatched > 0 then row_gone(mapper, #unmatched) end
     end
     if #cached[2] > 0 then
       for _, obj in ipairs(g) do corm.expire(obj, cached[2]) end
@@ -1206,10 +1226,16 @@ local function do_flush(self)
     end
     run()
   end
+  if loading.has_initialized() then
+    for _, o in ipairs(pending) do loading.drop_initialized(o) end
+  end
   self._pending, self._pending_set = {}, {}
   -- foreign keys of persistent objects
+  -- (and, in memory only, of new objects of no session in a flushed
+  -- parent's collection, as SQLAlchemy sets them)
   for child in pairs(syncs) do
-    if state_of(child) == "persistent" then apply_syncs(syncs, child, self._deleting_set) end
+    local st = state_of(child)
+    if st == "persistent" or st == "transient" then apply_syncs(syncs, child, self._deleting_set) end
   end
   -- updates (collected again: syncs may have changed objects)
   dirty_objs = {}
@@ -1708,10 +1734,12 @@ function Session:expire_all()
   expire_all(self)
 end
 
+local VIA = {} -- (key of merge_one's `seen`: object -> the relationships it was reached by)
+
 local function merge_one(self, obj, seen)
   if seen[obj] then return seen[obj] end
   local values, _, mapper, owner = internals(obj)
-  if owner == self then
+  if owner == self and state_of(obj) ~= "pending" then
     seen[obj] = obj
     return obj
   end
@@ -1739,11 +1767,21 @@ local function merge_one(self, obj, seen)
       target[k] = v
     end
   end
-  -- cascade merge along the relationships loaded on obj
+  -- cascade merge along the relationships loaded on obj -- not back along
+  -- the one it was reached by (SQLAlchemy skips a relationship whose reverse
+  -- brought it there)
+  local came = seen[VIA] and seen[VIA][obj]
   for _, k in ipairs(mapper.relationship_keys) do
-    local rel = mapper.relationships[k]
+    local rel = mapper.relationships[k]:resolve()
     local v = values[k]
-    if v ~= nil and rel.cascade.merge then
+    if v ~= nil and rel.cascade.merge and not (came and rel.back and came[rel.back]) then
+      local via = seen[VIA] or {}
+      seen[VIA] = via
+      local members = is_collection(v) and v or (v and {v} or {})
+      for _, o in ipairs(members) do
+        via[o] = via[o] or {}
+        via[o][rel] = true
+      end
       if is_collection(v) then
         local list = {}
         for i, o in ipairs(v) do list[i] = merge_one(self, o, seen) end
@@ -1760,12 +1798,18 @@ end
 --- pending copy), with obj's column values copied onto it, and the objects
 --- of its loaded relationships merged too (cascade merge).
 function Session:merge(obj)
-  check_usable(self, "merge")
+  check_open(self, "merge") -- (a session awaiting rollback merges new objects: only SQL needs it usable)
   if not is_instance(obj) then
     raise("ArgumentError", "Session:merge: expected an instance of a model (User{...}), got " .. describe(obj))
   end
-  if self._autoflush then self:flush() end
-  return merge_one(self, obj, {})
+  -- one autoflush first, none while the copies are half made (SQLAlchemy)
+  if not self._autoflush then return merge_one(self, obj, {}) end
+  self:flush()
+  self._autoflush = false
+  local ok, res = pcall(merge_one, self, obj, {})
+  self._autoflush = true
+  if not ok then error(res, 0) end
+  return res
 end
 
 --- s:scalars(select(Model)...) -> a list of instances (select of one

@@ -963,7 +963,9 @@ static int orm_row_instance(lua_State *L) {
  * database reports for the row; the attributes of the list spec.expire are
  * marked unloaded (read on first access).  Then the instance is persistent,
  * clean, entered in spec.bucket (key: spec.pk) and appended to the list
- * spec.out.  Raises on the first failure (the instances before it are done). */
+ * spec.out.  With the list spec.unmatched, the instances whose statement
+ * matched no row (an UPDATE of a row that is gone) are appended to it.
+ * Raises on the first failure (the instances before it are done). */
 /* After an instance's row was inserted: its unloaded set is the nexpire
  * attribute names of the list at expire_idx (values the database computed,
  * read on first access), it is persistent and clean, entered in the
@@ -1013,6 +1015,7 @@ static int orm_insert(lua_State *L) {
     lua_getfield(L, 4, "expire"); /* 10 */
     int expire_idx = lua_gettop(L);
     int nexpire = lua_istable(L, expire_idx) ? (int)lua_rawlen(L, expire_idx) : 0;
+    int unmatched_idx = lua_getfield(L, 4, "unmatched") == LUA_TTABLE ? lua_gettop(L) : 0; /* 11 */
     /* compiled once, its parameters' names pushed once, one result object
      * reused for every row (it holds the statement, so that a raise cannot
      * leak it): per object only the bind, the step and the RETURNING row */
@@ -1042,6 +1045,10 @@ static int orm_insert(lua_State *L) {
             ag_stmt_execute(st, c->scratch, comp->nparams, &err) != 0) {
             ag_lua_result_attach(L, r, NULL); /* releases st */
             return ag_lua_raise(L, &err, comp->sql);
+        }
+        if (unmatched_idx && st->driver->rows_affected(st->dstmt) == 0) { /* (an UPDATE whose row is gone) */
+            lua_pushvalue(L, obj);
+            lua_rawseti(L, unmatched_idx, (lua_Integer)lua_rawlen(L, unmatched_idx) + 1);
         }
         lua_settop(L, values);
         lua_pushvalue(L, ridx);

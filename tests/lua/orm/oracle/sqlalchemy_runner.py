@@ -45,6 +45,10 @@ def kind_of(e):
     """The argent error kind of a Python exception (its first class with a known name)."""
     if isinstance(e, (ValueError, TypeError, KeyError, AttributeError)) and not isinstance(e, exc.SQLAlchemyError):
         return "ArgumentError"
+    if type(e).__name__ == "StaleDataError":
+        # argent has no StaleDataError kind: a flush UPDATE that matched no
+        # row is an InvalidRequestError there
+        return "InvalidRequestError"
     for cls in type(e).__mro__:
         if cls.__name__ in KINDS:
             return cls.__name__
