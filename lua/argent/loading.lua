@@ -378,8 +378,9 @@ function Collection.append(c, obj)
   append_member(c, obj)
   mark_changed(ci.owner, ci.rel.key)
   set_parent(ci.rel, obj, ci.owner)
-  back_sync(ci.owner, ci.rel, obj, true)
+  -- (the cascade first, then the other side: SQLAlchemy's listeners run in that order)
   cascade_add(ci.owner, ci.rel, obj)
+  back_sync(ci.owner, ci.rel, obj, true)
 end
 
 --- c:remove(obj): takes obj out (an error if it is not there).
@@ -437,8 +438,8 @@ local function set_hook(obj, key, value)
     mark_changed(obj, key)
     for _, o in ipairs(items) do
       set_parent(rel, o, obj)
-      if not was[o] then back_sync(obj, rel, o, true) end
       cascade_add(obj, rel, o)
+      if not was[o] then back_sync(obj, rel, o, true) end
     end
     for _, o in ipairs(old or {}) do
       if not seen[o] then
@@ -462,8 +463,8 @@ local function set_hook(obj, key, value)
     set_raw(obj, key, or_false(value))
     mark_changed(obj, key)
     if value ~= nil and not rawequal(old, value) then
-      back_sync(obj, rel, value, true)
       cascade_add(obj, rel, value)
+      back_sync(obj, rel, value, true)
     end
   end
 end
