@@ -667,6 +667,19 @@ static int orm_group_insert(lua_State *L) {
     return 3;
 }
 
+static void push_identity_key(lua_State *L, int values_idx, int pk_idx);
+
+/* identity_key(values, pk) -> the identity map key of a values table (an
+ * instance's, or a plain table of attribute values) for the list of primary
+ * key attribute names pk; nil when a key value is nil. */
+static int orm_identity_key(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    push_identity_key(L, 1, 2);
+    return 1;
+}
+
 /* values(u) -> the instance's values table (internals' first result, alone). */
 static int orm_values(lua_State *L) {
     check_instance(L, 1, "values");
@@ -787,9 +800,10 @@ static int orm_set_hooks(lua_State *L) {
 }
 
 /* Pushes the identity map key of the values table at values_idx for the
- * primary key attribute names in the list at pk_idx -- the same key as
- * session.lua's key_of: the value itself for a one-column key, else
- * type:tostring of each value joined by NUL bytes; nil when a value is nil. */
+ * primary key attribute names in the list at pk_idx: the value itself for a
+ * one-column key, else type:tostring of each value joined by NUL bytes; nil
+ * when a value is nil.  The one definition of the key: Lua asks for it
+ * through core.orm.identity_key. */
 static void push_identity_key(lua_State *L, int values_idx, int pk_idx) {
     lua_Integer n = (lua_Integer)lua_rawlen(L, pk_idx);
     if (n == 1) {
@@ -1227,6 +1241,7 @@ void ag_lua_open_instance(lua_State *L) {
                                      {"group_insert", orm_group_insert},
                                      {"detach", orm_detach},
                                      {"mark_inserted", orm_mark_inserted},
+                                     {"identity_key", orm_identity_key},
                                      {NULL, NULL}};
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
