@@ -202,7 +202,6 @@ argent.state, argent.as_table = orm.state, orm.as_table
 
 -- ---- the Session (API.md section 7)
 argent.sessionmaker = require("argent.session").sessionmaker
-local loading = require "argent.loading"
-argent.selectinload, argent.joinedload = loading.selectinload, loading.joinedload
+argent.selectinload, argent.joinedload = orm.selectinload, orm.joinedload
 
 return argent

@@ -8,7 +8,8 @@
 -- (core.orm.insert), and an instance's values, dirty set and session slot
 -- are read through core.orm.internals, so loading a row never marks it
 -- dirty and a flush sends only the columns that changed.  Relationships
--- (collections, back_populates, loader strategies) are argent.loading.
+-- (collections, back_populates, loader strategies) are argent.orm.collections
+-- and argent.orm.loading.
 --
 -- A session holds one connection (taken from the engine at its first flush
 -- or query) and one transaction on it, opened lazily and ended by commit /
@@ -24,14 +25,15 @@
 -- SQLAlchemy does; inside begin_nested only the savepoint is rolled back.
 local core = require "argent.core"
 local sql = require "argent.sql"
-local loading = require "argent.loading"
+local loading = require "argent.orm.loading"
+local collections = require "argent.orm.collections"
 
 local corm = core.orm
 local raise = core.error
 local guard = require "argent.guard"
 local internals, set_state, set_session, clear_dirty, state_of, is_instance =
   corm.internals, corm.set_state, corm.set_session, corm.clear_dirty, corm.state, corm.is_instance
-local changed, cinfo, raw, is_collection = loading.changed, loading.cinfo, loading.raw, loading.is_collection
+local is_collection = collections.is_collection
 
 local session = {}
 
@@ -112,6 +114,12 @@ local function check_usable(self, what)
 end
 
 function Session:_is_closed() return self._st.state == "closed" end
+
+-- An autoflush, if the session has autoflush and is not flushing already
+-- (before a query, a lazy load, a refresh).
+function Session:_maybe_autoflush()
+  if self._autoflush and not self._st.flushing then self:flush() end
+end
 
 function Session:_bucket(model)
   local b = self._identity[model]
@@ -235,7 +243,7 @@ local function add_one(self, obj, seen, cascaded)
   -- the object given to add (a new one has related objects only if its
   -- relationships were written), and on through the related objects that
   -- were not in the session (never into one that was)
-  if st ~= "transient" or changed[obj] then
+  if st ~= "transient" or collections.changes(obj) then
     seen = seen or {[obj] = true}
     for _, o in ipairs(related(obj, "save-update")) do
       local _, _, _, owner = internals(o)
@@ -252,7 +260,7 @@ local add_new = corm.add_new
 function Session:add(obj)
   check_open(self, "add")
   -- a new object without relationships written: one call does it all
-  if not changed[obj] and add_new(obj, self, self._pending, self._pending_set) then return end
+  if not collections.changes(obj) and add_new(obj, self, self._pending, self._pending_set) then return end
   check_instance(self, obj, "add")
   add_one(self, obj)
 end
@@ -906,7 +914,7 @@ local function relationship_plan(self, examine)
   end
   for _, obj in ipairs(examine) do
     local values, _, mapper = internals(obj)
-    local keys = changed[obj]
+    local keys = collections.changes(obj)
     local all = state_of(obj) == "pending"
     for _, key in ipairs(mapper.relationship_keys) do
       local v = values[key]
@@ -917,17 +925,16 @@ local function relationship_plan(self, examine)
         elseif rel.direction == "onetomany" then
           local members = is_collection(v) and v or (v and {v} or {})
           for _, ch in ipairs(members) do add_sync(ch, rel.remote_keys, obj, rel.local_keys) end
-          local ci = is_collection(v) and cinfo[v]
-          if ci then
+          if is_collection(v) then
             local now = {}
             for _, ch in ipairs(v) do now[ch] = true end
-            for ch in pairs(loading.orig_set(ci)) do
+            for ch in pairs(collections.original_members(v)) do
               if not now[ch] then orphans[#orphans + 1] = {ch, rel, obj} end
             end
           elseif not rel.uselist and not all then
             -- a one-to-one replaced: its old child (read now if it was not loaded)
-            local old = loading.old_value(obj, key)
-            local olds = old == loading.UNKNOWN and loading.committed_targets(self, obj, rel) or {old}
+            local old = collections.old_value(obj, key)
+            local olds = old == collections.UNKNOWN and loading.committed_targets(self, obj, rel) or {old}
             for _, o in ipairs(olds) do
               if is_instance(o) and not rawequal(o, v) then orphans[#orphans + 1] = {o, rel, obj} end
             end
@@ -1091,7 +1098,7 @@ local function link_rows(links)
   local add, remove, seen = {}, {}, {}
   for _, l in ipairs(links) do
     local obj, rel, c = l[1], l[2], l[3]
-    local orig = loading.orig_set(cinfo[c])
+    local orig = collections.original_members(c)
     local now = {}
     for _, o in ipairs(c) do now[o] = true end
     local lv = internals(obj)[rel.local_keys[1]]
@@ -1130,12 +1137,9 @@ local function do_flush(self)
   -- relationship of an object in the session is written -- never along a
   -- change the other side made, as SQLAlchemy 2.0.)
   local examine = {}
-  for o in pairs(changed) do -- (usually empty: the loop then costs nothing)
-    local _, _, _, owner = internals(o)
-    if owner == self then
-      local st = state_of(o)
-      if st == "persistent" or st == "pending" then examine[#examine + 1] = o end
-    end
+  for _, o in ipairs(collections.changed_in(self)) do
+    local st = state_of(o)
+    if st == "persistent" or st == "pending" then examine[#examine + 1] = o end
   end
 
   local dirty_objs = {}
@@ -1153,7 +1157,7 @@ local function do_flush(self)
   for _, orphan in ipairs(orphans) do
     local ch, rel, parent = orphan[1], orphan[2], orphan[3]
     local st = state_of(ch)
-    local moved = loading.new_parent(rel, ch)
+    local moved = collections.new_parent(rel, ch)
     if moved and not rawequal(moved, parent) then
       -- it went to another parent: no orphan (its key comes from there)
     elseif rel.cascade["delete-orphan"] then
@@ -1226,8 +1230,8 @@ local function do_flush(self)
     end
     run()
   end
-  if loading.has_initialized() then
-    for _, o in ipairs(pending) do loading.drop_initialized(o) end
+  if collections.has_initialized() then
+    for _, o in ipairs(pending) do collections.drop_initialized(o) end
   end
   self._pending, self._pending_set = {}, {}
   -- foreign keys of persistent objects
@@ -1277,15 +1281,10 @@ local function do_flush(self)
     local values, _, mapper = internals(o)
     for _, key in ipairs(mapper.relationship_keys) do
       local c = values[key]
-      local ci = is_collection(c) and cinfo[c]
-      if ci then
-        local orig = {}
-        for _, x in ipairs(c) do orig[x] = true end
-        ci.orig, ci.snapshot = orig, nil
-      end
+      if is_collection(c) then collections.committed(c) end
     end
-    changed[o] = nil
-    loading.forget_pending(o)
+    collections.forget_changes(o)
+    collections.forget_pending(o)
   end
   if next(self._dirty_hold) ~= nil then self._dirty_hold = {} end
 end
@@ -1305,17 +1304,7 @@ local function fail(self)
   self._inserted, self._deleted, self._updated = {}, {}, {}
 end
 
--- Does an object of the session have relationship changes?  (`changed`
--- also holds new objects of no session: usually empty, else the first
--- object of the session ends the scan.)
-local function has_changes(self)
-  if next(changed) == nil then return false end
-  for o in pairs(changed) do
-    local _, _, _, owner = internals(o)
-    if owner == self then return true end
-  end
-  return false
-end
+local has_changes = collections.any_changed_in
 
 --- s:flush(): INSERTs of pending objects (parents first), UPDATEs of the
 --- changed columns of persistent objects, DELETEs (children first).
@@ -1365,7 +1354,7 @@ local function expire_all(self)
         -- a (refused) change of a one-column key: the map's key is the row's
         if #pk == 1 then internals(obj)[pk[1]] = key end
         corm.expire(obj)
-        loading.forget_pending(obj)
+        collections.forget_pending(obj)
       end
     end
   end
@@ -1404,9 +1393,8 @@ function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
   -- the relationship changes of the session's objects are undone (the
   -- persistent ones are expired); the objects made transient keep theirs,
   -- to cascade when they are added again
-  for o in pairs(changed) do
-    local _, _, _, owner = internals(o)
-    if owner == self and not (pending_keep and pending_keep[o]) then changed[o] = nil end
+  for _, o in ipairs(collections.changed_in(self)) do
+    if not (pending_keep and pending_keep[o]) then collections.forget_changes(o) end
   end
   local made_transient = {}
   for _, obj in ipairs(self._pending) do
@@ -1458,10 +1446,10 @@ function revert(self, ins_mark, del_mark, pending_keep, keep_loaded)
   self._deleting, self._deleting_set = {}, {}
   self._dirty_hold = {}
   for _, obj in ipairs(made_transient) do
-    loading.forget_pending(obj) -- (a new object's collections start empty)
+    collections.forget_pending(obj) -- (a new object's collections start empty)
     local values, _, mapper = internals(obj)
     for _, key in ipairs(mapper.relationship_keys) do
-      if values[key] ~= nil then loading.mark_changed(obj, key) end
+      if values[key] ~= nil then collections.mark_changed(obj, key) end
     end
   end
   if not keep_loaded then expire_all(self) end
@@ -1500,7 +1488,7 @@ function Session:close()
   self._inserted = {}
   local ok, err = pcall(self._rollback, self, true)
   for _, bucket in pairs(self._identity) do corm.detach(bucket) end
-  self._identity, self._specs = {}, {}
+  self._identity = {}
   self._st:event("closed")
   self._dead = true
   local conn = self._conn
@@ -1687,7 +1675,7 @@ function Session:refresh(obj)
       :format(tostring(obj), state_of(obj)))
   end
   corm.expire(obj)
-  loading.forget_pending(obj)
+  collections.forget_pending(obj)
   loading.load_now(obj)
   return obj
 end
@@ -1717,14 +1705,14 @@ function Session:expire(obj, keys)
         end
         cols[#cols + 1] = k
       else
-        loading.set_raw(obj, k, nil)
+        corm.values(obj)[k] = nil
       end
     end
     corm.expire(obj, cols)
-    loading.forget_pending(obj, keys)
+    collections.forget_pending(obj, keys)
   else
     corm.expire(obj)
-    loading.forget_pending(obj)
+    collections.forget_pending(obj)
   end
 end
 
@@ -2085,7 +2073,7 @@ Factory.__index = Factory
 
 local function new_session(engine, autoflush, expire)
   return setmetatable({_engine = engine, _autoflush = autoflush, _expire_on_commit = expire, _identity = {},
-                       _specs = {}, _pending = {}, _pending_set = {}, _deleting = {}, _deleting_set = {},
+                       _pending = {}, _pending_set = {}, _deleting = {}, _deleting_set = {},
                        _deleted = {}, _inserted = {}, _updated = {}, _dirty_hold = {},
                        _st = corm.txstate()}, Session)
 end

@@ -1,11 +1,18 @@
 -- argent.orm: the ORM's public names, gathered from its modules (the
--- Python package's __init__): models (mapper.lua, relationships.lua) and
--- the instance functions state / as_table of the C proxy.
+-- Python package's __init__): models (mapper.lua, relationships.lua), the
+-- instance functions state / as_table of the C proxy, and the loader
+-- options (loading.lua).  Requiring it installs the instance proxy's hooks:
+-- reading what is not loaded goes to loading.lua, writing a relationship to
+-- collections.lua.
 local core = require "argent.core"
 local mapper = require "argent.orm.mapper"
 local relationships = require "argent.orm.relationships"
+local collections = require "argent.orm.collections"
+local loading = require "argent.orm.loading"
 
 local corm = core.orm
+
+corm.set_hooks(loading.load_hook, collections.set_hook)
 
 local orm = {
   declarative_base = mapper.declarative_base,
@@ -16,6 +23,8 @@ local orm = {
   state = corm.state,
   as_table = corm.as_table,
   is_instance = corm.is_instance,
+  selectinload = loading.selectinload,
+  joinedload = loading.joinedload,
 }
 
 return orm
