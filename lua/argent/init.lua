@@ -201,7 +201,7 @@ argent.declarative_base, argent.relationship = orm.declarative_base, orm.relatio
 argent.state, argent.as_table = orm.state, orm.as_table
 
 -- ---- the Session (API.md section 7)
-argent.sessionmaker = require("argent.session").sessionmaker
+argent.sessionmaker = require("argent.orm.session").sessionmaker
 argent.selectinload, argent.joinedload = orm.selectinload, orm.joinedload
 
 return argent
