@@ -774,9 +774,10 @@ Factory.__index = Factory
 -- which the C proxy fills at a write), _conn and _tx while it has them.
 local function new_session(engine, autoflush, expire)
   local map = identity.new()
-  local uow = unitofwork.new(engine, map)
-  return setmetatable({_engine = engine, _autoflush = autoflush, _expire_on_commit = expire, _identity = map,
-                       _uow = uow, _dirty_hold = uow.dirty_hold, _st = corm.txstate()}, Session)
+  local self = setmetatable({_engine = engine, _autoflush = autoflush, _expire_on_commit = expire, _identity = map,
+                             _st = corm.txstate()}, Session)
+  self._uow = unitofwork.new(engine, map, function(t) self._dirty_hold = t end)
+  return self
 end
 
 Factory.__call = function(f) return new_session(f.engine, f._autoflush, f._expire) end

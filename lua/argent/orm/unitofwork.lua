@@ -20,8 +20,12 @@
 -- The statements are persistence.lua's.  Objects inserted and deleted in
 -- the session's transaction are remembered, so that a rollback (revert)
 -- can make them transient / persistent again.  The session's _dirty_hold
--- (changed persistent objects, which the C proxy enters) is this unit's
--- dirty_hold table: it is cleared in place, never replaced.
+-- (changed persistent objects, which the C proxy enters at a write) is this
+-- unit's dirty_hold table: when it is replaced by an empty one (a cleared
+-- table would keep its size, and every next() on it would scan it), the
+-- session is told through the callback given to unitofwork.new.  pending
+-- and pending_set are read afresh by Session:add at each call
+-- (core.orm.add_new appends to them).
 local core = require "argent.core"
 local persistence = require "argent.orm.persistence"
 local collections = require "argent.orm.collections"
@@ -41,9 +45,6 @@ local unitofwork = {}
 local UnitOfWork = {}
 UnitOfWork.__index = UnitOfWork
 
-local function clear(t)
-  for k in pairs(t) do t[k] = nil end
-end
 
 local function mapper_of(obj)
   local _, _, mapper = internals(obj)
@@ -60,10 +61,21 @@ function unitofwork.was_deleted(obj) return was_deleted[obj] == true end
 -- gone with the transaction (a flush of one is an error until they are set).
 local stale = setmetatable({}, {__mode = "k"})
 
---- unitofwork.new(engine, identity_map) -> an empty unit of work.
-function unitofwork.new(engine, identity_map)
-  return setmetatable({engine = engine, identity = identity_map, pending = {}, pending_set = {}, deleting = {},
-                       deleting_set = {}, deleted = {}, inserted = {}, updated = {}, dirty_hold = {}}, UnitOfWork)
+--- unitofwork.new(engine, identity_map, dirty_table_changed) -> an empty
+--- unit of work; dirty_table_changed(t) is called with each new dirty_hold table.
+function unitofwork.new(engine, identity_map, dirty_table_changed)
+  local uow = setmetatable({engine = engine, identity = identity_map, pending = {}, pending_set = {}, deleting = {},
+                            deleting_set = {}, deleted = {}, inserted = {}, updated = {}, dirty_hold = {},
+                            dirty_table_changed = dirty_table_changed}, UnitOfWork)
+  dirty_table_changed(uow.dirty_hold)
+  return uow
+end
+
+-- No changed object is held any more: a new, empty table.
+function UnitOfWork:release_dirty()
+  if next(self.dirty_hold) == nil then return end
+  self.dirty_hold = {}
+  self.dirty_table_changed(self.dirty_hold)
 end
 
 --- uow:add_new(obj): obj (pending) is inserted at the next flush.
@@ -546,8 +558,7 @@ function UnitOfWork:insert_new(conn, plan)
   if collections.has_initialized() then
     for _, o in ipairs(pending) do collections.drop_initialized(o) end
   end
-  clear(self.pending)
-  clear(self.pending_set)
+  self.pending, self.pending_set = {}, {}
 end
 
 -- sync_keys: the foreign keys of persistent objects (and, in memory only,
@@ -610,7 +621,7 @@ function UnitOfWork:finish(examine)
     collections.forget_changes(o)
     collections.forget_pending(o)
   end
-  clear(self.dirty_hold)
+  self:release_dirty()
 end
 
 --- uow:flush(s) -> whether anything was written.  Raises on the first
@@ -663,11 +674,9 @@ function UnitOfWork:revert(s, mark, pending_keep, keep_loaded)
   if pending_keep then
     local keep = {}
     for _, obj in ipairs(self.pending) do if pending_keep[obj] then keep[#keep + 1] = obj end end
-    clear(self.pending)
-    for i, obj in ipairs(keep) do self.pending[i] = obj end
+    self.pending = keep
   else
-    clear(self.pending)
-    clear(self.pending_set)
+    self.pending, self.pending_set = {}, {}
   end
   for i = #self.inserted, ins_mark + 1, -1 do
     local obj = self.inserted[i]
@@ -698,7 +707,7 @@ function UnitOfWork:revert(s, mark, pending_keep, keep_loaded)
     self.deleted[i] = nil
   end
   self.deleting, self.deleting_set = {}, {}
-  clear(self.dirty_hold)
+  self:release_dirty()
   for _, obj in ipairs(made_transient) do
     collections.forget_pending(obj) -- (a new object's collections start empty)
     local values, _, mapper = internals(obj)
