@@ -230,11 +230,14 @@ local function check_target(rel, obj, what)
   end
 end
 
--- Saves obj in the session of owner when rel cascades save-update.
+-- Saves obj in the session of owner when rel cascades save-update: a new
+-- or detached object joins it; a deleted one is an error (s:add's), as in
+-- SQLAlchemy.
 local function cascade_add(owner, rel, obj)
   if not rel.cascade["save-update"] then return end
   local s = session_of(owner)
-  if s and not s:_is_closed() and state_of(obj) == "transient" then s:add(obj) end
+  if s == nil or s:_is_closed() then return end
+  if session_of(obj) ~= s or state_of(obj) == "deleted" then s:add(obj) end
 end
 
 -- Back-populated changes to collections that are not loaded yet

@@ -110,4 +110,36 @@ function TestCollections:test_collection_misuse_is_an_argument_error()
   helper.assert_error("ArgumentError", "User objects", function() Post{}.owner = Comment{} end)
 end
 
+-- (it stored "not loaded": the old value came back and the key stayed)
+function TestCollections:test_setting_a_many_to_one_to_nil_empties_it()
+  local s <close> = self.Session()
+  local p = Post{title = "t", content = "c", owner = User{username = "ann"}}
+  local c = Comment{text = "x", post = p}
+  s:add(c)
+  s:commit()
+  c.post = nil
+  lu.assertNil(c.post)
+  lu.assertEquals(#p.comments, 0)
+  s:commit()
+  lu.assertNil(c.post_id)
+  local s2 <close> = self.Session()
+  lu.assertNil(s2:get(Comment, c.id).post)
+end
+
+-- (SQLAlchemy expunges a pending orphan at once)
+function TestCollections:test_a_pending_child_removed_from_a_delete_orphan_collection_leaves_the_session()
+  local s <close> = self.Session()
+  local b = Bundle{}
+  s:add(b)
+  s:commit()
+  local i = Item{}
+  b.items:append(i)
+  lu.assertEquals(argent.state(i), "pending")
+  b.items:remove(i)
+  lu.assertEquals(argent.state(i), "transient")
+  s:commit()
+  local conn <close> = self.engine:connect()
+  lu.assertEquals(helper.count(conn, "rt_items"), 0)
+end
+
 os.exit(helper.run(), true)

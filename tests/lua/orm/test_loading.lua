@@ -145,4 +145,15 @@ function TestLoading:test_loader_option_misuse_is_an_argument_error()
   helper.assert_error("ArgumentError", "must start", function() s:query(Post):options(argent.selectinload(User.posts)) end)
 end
 
+-- (it read nil: the expired foreign key was not loaded first)
+function TestLoading:test_a_many_to_one_of_an_expired_object_is_read()
+  local Session = argent.sessionmaker(self.engine) -- expire_on_commit = true
+  local s <close> = Session()
+  local u = User{username = "ann"}
+  local p = Post{title = "t", content = "c", owner = u}
+  s:add(u)
+  s:commit()
+  lu.assertIs(p.owner, u)
+end
+
 os.exit(helper.run(), true)

@@ -453,4 +453,69 @@ function TestSession:test_sessionmaker_and_session_misuse_is_an_error()
   s:close()
 end
 
+function TestSession:test_deleting_a_pending_object_is_an_error()
+  local s <close> = self.Session()
+  local u = User{username = "ann"}
+  s:add(u)
+  helper.assert_error("InvalidRequestError", "pending", s.delete, s, u)
+  lu.assertEquals(argent.state(u), "pending")
+end
+
+function TestSession:test_expunge_of_an_object_of_no_session_is_an_error()
+  local s <close> = self.Session()
+  helper.assert_error("InvalidRequestError", "not in this session", s.expunge, s, User{})
+end
+
+-- (SQLAlchemy's add of an object marked for deletion takes the mark back)
+function TestSession:test_add_takes_back_a_deletion_not_yet_flushed()
+  local s <close> = self.Session()
+  local u = User{username = "ann"}
+  s:add(u)
+  s:commit()
+  s:delete(u)
+  s:add(u)
+  s:commit()
+  lu.assertEquals(argent.state(u), "persistent")
+  lu.assertEquals(s:query(User):count(), 1)
+end
+
+-- (merge wrote NULL over the row's values for the attributes the copy never had)
+function TestSession:test_merge_copies_only_the_attributes_the_copy_has()
+  local s <close> = self.Session()
+  local u = User{username = "ann", email = "a@x.org"}
+  s:add(u)
+  s:commit()
+  local m = s:merge(User{id = u.id, username = "ann2"})
+  lu.assertIs(m, u)
+  lu.assertEquals(u.username, "ann2")
+  lu.assertEquals(u.email, "a@x.org")
+end
+
+-- (the deleted objects stayed in the identity map)
+function TestSession:test_a_bulk_delete_deletes_the_sessions_objects()
+  local s <close> = self.Session()
+  local a, b = User{username = "a"}, User{username = "b"}
+  s:add_all{a, b}
+  s:commit()
+  s:execute(argent.delete(User):where(User.username:eq("a")))
+  lu.assertEquals(argent.state(a), "deleted")
+  lu.assertEquals(argent.state(b), "persistent")
+  lu.assertNil(s:get(User, a.id))
+  s:commit()
+  lu.assertEquals(argent.state(a), "detached")
+  helper.assert_error("InvalidRequestError", "was deleted", s.add, s, a)
+end
+
+-- (they were made transient, as by a rollback; SQLAlchemy's close leaves them detached)
+function TestSession:test_close_leaves_the_objects_inserted_in_its_transaction_detached()
+  local s = self.Session()
+  local u, p = User{username = "ann"}, User{username = "pending"}
+  s:add(u)
+  s:flush()
+  s:add(p)
+  s:close()
+  lu.assertEquals(argent.state(u), "detached")
+  lu.assertEquals(argent.state(p), "transient")
+end
+
 os.exit(helper.run(), true)

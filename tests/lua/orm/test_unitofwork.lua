@@ -227,4 +227,84 @@ function TestUnitOfWork:test_changing_a_persistent_primary_key_is_refused()
   lu.assertEquals(s:execute(argent.select(argent.func.count()):select_from(User)):scalar(), 2)
 end
 
+-- (it was deleted as an orphan of its first parent)
+function TestUnitOfWork:test_a_child_moved_to_another_parent_is_not_an_orphan()
+  local s <close> = self.Session()
+  local b1, b2 = Bundle{}, Bundle{}
+  local i = Item{bundle = b1}
+  s:add_all{b1, b2}
+  s:commit()
+  lu.assertEquals(#b1.items, 1)
+  lu.assertEquals(#b2.items, 0) -- (loaded first: loading it after the remove would autoflush the orphan away)
+  b1.items:remove(i)
+  b2.items:append(i)
+  s:commit()
+  lu.assertEquals(argent.state(i), "persistent")
+  lu.assertEquals(i.bundle_id, b2.id)
+  -- and by its many-to-one
+  i.bundle = b1
+  lu.assertEquals(#b2.items, 0)
+  s:commit()
+  local conn <close> = self.engine:connect()
+  lu.assertEquals(conn:execute("SELECT bundle_id FROM rt_items"):scalar(), b1.id)
+end
+
+-- (the old child kept its key)
+function TestUnitOfWork:test_a_replaced_one_to_one_child_loses_its_key()
+  local s <close> = self.Session()
+  local a = Article{title = "a", profile = Profile{bio = "one"}}
+  s:add(a)
+  s:commit()
+  local old = a.profile
+  local s2 <close> = self.Session() -- (a.profile not loaded there)
+  local a2 = s2:get(Article, a.id)
+  a2.profile = Profile{bio = "two"}
+  s2:commit()
+  local conn <close> = self.engine:connect()
+  lu.assertNil(conn:execute("SELECT article_id FROM rt_profiles WHERE id = ?", {old.id}):scalar())
+  a2.profile = nil
+  s2:commit()
+  lu.assertEquals(conn:execute("SELECT count(*) FROM rt_profiles WHERE article_id IS NULL"):scalar(), 2)
+end
+
+-- (depth first gave the leaf its key before its parent's sibling)
+function TestUnitOfWork:test_a_self_referential_table_is_inserted_level_by_level()
+  local s <close> = self.Session()
+  local root = Node{name = "root"}
+  local a, b = Node{name = "a", parent = root}, Node{name = "b", parent = root}
+  local leaf = Node{name = "leaf", parent = a}
+  s:add(root)
+  s:commit()
+  lu.assertTrue(root.id < a.id and a.id < b.id and b.id < leaf.id)
+end
+
+-- (SQLAlchemy 2.0: no save-update cascade along back-population)
+function TestUnitOfWork:test_a_new_object_reached_only_by_back_population_is_not_saved()
+  local s <close> = self.Session()
+  local u = User{username = "ann"}
+  s:add(u)
+  s:commit()
+  lu.assertEquals(#u.posts, 0) -- (loaded)
+  local p = Post{title = "t", content = "c", owner = u}
+  lu.assertIs(u.posts[1], p)
+  s:commit()
+  lu.assertEquals(argent.state(p), "transient")
+  s:add(p)
+  s:commit()
+  lu.assertEquals(argent.state(p), "persistent")
+end
+
+-- (SQLAlchemy's StaleDataError; the update matched nothing, silently)
+function TestUnitOfWork:test_an_update_of_a_row_that_is_gone_is_an_error()
+  local s <close> = self.Session()
+  local u = User{username = "ann"}
+  s:add(u)
+  s:commit()
+  local conn <close> = self.engine:connect()
+  conn:execute("DELETE FROM users")
+  u.email = "e"
+  helper.assert_error("InvalidRequestError", "matched no row", s.flush, s)
+  s:rollback()
+end
+
 os.exit(helper.run(), true)
