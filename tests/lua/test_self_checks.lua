@@ -4,8 +4,9 @@
 -- ArgumentError object that names the argument, self included").
 --
 -- Covers the methods of the C types (src/lua/*.c: ag_lua_check_self) and of
--- the Lua classes (init.lua, schema.lua, inspect.lua, sql.lua, orm.lua,
--- session.lua, loading.lua), each called as `obj.method(wrong, ...)` with
+-- the Lua classes (init.lua, schema.lua, inspect.lua, sql.lua and the ORM's
+-- orm/mapper.lua, orm/session.lua, orm/query.lua, orm/collections.lua),
+-- each called as `obj.method(wrong, ...)` with
 -- nil, a number, a string, a plain table and an argent object of another
 -- type, on every database of the run.  Also the two calls that escaped
 -- without a kind: CheckConstraint(x, 0) and sessionmaker(argent.null), and

@@ -797,7 +797,6 @@ function Factory:begin(fn)
   return s:begin(fn)
 end
 
---- sessionmaker(engine, {expire_on_commit = bool, autoflush = bool}) -> a factory; factory() -> a Session.
 -- Has v a connect method?  Read without raising: a userdata without
 -- __index (argent.null) cannot be indexed.
 local function has_connect(v)
@@ -806,6 +805,7 @@ local function has_connect(v)
   return ok and connect ~= nil
 end
 
+--- sessionmaker(engine, {expire_on_commit = bool, autoflush = bool}) -> a factory; factory() -> a Session.
 function session.sessionmaker(engine, opts)
   if not has_connect(engine) then
     raise("ArgumentError", "sessionmaker: argument 1 must be an engine (argent.create_engine), got "
