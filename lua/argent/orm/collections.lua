@@ -19,6 +19,7 @@ local core = require "argent.core"
 
 local corm = core.orm
 local raise = core.error
+local guard = require "argent.guard"
 local internals, state_of, is_instance = corm.internals, corm.state, corm.is_instance
 
 local collections = {}
@@ -427,6 +428,7 @@ end
 Collection.__index = {append = Collection.append, remove = Collection.remove}
 
 function Collection.__tostring(c)
+  guard.check_self(c, Collection, "__tostring", "tostring(u.posts)")
   local ci = cinfo[c]
   return ("<collection %s.%s: %d>"):format(ci and ci.rel.parent.__name or "?", ci and ci.rel.key or "?", #c)
 end

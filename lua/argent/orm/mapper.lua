@@ -29,6 +29,7 @@ local relationship_module = require "argent.orm.relationships"
 
 local M = {} -- (the module: `mapper` is the name of a model's mapper below)
 local raise = core.error
+local guard = require "argent.guard"
 local corm = core.orm
 local KINDS = corm.kinds
 
@@ -48,7 +49,10 @@ end
 
 Model.__call = corm.construct -- User{...}: straight into C
 
-function Model.__tostring(cls) return ("<model %s>"):format(rawget(cls, "__name")) end
+function Model.__tostring(cls)
+  guard.check_self(cls, Model, "__tostring", "tostring(User)")
+  return ("<model %s>"):format(rawget(cls, "__name"))
+end
 
 function M.is_model(v) return type(v) == "table" and getmetatable(v) == Model end
 

@@ -12,6 +12,7 @@ local schema = require "argent.schema"
 
 local relationships = {}
 local raise = core.error
+local guard = require "argent.guard"
 
 local function describe(v)
   if type(v) == "string" then return ("'%s'"):format(v) end
@@ -119,6 +120,7 @@ end
 function relationships.is_relationship(v) return getmetatable(v) == Relationship end
 
 function Relationship.__tostring(r)
+  guard.check_self(r, Relationship, "__tostring", "tostring(relationship)")
   return ("relationship(%s.%s -> %s)"):format(r.parent and r.parent.__name or "?", r.key or "?",
     type(r.target) == "string" and r.target or (r.target.__name or "?"))
 end
@@ -126,8 +128,13 @@ end
 --- The target model of the relationship, looked up (once) in its Base's
 --- registry: an InvalidRequestError naming the missing model if there is none.
 function Relationship:target_model()
+  guard.check_self(self, Relationship, "target_model", "rel:target_model()")
   local m = self._target
   if m then return m end
+  if not self.parent then
+    raise("InvalidRequestError", ("%s is not an attribute of a model yet: give it to Base:model(name, "
+      .. "{attr = relationship(...)}) first"):format(tostring(self)))
+  end
   local t = self.target
   if type(t) == "string" then
     m = self.base and self.base.registry[t]
@@ -220,6 +227,7 @@ end
 --- Resolves the relationship (direction, keys, back reference); raises InvalidRequestError
 --- when the two models are not joined by a foreign key the way it needs.
 function Relationship:resolve()
+  guard.check_self(self, Relationship, "resolve", "rel:resolve()")
   if self.direction then return self end
   local T = self:target_model()
   local P = self.parent
@@ -310,6 +318,7 @@ end
 --- {target, on condition} -- the target model, or for many-to-many the
 --- secondary table and then the target.
 function Relationship:join_path()
+  guard.check_self(self, Relationship, "join_path", "rel:join_path()")
   self:resolve()
   local T = self:target_model()
   local pm, tm = rawget(self.parent, "__mapper__"), rawget(T, "__mapper__")

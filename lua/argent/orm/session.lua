@@ -34,6 +34,7 @@ local mapper_module = require "argent.orm.mapper"
 
 local corm = core.orm
 local raise = core.error
+local guard = require "argent.guard"
 local internals, set_state, set_session, state_of, is_instance =
   corm.internals, corm.set_state, corm.set_session, corm.state, corm.is_instance
 local is_collection = collections.is_collection
@@ -780,7 +781,10 @@ local function new_session(engine, autoflush, expire)
   return self
 end
 
-Factory.__call = function(f) return new_session(f.engine, f._autoflush, f._expire) end
+Factory.__call = function(f)
+  guard.check_self(f, Factory, "__call", "Session()")
+  return new_session(f.engine, f._autoflush, f._expire)
+end
 
 --- Session:begin(fn) on the factory: a new session, fn(s) in a transaction
 --- (commit on return, rollback and re-raise on error), then the session closes.
@@ -802,6 +806,7 @@ end
 local function has_connect(v)
   if type(v) ~= "userdata" and type(v) ~= "table" then return false end
   local ok, connect = pcall(function() return v.connect end)
+  if not ok then guard.rethrow_memory(connect) end
   return ok and connect ~= nil
 end
 
