@@ -35,15 +35,15 @@ cmake --build build -j "$jobs"
 cmake -S . -B build-asan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=ON \
     -DARGENT_FAILALLOC=ON # and a core allocator that tests/alloc can make fail
 cmake --build build-asan -j "$jobs"
-# ThreadSanitizer: only what runs threads (the pool test, and the embedding
-# host example when this tree has it).
+# ThreadSanitizer: only what runs threads (the pool test, the cancel test, and
+# the embedding host example when this tree has it).
 cmake -S . -B build-tsan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=thread
-cmake --build build-tsan --target test_pool -j "$jobs"
-tsan_tests='^c_test_pool$'
+cmake --build build-tsan --target test_pool test_cancel -j "$jobs"
+tsan_tests='^c_test_pool$|^c_test_cancel$'
 tsan_targets=$(cmake --build build-tsan --target help 2>/dev/null || true)
 if grep -Eq '(^|[[:space:]])argent-host-example([[:space:]:]|$)' <<<"$tsan_targets"; then
     cmake --build build-tsan --target argent-host-example -j "$jobs"
-    tsan_tests='^c_test_pool$|^host_example'
+    tsan_tests='^c_test_pool$|^c_test_cancel$|^host_example'
 fi
 # The fuzzers (tests/fuzz/): clang's libFuzzer with ASan+UBSan, in build-fuzz/
 # (warnings are gcc's business there: clang's are not errors).

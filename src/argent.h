@@ -201,6 +201,51 @@ void argent_connection_close(argent_connection *conn);
  * retain it to keep it longer).  NULL for a NULL conn. */
 argent_engine *argent_connection_engine(const argent_connection *conn);
 
+/* ------------------------------------------------------------------ cancel
+ *
+ * Stopping a statement that runs too long.  The thread running it is blocked
+ * inside argent_execute or argent_result_next, so a cancel always comes from
+ * somewhere else:
+ *
+ *  - another thread: call argent_connection_cancel or argent_engine_cancel
+ *    directly;
+ *  - a signal handler (Ctrl-C): neither function is async-signal-safe (they
+ *    take a lock, allocate, and on MariaDB connect to the server), so the
+ *    handler only records the request -- sets a volatile sig_atomic_t flag,
+ *    or write()s a byte to a pipe -- and a thread waiting on that pipe (or a
+ *    loop polling the flag) makes the call.  This is the deferred path the
+ *    argent command's REPL uses for Ctrl-C.
+ *
+ * How: SQLite sqlite3_interrupt; PostgreSQL PQcancel (its cancel key is taken
+ * at connect); MariaDB `KILL QUERY <thread id>` sent on a second, short-lived
+ * connection with the same URL.  The stopped call fails with
+ * ARGENT_ERR_OPERATIONAL; the connection stays usable (not `disconnect`).  A
+ * transaction it was in is rolled back (SQLite, when it was writing) or
+ * failed until argent_rollback (PostgreSQL); MariaDB keeps it open.  A
+ * statement that finishes before the request arrives ends normally, and
+ * MariaDB's SLEEP() may take a kill as its normal end (it returns 1).  Only a
+ * connection that is running a statement at the moment of the call is asked;
+ * a request racing the end of one statement may still stop the next one on
+ * the same connection, as in every database client. */
+
+/* Asks the database to stop the statement running on conn now.  Safe to call
+ * from any thread while conn's owner uses it; the caller must make sure that
+ * conn is not closed before this returns (use argent_engine_cancel when that
+ * cannot be promised).  Returns 1 when a request was made, 0 when conn was
+ * not running a statement (nothing is sent then), -1 with err:
+ * ARGENT_ERR_ARGUMENT for a NULL conn, ARGENT_ERR_OPERATIONAL when the
+ * request could not reach the database (the statement then goes on). */
+int argent_connection_cancel(argent_connection *conn, argent_error *err);
+
+/* Asks the database to stop the statements running on every connection
+ * checked out of engine now (a REPL's Ctrl-C: whatever is running).  Safe to
+ * call from any thread at any time: connections closed meanwhile wait for
+ * it, never vanish under it; the caller only holds a reference to engine.
+ * Returns the number of statements asked to stop (0: nothing was running),
+ * or -1 with the first failure in err (ARGENT_ERR_ARGUMENT for a NULL
+ * engine); the other requests are made all the same. */
+int argent_engine_cancel(argent_engine *engine, argent_error *err);
+
 /* ------------------------------------------------------------- parameters */
 
 /* The type of a parameter or of a column value. */

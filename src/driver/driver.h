@@ -153,6 +153,24 @@ typedef struct ag_driver {
      * left pipeline mode, even on error). */
     int (*execute_many)(ag_driver_stmt *stmt, int nparams, ag_row_source next, void *ctx,
                         int64_t *rows_affected, ag_error *err);
+
+    /* Asks the database to stop what conn is running now.  The one slot that
+     * another thread may call while the connection's owner is inside
+     * execute, fetch, exec_simple or execute_many (blocked there): SQLite
+     * sqlite3_interrupt; PostgreSQL PQcancel with the PGcancel made at
+     * connect; MariaDB `KILL QUERY <thread id>` sent on a second connection
+     * made with the same parameters.  The interrupted call then fails with
+     * AG_ERR_OPERATIONAL (not a disconnect: the connection stays usable; an
+     * open transaction is rolled back or marked failed as the database does),
+     * or ends normally when the statement finished first (or, MariaDB's
+     * SLEEP(), at some moments takes the kill as its end and returns 1).
+     * With nothing
+     * running, nothing happens -- except that a request racing the end of
+     * one statement may stop the next one.  The caller guarantees that close does not run
+     * during the call.  Not async-signal-safe (MariaDB connects, all may
+     * allocate).  0 when the request was made, -1 with err when it could not
+     * be (the statement then goes on).  NULL: the driver cannot cancel. */
+    int (*cancel)(ag_driver_conn *conn, ag_error *err);
 } ag_driver;
 
 extern const ag_driver ag_driver_sqlite;

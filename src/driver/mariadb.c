@@ -165,6 +165,13 @@ struct ag_driver_conn {
      * statement, the events it waits for (0 once complete) and its result. */
     MYSQL_STMT *pending;
     int pending_status, pending_ret;
+    /* What my_cancel needs to reach the server on a second connection and
+     * kill this one's query (copies: connect's parameters need not outlive
+     * the connection). */
+    unsigned long thread_id;
+    char *kill_host, *kill_user, *kill_socket, *kill_ssl_ca;
+    unsigned int kill_port, kill_timeout;
+    int kill_ssl;
 };
 
 /* Column names, replaced as a whole block when the server reports a
@@ -488,6 +495,23 @@ static int parse_options(const ag_connect_params *params, my_options *o, ag_erro
     return 0;
 }
 
+static void my_close(ag_driver_conn *c);
+
+/* Keeps what my_cancel needs: the server thread of c and copies of how to
+ * reach the server.  0, or -1 when memory runs out. */
+static int keep_kill_link(ag_driver_conn *c, const char *host, const char *user, unsigned int port,
+                          const my_options *o) {
+    c->thread_id = mysql_thread_id(c->my);
+    c->kill_port = port;
+    c->kill_timeout = o->has_connect_timeout && o->connect_timeout ? o->connect_timeout : 10;
+    c->kill_ssl = o->ssl;
+    if ((host && !(c->kill_host = strdup(host))) || (user && !(c->kill_user = strdup(user))) ||
+        (o->unix_socket && !(c->kill_socket = strdup(o->unix_socket))) ||
+        (o->ssl_ca && !(c->kill_ssl_ca = strdup(o->ssl_ca))))
+        return -1;
+    return 0;
+}
+
 static int my_connect(const ag_connect_params *params, ag_driver_conn **out, ag_error *err) {
     *out = NULL;
     const ag_url *url = params->url;
@@ -553,6 +577,11 @@ static int my_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     if (mariadb_get_infov(c->my, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &ext) == 0 &&
         (ext & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)))
         c->bulk = 1;
+    if (keep_kill_link(c, o.unix_socket ? "localhost" : host, url ? url->username : NULL,
+                       url && url->port ? (unsigned int)url->port : 0, &o) != 0) {
+        my_close(c);
+        return ag_error_nomem(err);
+    }
     *out = c;
     return 0;
 }
@@ -562,7 +591,40 @@ static void my_close(ag_driver_conn *c) {
     if (c->my && c->pending) wait_pending(c);
     if (c->my) mysql_close(c->my); /* the session's prepared statements go with it */
     free(c->password);
+    free(c->kill_host);
+    free(c->kill_user);
+    free(c->kill_socket);
+    free(c->kill_ssl_ca);
     free(c);
+}
+
+/* KILL QUERY from a second connection: the protocol has no other way to
+ * interrupt a statement, and the owner's connection is busy (another thread
+ * waits on it).  The killed statement fails with 1317 "Query execution was
+ * interrupted" (an OperationalError) and its connection stays usable. */
+static int my_cancel(ag_driver_conn *c, ag_error *err) {
+    MYSQL *k = mysql_init(NULL);
+    if (!k) return ag_error_nomem(err);
+    my_bool yes = 1;
+    mysql_optionsv(k, MYSQL_OPT_CONNECT_TIMEOUT, &c->kill_timeout);
+    if (c->kill_ssl_ca) mysql_optionsv(k, MYSQL_OPT_SSL_CA, c->kill_ssl_ca);
+    if (c->kill_ssl >= 1) mysql_optionsv(k, MYSQL_OPT_SSL_ENFORCE, &yes);
+    if (c->kill_ssl >= 2) mysql_optionsv(k, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+    char sql[48];
+    snprintf(sql, sizeof sql, "KILL QUERY %lu", c->thread_id);
+    int rc = 0;
+    if (!mysql_real_connect(k, c->kill_host, c->kill_user, c->password, NULL, c->kill_port,
+                            c->kill_socket, 0) ||
+        mysql_real_query(k, sql, (unsigned long)strlen(sql)) != 0) {
+        /* not set_error(c, ...): a failure here says nothing about c's own link */
+        set_error(NULL, err, mysql_errno(k), mysql_sqlstate(k), mysql_error(k));
+        err->kind = AG_ERR_OPERATIONAL;
+        err->disconnect = 0;
+        ag_error_mask(err, c->password);
+        rc = -1;
+    }
+    mysql_close(k);
+    return rc;
 }
 
 static int my_ping(ag_driver_conn *c, ag_error *err) {
@@ -1579,6 +1641,7 @@ const ag_driver ag_driver_mariadb = {
     .last_insert_id = my_last_insert_id,
     .reset = my_reset,
     .execute_many = my_execute_many,
+    .cancel = my_cancel,
 };
 
 /* ---------------------------------------------------------- decode.h */

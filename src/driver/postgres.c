@@ -152,6 +152,7 @@ struct ag_driver_conn {
     int deallocate_count;
     char *password; /* masked out of every message; NULL if none */
     int broken;     /* left in a state we cannot recover from */
+    PGcancel *cancel; /* made at connect, for pg_cancel from another thread; NULL if libpq had none */
 };
 
 struct ag_driver_stmt {
@@ -862,16 +863,36 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
         return -1;
     }
     PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
+    c->cancel = PQgetCancel(c->pg);
     *out = c;
     return 0;
 }
 
 static void pg_close(ag_driver_conn *c) {
     if (!c) return;
+    if (c->cancel) PQfreeCancel(c->cancel);
     if (c->pg) PQfinish(c->pg); /* the session's prepared statements go with it */
     ag_buf_free(&c->deallocate_sql);
     free(c->password);
     free(c);
+}
+
+/* PQcancel opens its own connection to the server and sends the cancel
+ * key: it touches nothing the owner thread uses, so it is safe while that
+ * thread waits in PQgetResult.  The canceled statement fails with SQLSTATE
+ * 57014 (an OperationalError; inside a transaction, the transaction is
+ * then failed until ROLLBACK). */
+static int pg_cancel(ag_driver_conn *c, ag_error *err) {
+    if (!c->cancel)
+        return ag_error_set(err, AG_ERR_OPERATIONAL, NULL,
+                            "cannot cancel: libpq gave no cancel handle for this connection");
+    char message[256];
+    if (!PQcancel(c->cancel, message, (int)sizeof message)) {
+        ag_error_set(err, AG_ERR_OPERATIONAL, NULL, "cancel request failed: %s", message);
+        trim_message(err);
+        return -1;
+    }
+    return 0;
 }
 
 static int pg_ping(ag_driver_conn *c, ag_error *err) {
@@ -1425,6 +1446,7 @@ const ag_driver ag_driver_postgres = {
     .last_insert_id = pg_last_insert_id,
     .reset = pg_reset,
     .execute_many = pg_execute_many,
+    .cancel = pg_cancel,
 };
 
 /* ---------------------------------------------------------- decode.h */

@@ -465,6 +465,16 @@ static void sqlite_close(ag_driver_conn *conn) {
     free(conn);
 }
 
+/* sqlite3_interrupt only sets a flag that the running statement checks (an
+ * atomic store): safe from another thread while the handle stays open.  A
+ * statement it stops fails with SQLITE_INTERRUPT (an OperationalError); one
+ * inside an explicit transaction that was writing rolls that back. */
+static int sqlite_cancel(ag_driver_conn *conn, ag_error *err) {
+    (void)err;
+    sqlite3_interrupt(conn->db);
+    return 0;
+}
+
 /* SQLite has no connection to lose: an open handle is alive. */
 static int sqlite_ping(ag_driver_conn *conn, ag_error *err) {
     if (!conn || !conn->db) {
@@ -820,4 +830,5 @@ const ag_driver ag_driver_sqlite = {
     .last_insert_id = sqlite_last_insert_id,
     .reset = sqlite_reset,
     .execute_many = sqlite_execute_many,
+    .cancel = sqlite_cancel,
 };

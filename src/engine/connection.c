@@ -254,7 +254,10 @@ void ag_stmt_release(ag_stmt *stmt) {
 }
 
 int ag_stmt_execute(ag_stmt *stmt, const ag_value *params, int nparams, ag_error *err) {
-    if (stmt->driver->execute(stmt->dstmt, params, nparams, err) != 0) {
+    ag_conn_set_busy(stmt->conn, 1);
+    int rc = stmt->driver->execute(stmt->dstmt, params, nparams, err);
+    ag_conn_set_busy(stmt->conn, 0);
+    if (rc != 0) {
         stmt->executing = 0;
         return ag_conn_fail(stmt->conn, err);
     }
@@ -264,7 +267,9 @@ int ag_stmt_execute(ag_stmt *stmt, const ag_value *params, int nparams, ag_error
 }
 
 int ag_stmt_fetch(ag_stmt *stmt, ag_error *err) {
+    ag_conn_set_busy(stmt->conn, 1);
     int rc = stmt->driver->fetch(stmt->dstmt, err);
+    ag_conn_set_busy(stmt->conn, 0);
     if (rc == 1) return 1;
     stmt->executing = 0;
     if (rc < 0) return ag_conn_fail(stmt->conn, err);
@@ -284,7 +289,10 @@ int ag_stmt_execute_many(ag_stmt *stmt, int nparams, ag_row_source next, void *c
     if (own_tx && ag_conn_begin(conn, 0, &tx, err) != 0) return -1;
     if (own_savepoint && ag_conn_exec_simple(conn, "SAVEPOINT argent_many", err) != 0) return -1;
     *rows_affected = 0;
-    if (stmt->driver->execute_many(stmt->dstmt, nparams, next, ctx, rows_affected, err) != 0) {
+    ag_conn_set_busy(conn, 1);
+    int rc = stmt->driver->execute_many(stmt->dstmt, nparams, next, ctx, rows_affected, err);
+    ag_conn_set_busy(conn, 0);
+    if (rc != 0) {
         ag_conn_fail(conn, err);
         ag_error ignored;
         if (own_tx) ag_conn_rollback(conn, tx, &ignored);
@@ -301,6 +309,7 @@ int ag_stmt_execute_many(ag_stmt *stmt, int nparams, ag_row_source next, void *c
 void ag_conn_close(ag_conn *conn) {
     if (!conn) return;
     while (conn->open) ag_stmt_release(conn->open);
+    ag_engine_untrack_checkout(conn); /* waits for a cancel that is using the slot */
     ag_pool_checkin(conn->engine->pool, conn->slot, conn->invalid);
     ag_engine_release(conn->engine);
     free(conn);
@@ -318,7 +327,10 @@ int ag_conn_fail(ag_conn *conn, const ag_error *err) {
 }
 
 int ag_conn_exec_simple(ag_conn *conn, const char *sql, ag_error *err) {
-    if (conn->engine->driver->exec_simple(conn->slot->dconn, sql, err) != 0) return ag_conn_fail(conn, err);
+    ag_conn_set_busy(conn, 1);
+    int rc = conn->engine->driver->exec_simple(conn->slot->dconn, sql, err);
+    ag_conn_set_busy(conn, 0);
+    if (rc != 0) return ag_conn_fail(conn, err);
     return 0;
 }
 

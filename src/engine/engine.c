@@ -57,6 +57,7 @@ static char *copy_string(const char *s) {
 
 static void free_engine(ag_engine *e) {
     if (e->pool) ag_pool_destroy(e->pool);
+    pthread_mutex_destroy(&e->checkouts_lock);
     for (size_t i = 0; i < e->nargs; i++) {
         free(e->args[i].key);
         free(e->args[i].value);
@@ -81,7 +82,9 @@ ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_opt
         return NULL;
     }
     atomic_init(&e->refs, 1);
+    pthread_mutex_init(&e->checkouts_lock, NULL);
     if (ag_url_parse(url, url_len, &e->url, err) != 0) {
+        pthread_mutex_destroy(&e->checkouts_lock);
         free(e);
         return NULL;
     }
@@ -170,5 +173,6 @@ ag_conn *ag_engine_connect(ag_engine *engine, ag_error *err) {
     }
     ag_engine_retain(engine);
     conn->engine = engine;
+    ag_engine_track_checkout(conn);
     return conn;
 }

@@ -139,4 +139,26 @@ int ag_conn_in_transaction(const ag_conn *conn);
 /* Runs SQL without parameters or rows (several statements allowed). */
 int ag_conn_exec_simple(ag_conn *conn, const char *sql, ag_error *err);
 
+/* ---- cancel (cancel.c)
+ * Both may be called from any thread while the connections' owners run
+ * statements; neither is async-signal-safe (a signal handler sets a flag or
+ * writes to a pipe, and a thread calls them).  Only a connection that is
+ * running SQL now (inside a driver call) is asked to stop; the statement
+ * then fails with an OperationalError and leaves its connection usable (see
+ * the driver vtable's cancel). */
+
+/* Asks the database to stop the statement running on conn.  The caller
+ * guarantees that conn is not closed before this returns.  1 when a request
+ * was made, 0 when conn was running nothing, -1 with err (NotSupportedError
+ * when the driver cannot cancel; the database's error when the request could
+ * not be sent). */
+int ag_conn_cancel(ag_conn *conn, ag_error *err);
+
+/* Asks the database to stop the statements running on every connection
+ * checked out of engine now; connections closing meanwhile wait for it.
+ * Safe against any concurrent checkout or close.  The number of statements
+ * asked to stop (0: nothing was running), or -1 with the first failure's err
+ * (the other requests were still made). */
+int ag_engine_cancel(ag_engine *engine, ag_error *err);
+
 #endif

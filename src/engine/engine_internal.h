@@ -2,6 +2,7 @@
 #ifndef ARGENT_ENGINE_ENGINE_INTERNAL_H
 #define ARGENT_ENGINE_ENGINE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "engine/engine.h"
@@ -20,6 +21,8 @@ struct ag_engine {
     ag_pool *pool;
     atomic_uint schema_generation; /* bumped by every DDL statement run: cached statements older than it are
                                       prepared again (a PostgreSQL statement keeps its parameter types) */
+    pthread_mutex_t checkouts_lock; /* guards `checkouts` and keeps their slots open during a cancel */
+    ag_conn *checkouts;             /* the connections checked out now (cancel.c) */
 };
 
 struct ag_conn {
@@ -27,7 +30,18 @@ struct ag_conn {
     ag_slot *slot;
     int invalid;              /* a disconnect error was seen: discard the slot */
     ag_stmt *open;            /* statements this connection is using */
+    ag_conn *checkout_prev, *checkout_next; /* on engine->checkouts (engine->checkouts_lock) */
+    atomic_int busy; /* inside a driver call that runs SQL (read by a cancel from another thread) */
 };
+
+/* Brackets a driver call that runs SQL, so that a cancel knows what runs. */
+static inline void ag_conn_set_busy(ag_conn *conn, int busy) {
+    atomic_store_explicit(&conn->busy, busy, memory_order_relaxed);
+}
+
+/* Puts conn on / takes it off its engine's list of checkouts (cancel.c). */
+void ag_engine_track_checkout(ag_conn *conn);
+void ag_engine_untrack_checkout(ag_conn *conn);
 
 /* Pool hook: finalizes the slot's cached statements before it closes. */
 void ag_engine_slot_closed(ag_slot *slot, void *engine);
