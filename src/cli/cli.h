@@ -3,7 +3,7 @@
  * and the Lua state every command runs in.
  *
  * main.c owns the command table and dispatch; each command lives in its own
- * file (run.c, later repl.c and migrate.c) and uses state.c for the parts that
+ * file (run.c, repl.c, schema.c, later migrate.c) and uses state.c for the parts that
  * must behave exactly like the lua interpreter: libraries, module paths,
  * LUA_INIT, the error message handler and how errors are reported.
  */
@@ -28,6 +28,8 @@ typedef int ag_cli_command_fn(const char *prog, int argc, char **argv);
 
 int ag_cli_run(const char *prog, int argc, char **argv);
 int ag_cli_migrate(const char *prog, int argc, char **argv);
+int ag_cli_repl(const char *prog, int argc, char **argv);   /* repl.c */
+int ag_cli_schema(const char *prog, int argc, char **argv); /* schema.c */
 
 /* argent's own entries for package.path and package.cpath (each ends in ';'):
  * the build tree's, or the installation's around this executable (paths.c).

@@ -2,7 +2,7 @@
  * main.c -- the argent command: `argent COMMAND [ARGS...]`.
  *
  * This file owns only the command table and the dispatch to it; each command
- * lives in its own file (run.c, migrate.c; repl to come) and shares the Lua
+ * lives in its own file (run.c, repl.c, schema.c, migrate.c) and shares the Lua
  * state set-up in state.c.  A command whose function is NULL is announced in
  * the usage and refused as "not yet available".
  */
@@ -28,7 +28,10 @@ struct command {
 
 static const struct command commands[] = {
     {"run", "run FILE [ARGS...]", "run a Lua 5.4 script (arg and ... as in lua)", ag_cli_run},
-    {"repl", "repl [URL] [-m MODULE]", "a Lua prompt with db, session and the models", NULL},
+    {"repl", "repl [URL] [-m MODULE]", "a Lua and SQL prompt with db, session, models",
+     ag_cli_repl},
+    {"schema", "schema [URL] [-m MODULE]", "draw the tables (--format dot|mermaid|svg)",
+     ag_cli_schema},
     {"migrate", "migrate [-d DIR] COMMAND", "schema migrations (argent migrate --help)",
      ag_cli_migrate},
 };

@@ -5,9 +5,11 @@
  * gives the same results under `argent run` as under `lua`: the standard
  * libraries read LUA_PATH / LUA_CPATH (";;" included) from the environment,
  * LUA_INIT runs first, errors come back with a traceback, and the state is
- * closed at the end so that __gc metamethods run.  The one addition is the
- * module path: argent's own directories (paths.c) go first, so that `require
- * "argent"` and `require "argent.core"` find this command's copy and no other.
+ * closed at the end so that __gc metamethods run.  The additions: the C part
+ * of argent is linked into the command and preloaded (argent_openlibs), and
+ * argent's own directories (paths.c) go first on the module path, so that
+ * `require "argent"` and `require "argent.core"` find this command's copy and
+ * no other.
  */
 #include "cli/cli.h"
 
@@ -18,6 +20,8 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+
+#include "argent.h"
 
 /* The names lua.c reads, the versioned one first. */
 #define LUA_INIT_VERSIONED "LUA_INIT_" LUA_VERSION_MAJOR "_" LUA_VERSION_MINOR
@@ -111,6 +115,7 @@ static int protected_main(lua_State *L) {
     const struct protected_main_args *args = lua_touserdata(L, 1);
     luaL_checkversion(L); /* the header we compiled with matches the library we run with */
     luaL_openlibs(L);
+    argent_openlibs(L); /* argent.core is linked in: never load a second copy from core.so */
     char path[3 * PATH_MAX], cpath[PATH_MAX + 64];
     if (ag_cli_module_paths(path, sizeof path, cpath, sizeof cpath) != 0)
         return luaL_error(L, "argent's directories have names too long for a module path");

@@ -27,6 +27,7 @@ $A run - 2>/dev/null; rc=$?; check "run - is usage" '[ $rc -eq 2 ]'
 $A run 2>/dev/null; rc=$?; check "run without FILE" '[ $rc -eq 2 ]'
 $A nope 2>/dev/null; rc=$?; check "unknown command" '[ $rc -eq 2 ]'
 check "help" '$A help | grep -q "migrate \[-d DIR\] COMMAND"'
+check "help lists repl and schema" '$A help | grep -q "^  repl " && $A help | grep -q "^  schema "'
 check "version" '[[ "$($A --version)" =~ ^argent\ [0-9.]+\ \(Lua\ 5\.4\.[0-9]+\)$ ]]'
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

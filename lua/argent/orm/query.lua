@@ -168,6 +168,13 @@ local function build(q, stmt, extra_order)
   return stmt
 end
 
+--- q:statement() -> the SELECT the query runs (SQLAlchemy's Query.statement;
+--- loader options add their own statements and are not in it).
+function Query:statement()
+  check_query(self, "statement")
+  return build(self, sql.select(self.model))
+end
+
 local function prepare(q, what)
   check_query(q, what)
   local s = q.session
