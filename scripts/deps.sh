@@ -13,6 +13,9 @@ ARGENT_DEBIAN_PACKAGES=(
     postgresql                       # the server the tests start (scripts/pg.sh)
     mariadb-server                   # ... and scripts/mariadb.sh
     libjansson-dev                   # JSON in C
+    libedit-dev                      # the REPL's line editing (readline interface, BSD licence)
+    tmux                             # the REPL's terminal tests (tests/cli/test_repl_tty.sh)
+    graphviz                         # argent schema --format svg (its dot draws the picture)
     clang                            # clang-format, and a second compiler
     libclang-rt-14-dev               # ... with libFuzzer (tests/fuzz)
     python3-alembic python3-psycopg2 python3-pymysql # Alembic, the reference of migrate's tests and bench

@@ -180,11 +180,10 @@ end
 
 --- The table an UPDATE or DELETE names (for the question), or "the table".
 function M.target_table(sql)
-  local s = upper(sql)
-  local name = s:match("^%s*UPDATE%s+([%w_%.\"`]+)") or s:match("^%s*DELETE%s+FROM%s+([%w_%.\"`]+)")
-  if not name then return "the table" end
-  local start = s:find(name, 1, true)
-  return sql:sub(start, start + #name - 1)
+  local ci = function(word) return (word:gsub("%a", function(c) return "[" .. c:upper() .. c:lower() .. "]" end)) end
+  local name = sql:match("^%s*" .. ci("update") .. "%s+([%w_%.\"`]+)")
+    or sql:match("^%s*" .. ci("delete") .. "%s+" .. ci("from") .. "%s+([%w_%.\"`]+)")
+  return name or "the table"
 end
 
 return M
