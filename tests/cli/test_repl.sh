@@ -86,6 +86,19 @@ same "SQL lines" "$out" '(ok, T ms)
 (1 row, T ms)'
 check "COMMIT outside a transaction is the database's error" '[ $rc -eq 1 ] && [[ "$err" == *"no transaction is active"* ]]'
 
+# ---- values in cells: a NULL first column, binary as hex, text with a newline
+repl <<'EOF'
+SELECT NULL AS a, X'00ff' AS b, 'two' || char(10) || 'lines' AS c
+.mode csv
+SELECT NULL AS a, 1 AS b
+EOF
+same "cell values" "$out" ' a    | b      | c
+------+--------+------------
+ NULL | \x00ff | two\nlines
+(1 row, T ms)
+a,b
+,1'
+
 # ---- output modes
 repl sqlite:///db.sqlite <<'EOF'
 .mode csv
@@ -231,6 +244,24 @@ check_read_only() { # NAME URL
     check "read-only $1: SQL line refused" '[[ "$err" == "read-only: INSERT is refused (the REPL was started with --read-only)"* ]]'
     check "read-only $1: the database refuses" '[ "$(grep -c "^OperationalError" "$T/err")" = 2 ]'
 }
+# ---- .schema and .explain on each database
+check_schema() { # NAME URL
+    repl "$2" <<'EOF'
+DROP TABLE IF EXISTS repl_sch
+CREATE TABLE repl_sch (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL)
+.schema repl_sch
+.explain SELECT * FROM repl_sch WHERE id = 1
+.explain argent.select(T.repl_sch):where(T.repl_sch.c.id:eq(1))
+.schema nowhere
+DROP TABLE repl_sch
+EOF
+    check ".schema $1" '[[ "$out" == *"CREATE TABLE"*"repl_sch"*"name"* ]]'
+    check ".explain $1 (SQL and a statement)" '[ "$(grep -c "^([0-9]* rows\?," <<<"$out")" -ge 2 ]'
+    check ".schema of no table $1" '[[ "$err" == *".schema: no table '"'"'nowhere'"'"'"* ]] && [ "$(wc -l <<<"$err")" = 1 ]'
+}
+[ -n "${ARGENT_TEST_PG_URL:-}" ] && check_schema postgresql "$ARGENT_TEST_PG_URL"
+[ -n "${ARGENT_TEST_MY_URL:-}" ] && check_schema mariadb "$ARGENT_TEST_MY_URL"
+
 check_read_only sqlite "sqlite:///db.sqlite"
 [ -n "${ARGENT_TEST_PG_URL:-}" ] && check_read_only postgresql "$ARGENT_TEST_PG_URL"
 [ -n "${ARGENT_TEST_MY_URL:-}" ] && check_read_only mariadb "$ARGENT_TEST_MY_URL"

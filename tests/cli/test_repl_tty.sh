@@ -135,6 +135,10 @@ check "Tab: a dot command" 'wait_for "argent> .schema"'
 text " us"; keys Tab
 check "Tab: a table after .schema" 'wait_for "argent> .schema users"'
 keys C-u
+line "CREATE TABLE zebra_stripes (id INTEGER PRIMARY KEY)"
+text ".schema zeb"; keys Tab
+check "Tab: names again after DDL at the prompt" 'wait_for "argent> .schema zebra_stripes"'
+keys C-u
 text "SELECT * FROM users WHERE usern"; keys Tab
 check "Tab: a column in SQL" 'wait_for "argent> SELECT * FROM users WHERE username"'
 keys C-u

@@ -15,6 +15,8 @@
 -- writer stops printing and only counts, and its footer says how many rows
 -- were not shown.  csv, json and markdown print the data alone: their notes
 -- go to the `note` function (stderr).
+local null = require("argent.core").null
+
 local M = {}
 
 local BUFFER = 1000 -- rows held to size the columns of a table
@@ -59,6 +61,7 @@ end
 
 -- Is s text (valid UTF-8, no zero bytes)?  Binary strings print as hex.
 local function is_text(s)
+  if not s:find("[%z\128-\255]") then return true end -- ASCII (the common case: no loop)
   if s:find("%z") then return false end
   local i, n = 1, #s
   while i <= n do
@@ -168,10 +171,12 @@ M.json = json
 -- ---------------------------------------------------------------- csv
 
 local function csv_field(v)
+  local t = type(v)
   if v == nil then return "" end
+  if t == "number" then return number_text(v) end
   local s
-  if type(v) == "string" then s = is_text(v) and v or hex(v)
-  elseif type(v) == "table" and getmetatable(v) == nil then s = json(v)
+  if t == "string" then s = is_text(v) and v or hex(v)
+  elseif t == "table" and getmetatable(v) == nil then s = json(v)
   else s = cell_text(v) end
   if s:find('[,"\r\n]') or s:find("^%s") or s:find("%s$") then s = '"' .. gsub(s, '"', '""') .. '"' end
   return s
@@ -312,6 +317,9 @@ end
 --- the row limit is reached (the caller may stop reading, or go on counting).
 function Writer:row(values)
   self.count = self.count + 1
+  for i = 1, self.ncols do
+    if values[i] == null then values[i] = nil end -- (tuples() gives a first-column NULL as argent.null)
+  end
   if self.limit and self.count > self.limit then return false end
   local mode = self.mode
   if mode == "table" and not self.printed_header then
