@@ -19,6 +19,18 @@ local core = require "argent.core"
 local M = {}
 local concat, sort = table.concat, table.sort
 
+local function check_arg(ok, fname, what, v)
+  if not ok then
+    core.error("ArgumentError", ("diagram.%s: argument '%s' must be %s, got %s"):format(fname, what[1], what[2], type(v)))
+  end
+end
+
+-- A diagram as from_models / from_metadata make it.
+local function check_diagram(d, fname)
+  check_arg(type(d) == "table" and type(d.tables) == "table" and type(d.links) == "table", fname,
+    {"d", "a diagram (diagram.from_models or from_metadata)"}, d)
+end
+
 local function column_info(c)
   local inf = core.sql.info(c)
   local fk = inf.foreign_key
@@ -53,6 +65,8 @@ end
 
 --- A diagram of the models (a list of model classes).
 function M.from_models(models)
+  check_arg(type(models) == "table" and getmetatable(models) == nil, "from_models", {"models", "a list of models"},
+    models)
   local orm = require "argent.orm"
   local d, seen, labels = {tables = {}, links = {}}, {}, {}
   local list = {}
@@ -97,6 +111,7 @@ end
 
 --- A diagram of the Tables of a MetaData (reflected or declared).
 function M.from_metadata(meta)
+  check_arg(type(meta) == "table" and type(meta.tables) == "table", "from_metadata", {"meta", "a MetaData"}, meta)
   local d = {tables = {}, links = {}}
   local names = {}
   for name in pairs(meta.tables) do names[#names + 1] = name end
@@ -121,6 +136,7 @@ end
 --- bar at the parent (one), dashed when the key may be NULL.  Each row is
 --- one cell (a port), so that edges meet a table at its border.
 function M.dot(d)
+  check_diagram(d, "dot")
   local out = {"digraph schema {", "  graph [rankdir=LR, fontname=\"Helvetica\", nodesep=0.6, ranksep=1.2];",
                "  node [shape=plaintext, fontname=\"Helvetica\", fontsize=11];",
                "  edge [fontname=\"Helvetica\", fontsize=10, dir=both, arrowtail=crow, arrowhead=tee];"}
@@ -162,6 +178,7 @@ end
 --- PK / FK), a relationship per foreign key: parent ||--o{ child (|o--o{
 --- when the key may be NULL), labelled with the relationship or column.
 function M.mermaid(d)
+  check_diagram(d, "mermaid")
   local out = {"erDiagram"}
   for _, t in ipairs(d.tables) do
     out[#out + 1] = ("  %s {"):format(mermaid_name(t.name))
@@ -185,6 +202,7 @@ end
 --- (a database to reflect), opts.format "dot" or "mermaid" (svg is dot,
 --- drawn by Graphviz in the command).
 function M.for_command(opts)
+  check_arg(type(opts) == "table", "for_command", {"opts", "a table"}, opts)
   local d
   if opts.modules and #opts.modules > 0 then
     local classes = {}

@@ -26,6 +26,16 @@ end
 --- Requires each name (the current directory first on the path) and
 --- returns all their models; a module with none is an error.
 function M.require_all(names)
+  if type(names) ~= "table" then
+    require("argent.core").error("ArgumentError",
+      "models.require_all: argument 'names' must be a list of module names, got " .. type(names))
+  end
+  for i, name in ipairs(names) do
+    if type(name) ~= "string" then
+      require("argent.core").error("ArgumentError",
+        ("models.require_all: names[%d] must be a module name (a string), got %s"):format(i, type(name)))
+    end
+  end
   if names[1] and not package.path:find("^%./%?%.lua;") then
     package.path = "./?.lua;./?/init.lua;" .. package.path
   end

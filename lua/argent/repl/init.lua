@@ -55,14 +55,23 @@ end
 --- interactive (stdin is a terminal), stdout_tty, and from C: width()
 --- (the terminal's columns or nil), clock() (ms), ask(prompt) (a line or nil).
 function M.new(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    require("argent.core").error("ArgumentError", "repl.new: argument 'opts' must be a table or nil, got "
+      .. type(opts))
+  end
   opts = opts or {}
   local self = setmetatable({
     opts = opts, interactive = opts.interactive and true or false, stdout_tty = opts.stdout_tty and true or false,
     read_only = opts.read_only and true or false, mode = "table", echo = false, timer = false, limit = nil,
     failed = false, pending = nil, models = {}, clock = opts.clock or default_clock,
   }, REPL)
+  -- where output goes: rows and values, notes (stderr), errors (stderr)
   self.out = function(s) io.stdout:write(s) end
   self.note = function(s) io.stderr:write(s) end
+  self.err = function(s)
+    io.stdout:flush()
+    io.stderr:write(s)
+  end
   local url = opts.url
   if url == nil or url == "" then url = os.getenv("DB_CONNECTION_STRING") end
   if url == nil or url == "" then url = "sqlite://" end
@@ -97,7 +106,7 @@ function REPL:_on_sql(sql, params, ms)
     for _, s in ipairs(named) do shown[#shown + 1] = s end
     text = text .. "  -- {" .. table.concat(shown, ", ") .. "}"
   end
-  io.stderr:write(text .. "\n")
+  self.note(text .. "\n")
 end
 
 --- What the banner says (a terminal only).
@@ -155,8 +164,7 @@ end
 
 function REPL:fail(err)
   self.failed = true
-  io.stdout:flush()
-  io.stderr:write(error_text(err) .. "\n")
+  self.err(error_text(err) .. "\n")
 end
 
 local function run_lua(self, fn)
@@ -176,7 +184,7 @@ local function confirmed(self, sql)
   local answer = self.opts.ask and self.opts.ask(("%s without WHERE changes every row of %s. Run it? [y/N] ")
     :format(word, input.target_table(sql)))
   if answer and (answer:lower() == "y" or answer:lower() == "yes") then return true end
-  io.stderr:write("not run\n")
+  self.note("not run\n")
   return false
 end
 
@@ -279,6 +287,20 @@ function REPL:close()
   self.conn = nil
   pcall(self.db.dispose, self.db)
   return self.failed
+end
+
+-- Every public method checks its self (a script can reach these through
+-- require "argent.repl").
+for name, fn in pairs(REPL) do
+  if type(fn) == "function" and name ~= "__index" then
+    REPL[name] = function(self, ...)
+      if getmetatable(self) ~= REPL then
+        require("argent.core").error("ArgumentError", ("REPL:%s: argument 'self' must be a REPL (repl.new), got %s")
+          :format(name, type(self)))
+      end
+      return fn(self, ...)
+    end
+  end
 end
 
 M.REPL = REPL
