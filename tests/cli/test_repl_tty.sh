@@ -83,11 +83,11 @@ start() {
 }
 # cancel: Ctrl-C until the prompt is back (the statement runs forever)
 cancel() {
-    local n i
+    local n i j
     n=$(prompts)
     for ((i = 0; i < 30; i++)); do
         keys C-c
-        for ((j = 0; j < 20; j++)); do
+        for ((j = 0; j < 10; j++)); do
             [ "$(prompts)" -gt "$n" ] && return 0
             sleep 0.1
         done
