@@ -209,8 +209,8 @@ check "an instance, a changed attribute marked" '[[ "$out" == *"<User id=1 usern
 check "a transient instance" '[[ "$out" == *"<User (transient) username=\"new\">"* ]]'
 check "a query: its SQL and parameters" '[[ "$out" == *"FROM users WHERE users.username = ?"$'"'"'\n'"'"'"-- parameters: {\"ann\"}"* ]]'
 check "a statement" '[[ "$out" == *"SELECT users.id FROM users WHERE users.id > ?"$'"'"'\n'"'"'"-- parameters: {1}"* ]]'
-check ".models" '[[ "$out" == *" User    | users    | id, username, email, password, updated_at, created_at | comments, posts"* ]]'
-check "a model: its columns and relationships" '[[ "$out" == *"<model User> table users"* && "$out" == *"relationships: comments -> Comment[], posts -> Post[]"* ]]'
+check ".models" '[[ "$out" == *" User    | users    | id, username, email, password, updated_at, created_at | posts, comments"* ]]'
+check "a model: its columns and relationships" '[[ "$out" == *"<model User> table users"* && "$out" == *"relationships: posts -> Post[], comments -> Comment[]"* ]]'
 check "models: no errors" '[ $rc -eq 0 ] && [ -z "$err" ]'
 
 # ---- T: the reflected tables when no -m is given
