@@ -10,11 +10,11 @@
 # The server trusts every local connection (user postgres, no password), keeps
 # its unix socket in DIR and runs with fsync=off: it is for tests only.
 # PostgreSQL refuses to run as root, so as root it runs as the system user
-# argent-pg (created when missing); as anyone else it runs as that user.
+# argent-pg ($ARGENT_PG_USER; created when missing); as anyone else it runs as that user.
 # `start` prints nothing unless something fails.
 set -euo pipefail
 
-PG_USER=argent-pg
+PG_USER=${ARGENT_PG_USER:-argent-pg} # the system user that runs the server (when root)
 READY_TIMEOUT=60 # seconds to wait for the server to accept connections
 
 die() {

@@ -12,6 +12,10 @@
 # ARGENT_MY_PORT (default 55434), the MariaDB server's (scripts/mariadb.sh);
 # ARGENT_FAULT_PG_PORT and ARGENT_FAULT_MY_PORT (default: those plus 2), the
 # servers of the fault tests (tests/fault/), which restart them;
+# ARGENT_PG_EXTRA_PORT (default: ARGENT_PG_PORT plus 4) and the 4 ports after
+# it, PostgreSQL beyond one server (scripts/pgtopology.sh): a primary, its
+# streaming standby and PgBouncer in transaction mode, then a second primary
+# and standby that the failover test (tests/lua/test_topology.lua) promotes;
 # ARGENT_JOBS (default 2), parallel build and test jobs.
 # Exits non-zero when any run fails; the last run's ctest summary is the
 # last thing this script prints.
@@ -25,6 +29,7 @@ pg_port=${ARGENT_PG_PORT:-55433}
 my_port=${ARGENT_MY_PORT:-55434}
 fault_pg_port=${ARGENT_FAULT_PG_PORT:-$((pg_port + 2))}
 fault_my_port=${ARGENT_FAULT_MY_PORT:-$((my_port + 2))}
+extra_port=${ARGENT_PG_EXTRA_PORT:-$((pg_port + 4))}
 
 # 1. What the build and the tests need.
 argent_install_deps
@@ -59,12 +64,16 @@ stop_postgres() { scripts/pg.sh stop "$pg_dir" || true; }
 my_dir=$(mktemp -d /tmp/argent-my.XXXXXX)
 fault_pg_dir=$(mktemp -d /tmp/argent-fpg.XXXXXX)
 fault_my_dir=$(mktemp -d /tmp/argent-fmy.XXXXXX)
+topology_dir=$(mktemp -d /tmp/argent-topo.XXXXXX)
+failover_dir=$(mktemp -d /tmp/argent-fail.XXXXXX)
 # shellcheck disable=SC2317 # called by the trap
 stop_servers() {
     stop_postgres
     scripts/mariadb.sh stop "$my_dir" || true
     scripts/pg.sh stop "$fault_pg_dir" || true
     scripts/mariadb.sh stop "$fault_my_dir" || true
+    scripts/pgtopology.sh stop "$topology_dir" || true
+    scripts/pgtopology.sh stop "$failover_dir" || true
 }
 trap stop_servers EXIT
 trap 'exit 130' INT
@@ -81,6 +90,16 @@ export ARGENT_FAULT_PG_DIR="$fault_pg_dir"
 scripts/mariadb.sh start "$fault_my_dir" "$fault_my_port"
 export ARGENT_FAULT_MY_URL="mariadb://root@127.0.0.1:$fault_my_port/argent_test"
 export ARGENT_FAULT_MY_DIR="$fault_my_dir" ARGENT_FAULT_MY_PORT="$fault_my_port"
+# ... and PostgreSQL beyond one server: primary, standby and PgBouncer (the
+# pgbouncer runs of the suites, the replica tests), and a second primary and
+# standby for the failover test alone (it stops that primary).
+scripts/pgtopology.sh start "$topology_dir" "$extra_port"
+export ARGENT_TEST_PG_PRIMARY_URL="postgresql://postgres@127.0.0.1:$extra_port/argent_test"
+export ARGENT_TEST_PG_STANDBY_URL="postgresql://postgres@127.0.0.1:$((extra_port + 1))/argent_test"
+export ARGENT_TEST_PGB_URL="postgresql://postgres@127.0.0.1:$((extra_port + 2))/argent_test"
+scripts/pgtopology.sh start-pair "$failover_dir" $((extra_port + 3))
+export ARGENT_FAILOVER_PG_DIR="$failover_dir"
+export ARGENT_FAILOVER_PG_URL="postgresql://postgres@127.0.0.1:$((extra_port + 3)),127.0.0.1:$((extra_port + 4))/argent_test"
 
 # 4. The suite, on each build.  Every run happens even when one fails; the
 # TSan run (the threaded tests only) comes before the ASan run, whose summary

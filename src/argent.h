@@ -125,6 +125,12 @@ typedef struct argent_engine_options {
     /* nconnect_args pairs, copied; NULL when none */
     const argent_connect_arg *connect_args;
     size_t nconnect_args;
+    /* 1 (default): named prepared statements, cached per connection; 0: none
+     * (PostgreSQL behind a transaction-mode pooler such as PgBouncer: each
+     * statement goes as one unnamed Parse/Bind/Execute, no startup options,
+     * isolation_level sent with each BEGIN).  0 on another database is an
+     * ARGENT_ERR_ARGUMENT. */
+    int prepare;
 } argent_engine_options;
 
 /* Sets every field of opts to its default.  opts must not be NULL. */

@@ -21,6 +21,7 @@ void argent_engine_options_init(argent_engine_options *opts) {
     opts->pool_pre_ping = core.pool_pre_ping;
     opts->isolation_level = core.isolation_level;
     opts->statement_cache_size = core.statement_cache_size;
+    opts->prepare = core.prepare;
 }
 
 argent_engine *argent_engine_create(const char *url, const argent_engine_options *opts,
@@ -44,6 +45,7 @@ argent_engine *argent_engine_create(const char *url, const argent_engine_options
         core.pool_pre_ping = opts->pool_pre_ping;
         core.isolation_level = opts->isolation_level;
         core.statement_cache_size = opts->statement_cache_size;
+        core.prepare = opts->prepare;
         if (opts->nconnect_args) {
             if (!opts->connect_args) {
                 ag_capi_failf(err, ARGENT_ERR_ARGUMENT,

@@ -55,6 +55,9 @@ typedef struct ag_connect_params {
     const char *isolation_level; /* NULL (database default), "READ COMMITTED", "REPEATABLE READ",
                                     "SERIALIZABLE", "READ UNCOMMITTED"; "AUTOCOMMIT" is handled
                                     by the engine and never reaches the driver */
+    int no_prepare; /* PostgreSQL behind a transaction-mode pooler (create_engine's prepare =
+                       false): no named prepared statements and no startup `options`; the
+                       engine sends isolation_level with each BEGIN instead */
 } ag_connect_params;
 
 /* Fills params[0..nparams-1] with the next row's values for execute_many.

@@ -81,6 +81,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <inttypes.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/datetime.h"
@@ -126,7 +129,7 @@ typedef enum pg_column_kind { CK_TEXT, CK_INTEGER, CK_FLOAT, CK_BOOLEAN, CK_BYTE
 
 /* One server-side prepared statement of a statement. */
 typedef struct pg_variant {
-    char name[24];
+    char name[40]; /* "" for the unnamed statement (no_prepare) */
     Oid *sent;   /* nparams types given to Parse (0 = left to the server) */
     Oid *server; /* nparams types the server settled on */
 } pg_variant;
@@ -147,7 +150,9 @@ struct ag_driver_conn {
     PGconn *pg;
     ag_driver_stmt *owner;           /* statement whose rows are on the wire, or NULL */
     PGTransactionStatusType tx_sent; /* transaction status when owner's query was sent */
-    unsigned long name_counter;      /* statement names ag_1, ag_2, ... */
+    unsigned long name_counter;      /* statement names ag<nonce>_1, ag<nonce>_2, ... */
+    char name_prefix[24];            /* "ag<nonce>_": unique to this connection (see pg_connect) */
+    int no_prepare;                  /* unnamed statements only (a transaction-mode pooler) */
     ag_buf deallocate_sql;           /* "DEALLOCATE ag_1;DEALLOCATE ag_7;..." queued */
     int deallocate_count;
     char *password; /* masked out of every message; NULL if none */
@@ -191,6 +196,11 @@ struct ag_driver_stmt {
 };
 
 /* ------------------------------------------------------------------ errors */
+
+/* What a failure that a transaction-mode pooler causes says. */
+#define POOLER_HINT                                                                                        \
+    " (behind a transaction-mode pooler such as PgBouncer, use create_engine(url, {prepare = false}))"
+
 
 static ag_error_kind kind_for_sqlstate(const char *s) {
     if (!s || strlen(s) < 2) return AG_ERR_OPERATIONAL;
@@ -265,7 +275,12 @@ static int error_from_result(ag_driver_conn *c, const PGresult *r, ag_error *err
     const char *detail = detail_without_values(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL), detail_buf,
                                                sizeof detail_buf);
     ag_error_kind kind = kind_for_sqlstate(state);
-    if (primary && detail)
+    /* a named statement missing or already there: a pooler moved the session */
+    int pooled = state && !c->no_prepare && (strcmp(state, "26000") == 0 || strcmp(state, "42P05") == 0) &&
+                 primary && strstr(primary, c->name_prefix);
+    if (primary && pooled)
+        ag_error_set(err, kind, state, "%s%s", primary, POOLER_HINT);
+    else if (primary && detail)
         ag_error_set(err, kind, state, "%s\n%s", primary, detail);
     else if (primary)
         ag_error_set(err, kind, state, "%s", primary);
@@ -651,6 +666,7 @@ static int variant_fits(const ag_driver_stmt *s, const pg_variant *v) {
 
 /* The variant the bound values fit, the last used one first; -1 if none. */
 static int find_variant(ag_driver_stmt *s) {
+    if (s->conn->no_prepare) return -1;
     if (variant_fits(s, &s->variants[s->last_variant])) return s->last_variant;
     for (int i = 0; i < s->nvariants; i++)
         if (i != s->last_variant && variant_fits(s, &s->variants[i])) return s->last_variant = i;
@@ -667,7 +683,10 @@ static int prepare_named(ag_driver_stmt *s, const Oid *types, char *name_out, PG
                          ag_error *err) {
     ag_driver_conn *c = s->conn;
     *desc_out = NULL;
-    snprintf(name_out, 24, "ag_%lu", ++c->name_counter);
+    if (c->no_prepare)
+        name_out[0] = '\0'; /* the unnamed statement: described here, parsed again by each execute */
+    else
+        snprintf(name_out, sizeof ((pg_variant *)0)->name, "%s%lu", c->name_prefix, ++c->name_counter);
     if (!PQenterPipelineMode(c->pg)) return error_from_conn(c, err);
     if (!PQsendPrepare(c->pg, name_out, s->sql, types ? s->nparams : 0, types) ||
         !PQsendDescribePrepared(c->pg, name_out) || !PQpipelineSync(c->pg)) {
@@ -720,7 +739,7 @@ static int prepare_named(ag_driver_stmt *s, const Oid *types, char *name_out, PG
 
 /* Queues a prepared name for DEALLOCATE (see the file comment). */
 static void queue_deallocate(ag_driver_conn *c, const char *name) {
-    if (c->broken || PQstatus(c->pg) != CONNECTION_OK) return;
+    if (!name[0] || c->broken || PQstatus(c->pg) != CONNECTION_OK) return;
     if (ag_buf_printf(&c->deallocate_sql, "DEALLOCATE %s;", name) == 0) c->deallocate_count++;
 }
 
@@ -732,6 +751,22 @@ static void flush_deallocations(ag_driver_conn *c) {
     PQclear(r); /* a name already gone (DEALLOCATE ALL by the user) does no harm */
     ag_buf_reset(&c->deallocate_sql);
     c->deallocate_count = 0;
+}
+
+/* May execute add a server-side variant?  Never without prepared statements. */
+static int may_add_variant(const ag_driver_stmt *s) {
+    return !s->conn->no_prepare && s->nvariants < PG_MAX_VARIANTS;
+}
+
+/* The parameter types of an execution through the unnamed statement.
+ * Without prepared statements (no_prepare), values that fit the types the
+ * server described at prepare are sent with those types, so that every
+ * statement is typed as its named variant 0 would be (`substr(t, $1)` takes
+ * an integer as int4); otherwise, and past PG_MAX_VARIANTS, with the
+ * values' own types. */
+static const Oid *unnamed_types(ag_driver_stmt *s) {
+    if (s->conn->no_prepare && s->nvariants > 0 && variant_fits(s, &s->variants[0])) return s->variants[0].server;
+    return s->want;
 }
 
 /* Adds a variant with the values' own types (s->want).  Returns its index or -1. */
@@ -777,7 +812,7 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     *out = NULL;
     const ag_url *url = params->url;
     const char *isolation = NULL;
-    if (params->isolation_level) {
+    if (params->isolation_level && !params->no_prepare) { /* no_prepare: BEGIN ISOLATION LEVEL (the engine) */
         isolation = isolation_option(params->isolation_level);
         if (!isolation)
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "invalid isolation_level '%s'",
@@ -800,7 +835,15 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                                 "client_encoding must be UTF8 (argent exchanges text as UTF-8)");
         }
-        if (strcmp(key, "options") == 0) user_options = value;
+        if (strcmp(key, "options") == 0) {
+            if (params->no_prepare) {
+                PQconninfoFree(defs);
+                return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                                    "connection option 'options' cannot be used with prepare = false "
+                                    "(a transaction-mode pooler refuses startup options)");
+            }
+            user_options = value;
+        }
         if (strcmp(key, "password") == 0) password = value;
     }
     if (defs) PQconninfoFree(defs);
@@ -838,7 +881,7 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     for (size_t i = 0; i < params->nargs; i++)
         if (strcmp(params->args[i].key, "options") != 0)
             ADD_KEYWORD(params->args[i].key, params->args[i].value);
-    ADD_KEYWORD("options", options.data);
+    if (!params->no_prepare) ADD_KEYWORD("options", options.data);
     ADD_KEYWORD("client_encoding", "UTF8");
 #undef ADD_KEYWORD
     keys[n] = NULL;
@@ -856,7 +899,26 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     if (PQstatus(c->pg) != CONNECTION_OK) {
         ag_error_set(err, AG_ERR_OPERATIONAL, NULL, "%s", PQerrorMessage(c->pg));
         trim_message(err);
+        if (strstr(err->message, "unsupported startup parameter")) /* PgBouncer */
+        {
+            size_t used = strlen(err->message);
+            snprintf(err->message + used, sizeof err->message - used, "%s", POOLER_HINT);
+        }
         ag_error_mask(err, c->password);
+        PQfinish(c->pg);
+        free(c->password);
+        free(c);
+        return -1;
+    }
+    /* Dates are decoded as ISO text: without the startup option (a pooler)
+     * the server's own DateStyle must be ISO already, and a pooler that drops
+     * the option must not turn dates into another form unnoticed. */
+    const char *datestyle = PQparameterStatus(c->pg, "DateStyle");
+    if (datestyle && strncmp(datestyle, "ISO", 3) != 0) {
+        ag_error_set(err, AG_ERR_INTERFACE, NULL,
+                     "the server's DateStyle is '%s' and argent reads dates as ISO: set DateStyle = 'ISO, MDY' "
+                     "in postgresql.conf or for the role (ALTER ROLE ... SET DateStyle = ISO)",
+                     datestyle);
         PQfinish(c->pg);
         free(c->password);
         free(c);
@@ -864,6 +926,18 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     }
     PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
     c->cancel = PQgetCancel(c->pg);
+    c->no_prepare = params->no_prepare;
+    if (!c->no_prepare) {
+        /* Statement names unique beyond this connection: behind a pooler
+         * that moves transactions between server connections (which needs
+         * prepare = false), a name from another client then fails with
+         * "does not exist" instead of running that client's statement. */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        uint64_t nonce = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 30) ^ ((uint64_t)getpid() << 20) ^
+                         (uint64_t)(uintptr_t)c;
+        snprintf(c->name_prefix, sizeof c->name_prefix, "ag%" PRIx64 "_", nonce);
+    }
     *out = c;
     return 0;
 }
@@ -1067,10 +1141,10 @@ static pg_column_kind column_kind_of(Oid type) {
 static int send_execution(ag_driver_stmt *s, ag_error *err) {
     ag_driver_conn *c = s->conn;
     int v = find_variant(s);
-    if (v < 0 && s->nvariants < PG_MAX_VARIANTS && (v = add_variant(s, err)) < 0) return -1;
+    if (v < 0 && may_add_variant(s) && (v = add_variant(s, err)) < 0) return -1;
     int sent = v >= 0 ? PQsendQueryPrepared(c->pg, s->variants[v].name, s->nparams, s->values,
                                             s->lengths, s->formats, 0)
-                      : PQsendQueryParams(c->pg, s->sql, s->nparams, s->want, s->values, s->lengths,
+                      : PQsendQueryParams(c->pg, s->sql, s->nparams, unnamed_types(s), s->values, s->lengths,
                                           s->formats, 0);
     if (!sent) return error_from_conn(c, err);
     return 0;
@@ -1361,7 +1435,7 @@ static int pg_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, v
     if (got <= 0) return got < 0 ? -1 : 0;
     if (bind_values(s, s->row, err) != 0) return -1;
     /* The first row picks (or prepares) the variant before the pipeline starts. */
-    if (find_variant(s) < 0 && s->nvariants < PG_MAX_VARIANTS && add_variant(s, err) < 0) return -1;
+    if (find_variant(s) < 0 && may_add_variant(s) && add_variant(s, err) < 0) return -1;
 
     if (!PQenterPipelineMode(c->pg)) return error_from_conn(c, err);
     int64_t total = 0;
@@ -1372,7 +1446,7 @@ static int pg_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, v
         int v = find_variant(s);
         int sent = v >= 0 ? PQsendQueryPrepared(c->pg, s->variants[v].name, s->nparams, s->values,
                                                 s->lengths, s->formats, 0)
-                          : PQsendQueryParams(c->pg, s->sql, s->nparams, s->want, s->values,
+                          : PQsendQueryParams(c->pg, s->sql, s->nparams, unnamed_types(s), s->values,
                                               s->lengths, s->formats, 0);
         if (!sent) {
             error_from_conn(c, err);

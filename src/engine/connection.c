@@ -357,7 +357,9 @@ int ag_conn_begin(ag_conn *conn, int nested, ag_tx *out, ag_error *err) {
             return ag_error_set(err, AG_ERR_INVALID_REQUEST, NULL,
                                 "a transaction is already begun on this connection; use begin_nested() "
                                 "for a savepoint inside it");
-        if (!conn->engine->autocommit && ag_conn_exec_simple(conn, "BEGIN", err) != 0) return -1;
+        if (!conn->engine->autocommit &&
+            ag_conn_exec_simple(conn, conn->engine->begin_sql ? conn->engine->begin_sql : "BEGIN", err) != 0)
+            return -1;
     } else {
         if (s->tx_depth == 0)
             return ag_error_set(err, AG_ERR_INVALID_REQUEST, NULL,

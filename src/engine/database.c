@@ -55,7 +55,7 @@ static int sqlite_op(const ag_driver *driver, const ag_url *url, db_op op, int l
         }
         /* Opening through the driver makes the file a database (and applies
          * the URL's options, so a bad one is reported here too). */
-        ag_connect_params params = {url, url->query, url->nquery, NULL};
+        ag_connect_params params = {url, url->query, url->nquery, NULL, 0};
         ag_driver_conn *conn = NULL;
         if (driver->connect(&params, &conn, err) != 0) return -1;
         int rc = driver->exec_simple(conn, "PRAGMA user_version", err);
@@ -122,7 +122,7 @@ static int server_op(const ag_driver *driver, ag_url *url, db_op op, int lenient
     /* The maintenance database, with everything else of the URL. */
     char *target = url->database;
     url->database = url->dialect == AG_DIALECT_POSTGRESQL ? "postgres" : NULL;
-    ag_connect_params params = {url, url->query, url->nquery, NULL};
+    ag_connect_params params = {url, url->query, url->nquery, NULL, 0};
     ag_driver_conn *conn = NULL;
     int rc = driver->connect(&params, &conn, err);
     if (rc != 0 && url->dialect == AG_DIALECT_POSTGRESQL) {

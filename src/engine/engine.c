@@ -5,6 +5,7 @@
 #include "base/alloc.h"
 #include "engine/engine_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ void ag_engine_options_init(ag_engine_options *options) {
     options->pool_timeout = 30.0;
     options->pool_recycle = -1.0;
     options->statement_cache_size = 128;
+    options->prepare = 1;
 }
 
 static const char *const isolation_levels[] = {
@@ -64,6 +66,7 @@ static void free_engine(ag_engine *e) {
     }
     free(e->args);
     free(e->isolation_level);
+    free(e->begin_sql);
     ag_url_free(e->url);
     free(e);
 }
@@ -96,6 +99,14 @@ ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_opt
         free_engine(e);
         return NULL;
     }
+    if (!options->prepare && e->dialect != AG_DIALECT_POSTGRESQL) {
+        ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                     "create_engine: option 'prepare' = false is for PostgreSQL (behind a transaction-mode "
+                     "pooler), not %s",
+                     ag_dialect_name(e->dialect));
+        free_engine(e);
+        return NULL;
+    }
     /* connect_args first, then the URL's query keys (driver.h) */
     size_t total = options->nconnect_args + e->url->nquery;
     if (total) {
@@ -118,10 +129,18 @@ ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_opt
         }
     }
     e->statement_cache_size = options->statement_cache_size;
+    /* Behind a transaction-mode pooler no setting outlives a transaction:
+     * the isolation level goes with each BEGIN. */
+    if (!options->prepare && e->isolation_level) {
+        size_t n = strlen(e->isolation_level) + sizeof "BEGIN ISOLATION LEVEL ";
+        if (!(e->begin_sql = ag_malloc(n))) goto nomem;
+        snprintf(e->begin_sql, n, "BEGIN ISOLATION LEVEL %s", e->isolation_level);
+    }
     e->params.url = e->url;
     e->params.args = e->args;
     e->params.nargs = e->nargs;
     e->params.isolation_level = e->isolation_level;
+    e->params.no_prepare = !options->prepare;
 
     ag_pool_config config = {
         .size = options->pool_size,

@@ -34,6 +34,8 @@ typedef struct ag_engine_options {
     int statement_cache_size;   /* 128; 0 disables the cache */
     const ag_url_param *connect_args; /* copied */
     size_t nconnect_args;
+    int prepare;                /* 1; 0: no named prepared statements (PostgreSQL behind a
+                                   transaction-mode pooler; ArgumentError on other databases) */
 } ag_engine_options;
 
 void ag_engine_options_init(ag_engine_options *options);

@@ -16,6 +16,8 @@ struct ag_engine {
     size_t nargs;
     char *isolation_level;    /* passed to the driver; NULL for the default or AUTOCOMMIT */
     int autocommit;           /* isolation_level AUTOCOMMIT: begin/commit send nothing */
+    char *begin_sql;          /* "BEGIN", or "BEGIN ISOLATION LEVEL ..." when the driver cannot set it
+                                 for the session (prepare = false) */
     int statement_cache_size;
     ag_connect_params params; /* points into the fields above */
     ag_pool *pool;

@@ -139,6 +139,7 @@ int ag_lua_create_engine(lua_State *L) {
             else if (strcmp(key, "pool_recycle") == 0) options.pool_recycle = opt_number(L, v, key);
             else if (strcmp(key, "pool_pre_ping") == 0) options.pool_pre_ping = opt_boolean(L, v, key);
             else if (strcmp(key, "statement_cache_size") == 0) options.statement_cache_size = opt_integer(L, v, key);
+            else if (strcmp(key, "prepare") == 0) options.prepare = opt_boolean(L, v, key);
             else if (strcmp(key, "isolation_level") == 0) {
                 if (lua_type(L, v) != LUA_TSTRING)
                     return ag_lua_argerror(L, "create_engine: option 'isolation_level' must be a string, got %s",
@@ -160,7 +161,7 @@ int ag_lua_create_engine(lua_State *L) {
                 return ag_lua_argerror(L,
                                        "create_engine: unknown option '%s' (known: pool_size, max_overflow, "
                                        "pool_timeout, pool_recycle, pool_pre_ping, echo, isolation_level, "
-                                       "connect_args, statement_cache_size)",
+                                       "connect_args, statement_cache_size, prepare)",
                                        key);
             }
             lua_pop(L, 1);

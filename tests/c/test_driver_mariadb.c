@@ -35,7 +35,7 @@ static ag_url *test_url;
 
 static ag_driver_conn *connect_with(const ag_url *url, const ag_url_param *args, size_t nargs,
                                     const char *isolation, ag_error *err) {
-    ag_connect_params params = {url, args, nargs, isolation};
+    ag_connect_params params = {url, args, nargs, isolation, 0};
     ag_driver_conn *c = NULL;
     ag_error_clear(err);
     if (D->connect(&params, &c, err) != 0) return NULL;

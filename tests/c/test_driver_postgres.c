@@ -70,7 +70,7 @@ static int parse_test_url(const char *s) {
 
 static ag_driver_conn *connect_with(const ag_url *url, const ag_url_param *args, size_t nargs,
                                     const char *isolation, ag_error *err) {
-    ag_connect_params params = {url, args, nargs, isolation};
+    ag_connect_params params = {url, args, nargs, isolation, 0};
     ag_driver_conn *c = NULL;
     ag_error_clear(err);
     if (D->connect(&params, &c, err) != 0) return NULL;

@@ -24,7 +24,7 @@ static int open_db(const char *path, const ag_url_param *args, size_t nargs, con
     url.drivername = "sqlite";
     url.dialect = AG_DIALECT_SQLITE;
     url.database = (char *)path;
-    ag_connect_params p = {&url, args, nargs, isolation};
+    ag_connect_params p = {&url, args, nargs, isolation, 0};
     ag_error_clear(err);
     return drv->connect(&p, conn, err);
 }

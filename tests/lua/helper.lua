@@ -6,7 +6,10 @@
 -- ARGENT_TEST_TMP = a scratch directory (created here if missing).
 -- PostgreSQL's URL comes from ARGENT_TEST_PG_URL, MariaDB's from
 -- ARGENT_TEST_MY_URL; without it such a run exits with status 77, which
--- CTest reports as "skipped".
+-- CTest reports as "skipped".  ARGENT_TEST_DB = pgbouncer is PostgreSQL
+-- through PgBouncer in transaction mode (ARGENT_TEST_PGB_URL, set by
+-- scripts/test.sh's topology, scripts/pgtopology.sh): helper.is_pg() is
+-- true and helper.engine() adds prepare = false.
 --
 -- This file turns that environment into a URL and an engine, owns the
 -- per-suite SQLite file, and holds the checks the suites repeat (an argent
@@ -18,12 +21,12 @@ local argent = require "argent"
 
 local helper = {lu = lu, argent = argent}
 
-local KNOWN_DATABASES = {sqlite_file = true, sqlite_mem = true, postgresql = true, mariadb = true}
+local KNOWN_DATABASES = {sqlite_file = true, sqlite_mem = true, postgresql = true, mariadb = true, pgbouncer = true}
 
 -- Run by hand without the environment, a suite uses an in-memory SQLite database.
 helper.db = os.getenv("ARGENT_TEST_DB") or "sqlite_mem"
 if not KNOWN_DATABASES[helper.db] then
-    io.stderr:write("ARGENT_TEST_DB must be sqlite_file, sqlite_mem, postgresql or mariadb, not '",
+    io.stderr:write("ARGENT_TEST_DB must be sqlite_file, sqlite_mem, postgresql, pgbouncer or mariadb, not '",
                     helper.db, "'\n")
     os.exit(2)
 end
@@ -31,6 +34,8 @@ end
 helper.tmp = os.getenv("ARGENT_TEST_TMP") or "/tmp/argent-test"
 helper.pg_url = os.getenv("ARGENT_TEST_PG_URL")
 if helper.pg_url == "" then helper.pg_url = nil end
+helper.pgb_url = os.getenv("ARGENT_TEST_PGB_URL")
+if helper.pgb_url == "" then helper.pgb_url = nil end
 helper.my_url = os.getenv("ARGENT_TEST_MY_URL")
 if helper.my_url == "" then helper.my_url = nil end
 
@@ -42,12 +47,17 @@ if helper.db == "postgresql" and not helper.pg_url then
     io.stderr:write(helper.suite, ": ARGENT_TEST_PG_URL is not set, skipping the PostgreSQL run\n")
     os.exit(77)
 end
+if helper.db == "pgbouncer" and not helper.pgb_url then
+    io.stderr:write(helper.suite, ": ARGENT_TEST_PGB_URL is not set, skipping the PgBouncer run\n")
+    os.exit(77)
+end
 if helper.db == "mariadb" and not helper.my_url then
     io.stderr:write(helper.suite, ": ARGENT_TEST_MY_URL is not set, skipping the MariaDB run\n")
     os.exit(77)
 end
 
-function helper.is_pg() return helper.db == "postgresql" end
+function helper.is_pg() return helper.db == "postgresql" or helper.db == "pgbouncer" end
+function helper.is_pgbouncer() return helper.db == "pgbouncer" end
 function helper.is_mariadb() return helper.db == "mariadb" end
 function helper.is_sqlite() return helper.db == "sqlite_file" or helper.db == "sqlite_mem" end
 function helper.is_sqlite_mem() return helper.db == "sqlite_mem" end
@@ -80,12 +90,23 @@ function helper.url()
         return "sqlite:///:memory:"
     elseif helper.db == "mariadb" then
         return helper.my_url
+    elseif helper.db == "pgbouncer" then
+        return helper.pgb_url
     end
     return helper.pg_url
 end
 
+-- create_engine's options for this run: opts (copied) and, through
+-- PgBouncer, prepare = false.
+function helper.engine_options(opts)
+    if not helper.is_pgbouncer() then return opts end
+    local copy = {prepare = false}
+    for k, v in pairs(opts or {}) do copy[k] = v end
+    return copy
+end
+
 function helper.engine(opts)
-    return argent.create_engine(helper.url(), opts)
+    return argent.create_engine(helper.url(), helper.engine_options(opts))
 end
 
 -- Dialect-specific column types for the typed tables of the suites.

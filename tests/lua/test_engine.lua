@@ -79,7 +79,7 @@ end
 
 function TestEngine:test_postgresql_url_of_this_run_connects()
     lu.skipIf(not helper.is_pg(), "PostgreSQL only")
-    local engine = argent.create_engine(helper.pg_url)
+    local engine = helper.engine()
     local conn <close> = engine:connect()
     lu.assertEquals(conn:execute("SELECT 1 AS x"):scalar(), 1)
     conn:close()
@@ -113,7 +113,7 @@ end
 -- options
 
 function TestEngine:test_all_documented_options_are_accepted()
-    local engine = argent.create_engine(helper.url(), {
+    local engine = helper.engine({
         pool_size = 2, max_overflow = 1, pool_timeout = 5, pool_recycle = -1,
         pool_pre_ping = true, echo = false, statement_cache_size = 16,
     })

@@ -364,7 +364,7 @@ end
 function TestInspect:test_reflection_sends_a_fixed_number_of_queries()
     local inspect = require "argent.inspect"
     local log = {}
-    local engine = argent.create_engine(helper.url(), {echo = function(sql) log[#log + 1] = sql end})
+    local engine = helper.engine({echo = function(sql) log[#log + 1] = sql end})
     local function count()
         local conn <close> = engine:connect()
         local before = #log

@@ -294,7 +294,7 @@ end
 -- ---------------------------------------------------------------- the environment
 
 local function connect_args()
-  if helper.is_pg() then return {options = "-c lock_timeout=5000 -c statement_timeout=30000"} end
+  if helper.is_pg() and not helper.is_pgbouncer() then return {options = "-c lock_timeout=5000 -c statement_timeout=30000"} end
   if helper.is_sqlite() then return {busy_timeout = "2000"} end
   return nil
 end

@@ -1,0 +1,115 @@
+-- tests/lua/test_topology.lua -- PostgreSQL beyond one server (API.md section 11):
+-- create_engine's prepare = false (src/driver/postgres.c, src/engine/engine.c)
+-- directly and through PgBouncer in transaction mode, read replicas
+-- (replicas = {...}, connect{readonly = true}) and a multi-host URL that
+-- survives a failover.
+--
+-- The servers come from scripts/test.sh (scripts/pgtopology.sh):
+-- ARGENT_TEST_PGB_URL (PgBouncer), ARGENT_TEST_PG_PRIMARY_URL and
+-- ARGENT_TEST_PG_STANDBY_URL (a primary and its streaming standby), and
+-- ARGENT_FAILOVER_PG_URL / ARGENT_FAILOVER_PG_DIR (a second pair that the
+-- failover test promotes).  A test whose servers are not given is skipped.
+-- Only the postgresql run uses them; the other runs check the options'
+-- argument errors.
+
+local helper = require "tests.lua.helper"
+local lu, argent = helper.lu, helper.argent
+
+local function env(name)
+    local v = os.getenv(name)
+    if v == "" then return nil end
+    return v
+end
+
+local PGB_URL = env "ARGENT_TEST_PGB_URL"
+local PRIMARY_URL = env "ARGENT_TEST_PG_PRIMARY_URL"
+local STANDBY_URL = env "ARGENT_TEST_PG_STANDBY_URL"
+
+local function only_postgresql(...)
+    lu.skipIf(helper.db ~= "postgresql", "the postgresql run only (its servers are PostgreSQL)")
+    for _, v in ipairs {...} do
+        lu.skipIf(not v, "this test's servers are not given (scripts/test.sh starts them)")
+    end
+end
+
+TestPrepareOption = {}
+
+function TestPrepareOption:test_prepare_must_be_a_boolean()
+    helper.assert_error("ArgumentError", "prepare", argent.create_engine, helper.url(), {prepare = "no"})
+end
+
+function TestPrepareOption:test_prepare_false_is_for_postgresql_only()
+    lu.skipIf(helper.is_pg(), "not PostgreSQL")
+    helper.assert_error("ArgumentError", "prepare", argent.create_engine, helper.url(), {prepare = false})
+end
+
+function TestPrepareOption:test_prepare_false_refuses_startup_options()
+    lu.skipIf(not helper.is_pg(), "PostgreSQL only")
+    local engine = argent.create_engine(helper.url(), {prepare = false, connect_args = {options = "-c work_mem=4MB"}})
+    helper.assert_error("ArgumentError", "options", engine.connect, engine)
+end
+
+function TestPrepareOption:test_prepare_false_makes_no_named_statement()
+    lu.skipIf(helper.db ~= "postgresql", "a direct PostgreSQL connection")
+    local engine = argent.create_engine(helper.url(), {prepare = false, pool_size = 1})
+    local conn <close> = engine:connect()
+    for i = 1, 3 do
+        lu.assertEquals(conn:execute("SELECT CAST(? AS integer) + 1 AS n", {i}):scalar(), i + 1)
+    end
+    lu.assertEquals(conn:execute("SELECT substr('hello', ?)", {2}):scalar(), "ello")
+    lu.assertEquals(conn:execute("SELECT count(*) FROM pg_prepared_statements"):scalar(), 0)
+    conn:close()
+    engine:dispose()
+end
+
+TestPgBouncer = {}
+
+function TestPgBouncer:test_named_statements_fail_at_once_saying_prepare_false()
+    only_postgresql(PGB_URL)
+    local engine = argent.create_engine(PGB_URL)
+    helper.assert_error("OperationalError", "prepare = false", engine.connect, engine)
+end
+
+function TestPgBouncer:test_isolation_level_applies_per_transaction()
+    only_postgresql(PGB_URL)
+    local engine = argent.create_engine(PGB_URL, {prepare = false, isolation_level = "SERIALIZABLE"})
+    local conn <close> = engine:connect()
+    for _ = 1, 3 do
+        local tx = conn:begin()
+        lu.assertEquals(conn:execute("SELECT current_setting('transaction_isolation')"):scalar(), "serializable")
+        tx:commit()
+    end
+    conn:close()
+    engine:dispose()
+end
+
+-- More clients than PgBouncer has server connections (2): transactions and
+-- cached statements move between server connections and stay right.
+function TestPgBouncer:test_many_clients_interleaved()
+    only_postgresql(PGB_URL)
+    local engine = argent.create_engine(PGB_URL, {prepare = false, pool_size = 6})
+    local setup <close> = engine:connect()
+    setup:execute("DROP TABLE IF EXISTS t_topo_bouncer")
+    setup:execute("CREATE TABLE t_topo_bouncer (id INTEGER PRIMARY KEY, owner INTEGER, n INTEGER)")
+    setup:close()
+    local conns = {}
+    for c = 1, 6 do conns[c] = engine:connect() end
+    for round = 1, 5 do
+        for c, conn in ipairs(conns) do
+            local tx = conn:begin()
+            conn:execute("INSERT INTO t_topo_bouncer (id, owner, n) VALUES (?, ?, ?)", {round * 100 + c, c, round})
+            lu.assertEquals(conn:execute("SELECT count(*) FROM t_topo_bouncer WHERE owner = ?", {c}):scalar(), round)
+            tx:commit()
+        end
+    end
+    conns[1]:executemany("INSERT INTO t_topo_bouncer (id, owner, n) VALUES (?, ?, ?)",
+                     {{1001, 9, 1}, {1002, 9, 2}, {1003, 9, 3}})
+    lu.assertEquals(conns[2]:execute("SELECT sum(n) FROM t_topo_bouncer WHERE owner = 9"):scalar(), 6)
+    for _, conn in ipairs(conns) do conn:close() end
+    local last <close> = engine:connect()
+    last:execute("DROP TABLE t_topo_bouncer")
+    last:close()
+    engine:dispose()
+end
+
+os.exit(helper.run(), true)
