@@ -3,7 +3,7 @@
  *
  * The grammar is SQLAlchemy's, read the RFC 3986 way:
  *
- *   dialect[+driver]://[user[:password]@][host|[ipv6]][:port][/database][?k=v&k2=v2]
+ *   dialect[+driver]://[user[:password]@][host|[ipv6]][:port][,host2[:port2]...][/database][?k=v&k2=v2]
  *
  * The authority (user, password, host, port) ends at the first '/' or '?'
  * after "//".  Inside it the user information ends at the LAST '@' and the
@@ -230,7 +230,7 @@ static int parse_port(const parse_ctx *c, size_t off, size_t n, int *port, ag_er
 }
 
 /* host[:port] or [ipv6][:port] in s[off..off+n). */
-static int parse_hostport(const parse_ctx *c, ag_url *url, size_t off, size_t n, ag_error *err) {
+static int parse_hostport(const parse_ctx *c, ag_url_host *url, size_t off, size_t n, ag_error *err) {
     const char *s = c->s;
     size_t host_off = off, host_len, rest;
     if (n > 0 && s[off] == '[') {
@@ -249,6 +249,48 @@ static int parse_hostport(const parse_ctx *c, ag_url *url, size_t off, size_t n,
     if (decode_component(c, host_off, host_len, "host", 1, &url->host, err) != 0) return -1;
     if (rest < off + n) { /* s[rest] == ':' */
         if (parse_port(c, rest + 1, off + n - rest - 1, &url->port, err) != 0) return -1;
+    }
+    return 0;
+}
+
+/* A host or a comma-separated list of them (PostgreSQL, as libpq takes
+ * them) in s[off..off+n): the first goes to url->host and url->port, the
+ * others to url->more_hosts.  A comma inside [ipv6] does not split. */
+static int parse_hosts(const parse_ctx *c, ag_url *url, size_t off, size_t n, ag_error *err) {
+    const char *s = c->s;
+    size_t count = 1;
+    int bracket = 0;
+    for (size_t i = off; i < off + n; i++) {
+        if (s[i] == '[') bracket = 1;
+        else if (s[i] == ']') bracket = 0;
+        else if (s[i] == ',' && !bracket) count++;
+    }
+    if (count > 1) {
+        if (url->dialect != AG_DIALECT_POSTGRESQL)
+            return url_fail(c, err, "a list of hosts (h1:p1,h2:p2) is for PostgreSQL only", NULL);
+        if (!(url->more_hosts = ag_calloc(count - 1, sizeof *url->more_hosts))) return ag_error_nomem(err);
+    }
+    size_t start = off, index = 0;
+    bracket = 0;
+    for (size_t i = off; i <= off + n; i++) {
+        if (i < off + n) {
+            if (s[i] == '[') bracket = 1;
+            else if (s[i] == ']') bracket = 0;
+            if (s[i] != ',' || bracket) continue;
+        }
+        if (count > 1 && i == start) return url_fail(c, err, "an empty host in the list of hosts", NULL);
+        ag_url_host one = {NULL, 0};
+        int rc = parse_hostport(c, &one, start, i - start, err);
+        if (index == 0) {
+            url->host = one.host;
+            url->port = one.port;
+        } else {
+            url->more_hosts[index - 1] = one;
+            url->nmore_hosts = index;
+        }
+        if (rc != 0) return -1;
+        index++;
+        start = i + 1;
     }
     return 0;
 }
@@ -353,7 +395,7 @@ static int parse_after_scheme(parse_ctx *c, ag_url *url, size_t off, ag_error *e
                                           err) != 0)
                 return -1;
         }
-        if (parse_hostport(c, url, host_off, auth_end - host_off, err) != 0) return -1;
+        if (parse_hosts(c, url, host_off, auth_end - host_off, err) != 0) return -1;
     }
 
     /* The database: everything between the '/' that ends the authority and '?'. */
@@ -419,6 +461,8 @@ void ag_url_free(ag_url *url) {
         free(url->query[i].value);
     }
     free(url->query);
+    for (size_t i = 0; i < url->nmore_hosts; i++) free(url->more_hosts[i].host);
+    free(url->more_hosts);
     free(url);
 }
 
@@ -441,6 +485,15 @@ ag_url *ag_url_copy(const ag_url *url) {
             copy->nquery = i + 1;
             copy->query[i].key = dup_or_null(url->query[i].key, &failed);
             copy->query[i].value = dup_or_null(url->query[i].value, &failed);
+        }
+    }
+    if (!failed && url->nmore_hosts) {
+        copy->more_hosts = ag_calloc(url->nmore_hosts, sizeof *copy->more_hosts);
+        if (!copy->more_hosts) failed = 1;
+        for (size_t i = 0; !failed && i < url->nmore_hosts; i++) {
+            copy->nmore_hosts = i + 1;
+            copy->more_hosts[i].port = url->more_hosts[i].port;
+            copy->more_hosts[i].host = dup_or_null(url->more_hosts[i].host, &failed);
         }
     }
     if (failed) {
@@ -470,7 +523,7 @@ int ag_url_is_sqlite_memory(const ag_url *url) {
  * Each set leaves out the delimiters the parser splits that component at. */
 #define UNRESERVED "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 static const char USERINFO_SAFE[] = UNRESERVED "!$&'()*+,;=";
-static const char HOST_SAFE[] = UNRESERVED "!$&'()*+,;=";
+static const char HOST_SAFE[] = UNRESERVED "!$&'()*+;="; /* ',' separates hosts */
 static const char IPV6_SAFE[] = UNRESERVED ":";
 static const char DATABASE_SAFE[] = UNRESERVED "!$&'()*+,;=:@/";
 static const char QUERY_SAFE[] = UNRESERVED "!$'()*+,;:@/?";
@@ -497,6 +550,20 @@ static const char *dialect_scheme(ag_dialect dialect) {
     }
 }
 
+static int render_host(ag_buf *b, const ag_url_host *h) {
+    if (h->host) {
+        if (strchr(h->host, ':')) {
+            if (ag_buf_append_char(b, '[') != 0 || append_encoded(b, h->host, IPV6_SAFE) != 0 ||
+                ag_buf_append_char(b, ']') != 0)
+                return -1;
+        } else if (append_encoded(b, h->host, HOST_SAFE) != 0) {
+            return -1;
+        }
+    }
+    if (h->port > 0 && ag_buf_printf(b, ":%d", h->port) != 0) return -1;
+    return 0;
+}
+
 static int render_into(ag_buf *b, const ag_url *url, int mask_password) {
     const char *scheme = url->drivername ? url->drivername : dialect_scheme(url->dialect);
     if (ag_buf_append_str(b, scheme) != 0 || ag_buf_append_str(b, "://") != 0) return -1;
@@ -509,16 +576,12 @@ static int render_into(ag_buf *b, const ag_url *url, int mask_password) {
         }
         if (ag_buf_append_char(b, '@') != 0) return -1;
     }
-    if (url->host) {
-        if (strchr(url->host, ':')) {
-            if (ag_buf_append_char(b, '[') != 0 || append_encoded(b, url->host, IPV6_SAFE) != 0 ||
-                ag_buf_append_char(b, ']') != 0)
-                return -1;
-        } else if (append_encoded(b, url->host, HOST_SAFE) != 0) {
-            return -1;
-        }
+    ag_url_host first = {url->host, url->port};
+    for (size_t i = 0; i <= url->nmore_hosts; i++) {
+        const ag_url_host *h = i == 0 ? &first : &url->more_hosts[i - 1];
+        if (i > 0 && ag_buf_append_char(b, ',') != 0) return -1;
+        if (render_host(b, h) != 0) return -1;
     }
-    if (url->port > 0 && ag_buf_printf(b, ":%d", url->port) != 0) return -1;
     if (url->database) {
         if (ag_buf_append_char(b, '/') != 0 || append_encoded(b, url->database, DATABASE_SAFE) != 0) return -1;
     }

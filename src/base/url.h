@@ -10,6 +10,10 @@
  * For SQLite, `database` is the file path (":memory:" for every in-memory form);
  * user, password, host and port must be absent.  An IPv6 host is written
  * in brackets ("[::1]") and stored without them.
+ *
+ * PostgreSQL takes several hosts, as libpq does (API.md section 11):
+ *   postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write
+ * The first is `host`/`port`; the others are `more_hosts`.
  */
 #ifndef ARGENT_BASE_URL_H
 #define ARGENT_BASE_URL_H
@@ -24,6 +28,11 @@ typedef struct ag_url_param {
     char *value;
 } ag_url_param;
 
+typedef struct ag_url_host {
+    char *host; /* NULL when absent (libpq's default) */
+    int port;   /* 0 when absent */
+} ag_url_host;
+
 typedef struct ag_url {
     char *drivername;  /* the scheme as written, e.g. "postgresql+psycopg2" */
     ag_dialect dialect;
@@ -35,6 +44,8 @@ typedef struct ag_url {
     char *database;    /* NULL when absent; ":memory:" for in-memory SQLite */
     ag_url_param *query;
     size_t nquery;
+    ag_url_host *more_hosts; /* the hosts after the first of a list (PostgreSQL); NULL when one */
+    size_t nmore_hosts;
 } ag_url;
 
 /* Parses s (len bytes, need not be NUL-terminated).  On success returns 0 and

@@ -848,8 +848,21 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     }
     if (defs) PQconninfoFree(defs);
 
-    ag_buf options = AG_BUF_INIT;
+    ag_buf options = AG_BUF_INIT, hosts = AG_BUF_INIT, ports = AG_BUF_INIT;
     int bad = ag_buf_append_str(&options, "-c DateStyle=ISO");
+    /* Several hosts go to libpq as its lists, "h1,h2" and "5432,5433" (an
+     * empty entry: that host's default). */
+    int any_port = 0;
+    for (size_t i = 0; url && i <= url->nmore_hosts; i++) {
+        const char *h = i == 0 ? url->host : url->more_hosts[i - 1].host;
+        int p = i == 0 ? url->port : url->more_hosts[i - 1].port;
+        if (i > 0) bad |= ag_buf_append_char(&hosts, ',') | ag_buf_append_char(&ports, ',');
+        if (h) bad |= ag_buf_append_str(&hosts, h);
+        if (p) {
+            bad |= ag_buf_printf(&ports, "%d", p);
+            any_port = 1;
+        }
+    }
     if (isolation)
         bad |= ag_buf_printf(&options, " -c default_transaction_isolation=%s", isolation);
     if (user_options) bad |= ag_buf_printf(&options, " %s", user_options);
@@ -859,6 +872,8 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     ag_driver_conn *c = ag_calloc(1, sizeof *c);
     if (bad || !keys || !values || !c || (password && !(c->password = ag_strdup(password)))) {
         ag_buf_free(&options);
+        ag_buf_free(&hosts);
+        ag_buf_free(&ports);
         free(keys);
         free(values);
         if (c) free(c->password);
@@ -867,14 +882,10 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     }
     /* The URL's parts, then the arguments (libpq takes the last value of a
      * repeated keyword), then what argent needs. */
-    char port[16];
     size_t n = 0;
 #define ADD_KEYWORD(k, v) (keys[n] = (k), values[n] = (v), n++)
-    if (url && url->host) ADD_KEYWORD("host", url->host);
-    if (url && url->port) {
-        snprintf(port, sizeof port, "%d", url->port);
-        ADD_KEYWORD("port", port);
-    }
+    if (hosts.len) ADD_KEYWORD("host", hosts.data);
+    if (any_port) ADD_KEYWORD("port", ports.data);
     if (url && url->username) ADD_KEYWORD("user", url->username);
     if (url && url->password) ADD_KEYWORD("password", url->password);
     if (url && url->database) ADD_KEYWORD("dbname", url->database);
@@ -891,6 +902,8 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     free(keys);
     free(values);
     ag_buf_free(&options);
+    ag_buf_free(&hosts);
+    ag_buf_free(&ports);
     if (!c->pg) {
         free(c->password);
         free(c);

@@ -1,6 +1,7 @@
 /*
  * url.c -- the URL object of argent.make_url: read-only fields drivername,
- * dialect, driver, username, password, host, port, database, query, and a
+ * dialect, driver, username, password, host, port, hosts (every host of a
+ * PostgreSQL list, {host =, port =} each), database, query, and a
  * tostring that masks the password as ***.
  */
 #include <stdlib.h>
@@ -42,6 +43,21 @@ static int url_index(lua_State *L) {
     else if (strcmp(key, "username") == 0) push_opt_string(L, url->username);
     else if (strcmp(key, "password") == 0) push_opt_string(L, url->password);
     else if (strcmp(key, "host") == 0) push_opt_string(L, url->host);
+    else if (strcmp(key, "hosts") == 0) { /* every host of the URL: {{host =, port =}, ...} */
+        lua_createtable(L, (int)url->nmore_hosts + 1, 0);
+        for (size_t i = 0; i <= url->nmore_hosts; i++) {
+            const char *h = i == 0 ? url->host : url->more_hosts[i - 1].host;
+            int p = i == 0 ? url->port : url->more_hosts[i - 1].port;
+            lua_createtable(L, 0, 2);
+            push_opt_string(L, h);
+            lua_setfield(L, -2, "host");
+            if (p) {
+                lua_pushinteger(L, p);
+                lua_setfield(L, -2, "port");
+            }
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+    }
     else if (strcmp(key, "port") == 0) {
         if (url->port) lua_pushinteger(L, url->port);
         else lua_pushnil(L);

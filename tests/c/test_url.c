@@ -465,7 +465,37 @@ static void test_copy_and_free(void) {
     ag_url_free(c);
 }
 
+/* Several hosts (PostgreSQL, as libpq takes them: API.md section 11). */
+static void test_host_lists(void) {
+    ag_url *u = parse("postgresql://u:pw@h1:5432,h2:5433,[::1]/db?target_session_attrs=read-write");
+    CHECK(u && str_eq(u->host, "h1") && u->port == 5432 && u->nmore_hosts == 2);
+    if (u && u->nmore_hosts == 2) {
+        CHECK(str_eq(u->more_hosts[0].host, "h2") && u->more_hosts[0].port == 5433);
+        CHECK(str_eq(u->more_hosts[1].host, "::1") && u->more_hosts[1].port == 0);
+        ag_url *c = ag_url_copy(u);
+        CHECK(c && c->nmore_hosts == 2 && c->more_hosts != u->more_hosts &&
+              str_eq(c->more_hosts[1].host, "::1"));
+        ag_url_free(c);
+    }
+    ag_url_free(u);
+    check_render("postgresql://u:pw@h1:5432,h2:5433,[::1]/db?target_session_attrs=read-write", 1,
+                 "postgresql://u:***@h1:5432,h2:5433,[::1]/db?target_session_attrs=read-write");
+    check_render("postgresql://h1,h2/db?port=5432,5433", 0, "postgresql://h1,h2/db?port=5432,5433");
+    check_render("postgresql://h%2C1/db", 0, "postgresql://h%2C1/db"); /* an encoded comma is a host's */
+    ag_error err = parse_fails("postgresql://h1,,h2/db");
+    CHECK(strstr(err.message, "empty host") != NULL);
+    err = parse_fails("postgresql://h1,/db");
+    CHECK(strstr(err.message, "empty host") != NULL);
+    err = parse_fails("postgresql://h1:5432,h2:99999/db");
+    CHECK(strstr(err.message, "port") != NULL);
+    err = parse_fails("mariadb://h1,h2/db");
+    CHECK(strstr(err.message, "PostgreSQL only") != NULL);
+    err = parse_fails("postgresql://u:s3cret@h1,,h2/db");
+    CHECK(strstr(err.message, "s3cret") == NULL);
+}
+
 int main(void) {
+    test_host_lists();
     test_sqlite_forms();
     test_postgresql_forms();
     test_mariadb_forms();

@@ -112,4 +112,77 @@ function TestPgBouncer:test_many_clients_interleaved()
     engine:dispose()
 end
 
+-- the port of the server a connection reached
+local function server_port(conn)
+    return conn:execute("SELECT inet_server_port()"):scalar()
+end
+
+local function in_recovery(conn)
+    return conn:execute("SELECT pg_is_in_recovery()"):scalar()
+end
+
+local function port_of(url)
+    return argent.make_url(url).port
+end
+
+TestMultiHost = {}
+
+function TestMultiHost:test_target_session_attrs_picks_the_server()
+    only_postgresql(PRIMARY_URL, STANDBY_URL)
+    local primary, standby = argent.make_url(PRIMARY_URL), argent.make_url(STANDBY_URL)
+    local hosts = ("postgresql://postgres@%s:%d,%s:%d/argent_test"):format(
+        standby.host, standby.port, primary.host, primary.port)
+    for attrs, want in pairs {["read-write"] = primary.port, primary = primary.port,
+                              ["read-only"] = standby.port, standby = standby.port,
+                              ["prefer-standby"] = standby.port} do
+        local engine = argent.create_engine(hosts .. "?target_session_attrs=" .. attrs, {pool_size = 1})
+        local conn <close> = engine:connect()
+        lu.assertEquals(server_port(conn), want, attrs)
+        lu.assertEquals(in_recovery(conn), want == standby.port, attrs)
+        conn:close()
+        engine:dispose()
+    end
+end
+
+-- The failover pair (ARGENT_FAILOVER_PG_URL: primary,standby): the primary
+-- stops, the standby is promoted; the statement in flight fails with an
+-- OperationalError, the pool replaces its connections with ones to the new
+-- primary, and nothing is written twice.
+function TestMultiHost:test_failover_to_the_promoted_standby()
+    local url, dir = env "ARGENT_FAILOVER_PG_URL", env "ARGENT_FAILOVER_PG_DIR"
+    only_postgresql(url, dir)
+    local hosts = argent.make_url(url).hosts
+    local engine = argent.create_engine(url .. "?target_session_attrs=read-write",
+                                        {pool_size = 2, pool_pre_ping = true})
+    local conn = engine:connect()
+    lu.assertEquals(server_port(conn), hosts[1].port)
+    conn:execute("DROP TABLE IF EXISTS t_topo_failover")
+    conn:execute("CREATE TABLE t_topo_failover (id INTEGER PRIMARY KEY)")
+    conn:executemany("INSERT INTO t_topo_failover (id) VALUES (?)", {{1}, {2}, {3}})
+    -- the standby has replayed all of it before the primary stops
+    local standby = argent.create_engine(("postgresql://postgres@%s:%d/argent_test"):format(
+        hosts[2].host, hosts[2].port), {pool_size = 1})
+    local reader <close> = standby:connect()
+    local lsn = conn:execute("SELECT pg_current_wal_lsn()::text"):scalar()
+    for _ = 1, 500 do
+        if reader:execute("SELECT pg_last_wal_replay_lsn() >= CAST(? AS pg_lsn)", {lsn}):scalar() then break end
+        os.execute("sleep 0.01")
+    end
+    reader:close()
+    standby:dispose()
+    lu.assertTrue(os.execute("scripts/pgtopology.sh promote '" .. dir .. "'"))
+    -- the connection in flight: its server went away
+    helper.assert_error("OperationalError", nil, conn.execute, conn,
+                        "INSERT INTO t_topo_failover (id) VALUES (?)", {99})
+    conn:close()
+    -- a new checkout reaches the promoted standby and writes
+    local after <close> = engine:connect()
+    lu.assertEquals(server_port(after), hosts[2].port)
+    lu.assertFalse(in_recovery(after))
+    after:execute("INSERT INTO t_topo_failover (id) VALUES (?)", {4})
+    lu.assertEquals(after:execute("SELECT count(*) AS n, sum(id) AS total FROM t_topo_failover"):first(), {n = 4, total = 10})
+    after:close()
+    engine:dispose()
+end
+
 os.exit(helper.run(), true)

@@ -138,6 +138,19 @@ function TestMakeUrl:test_user_and_password_are_percent_decoded()
     lu.assertEquals(u.host, "h")
 end
 
+-- several hosts (PostgreSQL)
+
+function TestMakeUrl:test_a_list_of_hosts()
+    local u = argent.make_url("postgresql://u:s3cret@h1:5432,h2:5433/db?target_session_attrs=read-write")
+    lu.assertEquals(u.host, "h1")
+    lu.assertEquals(u.port, 5432)
+    lu.assertEquals(u.hosts, {{host = "h1", port = 5432}, {host = "h2", port = 5433}})
+    lu.assertEquals(tostring(u), "postgresql://u:***@h1:5432,h2:5433/db?target_session_attrs=read-write")
+    lu.assertEquals(argent.make_url("postgresql://h/db").hosts, {{host = "h"}})
+    helper.assert_error("ArgumentError", "empty host", argent.make_url, "postgresql://h1,,h2/db")
+    helper.assert_error("ArgumentError", "PostgreSQL only", argent.make_url, "mariadb://h1,h2/db")
+end
+
 -- tostring and the password mask
 
 function TestMakeUrl:test_tostring_masks_password()
