@@ -310,7 +310,7 @@ void ag_conn_close(ag_conn *conn) {
     if (!conn) return;
     while (conn->open) ag_stmt_release(conn->open);
     ag_engine_untrack_checkout(conn); /* waits for a cancel that is using the slot */
-    ag_pool_checkin(conn->engine->pool, conn->slot, conn->invalid);
+    ag_pool_checkin(conn->pool, conn->slot, conn->invalid);
     ag_engine_release(conn->engine);
     free(conn);
 }
@@ -320,6 +320,8 @@ ag_engine *ag_conn_engine(const ag_conn *conn) { return conn->engine; }
 const ag_driver *ag_conn_driver(const ag_conn *conn) { return conn->engine->driver; }
 
 void ag_conn_invalidate(ag_conn *conn) { conn->invalid = 1; }
+
+int ag_conn_is_replica(const ag_conn *conn) { return conn->pool != conn->engine->pool; }
 
 int ag_conn_fail(ag_conn *conn, const ag_error *err) {
     if (conn && err && err->disconnect) conn->invalid = 1;

@@ -57,18 +57,80 @@ static char *copy_string(const char *s) {
     return p;
 }
 
+static void free_args(ag_url_param *args, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(args[i].key);
+        free(args[i].value);
+    }
+    free(args);
+}
+
+/* connect_args first, then the URL's query keys (driver.h).  0, or -1 out of memory. */
+static int copy_args(const ag_engine_options *options, const ag_url *url, ag_url_param **out, size_t *count) {
+    size_t total = options->nconnect_args + url->nquery;
+    *out = NULL;
+    *count = 0;
+    if (!total) return 0;
+    if (!(*out = ag_calloc(total, sizeof **out))) return -1;
+    for (size_t i = 0; i < total; i++) {
+        const ag_url_param *src = i < options->nconnect_args ? &options->connect_args[i]
+                                                            : &url->query[i - options->nconnect_args];
+        (*out)[i].key = copy_string(src->key);
+        (*out)[i].value = copy_string(src->value);
+        *count = i + 1;
+        if (!(*out)[i].key || !(*out)[i].value) return -1;
+    }
+    return 0;
+}
+
 static void free_engine(ag_engine *e) {
+    for (size_t i = 0; i < e->nreplicas; i++) {
+        ag_replica *r = &e->replicas[i];
+        if (r->pool) ag_pool_destroy(r->pool);
+        free_args(r->args, r->nargs);
+        ag_url_free(r->url);
+    }
+    free(e->replicas);
     if (e->pool) ag_pool_destroy(e->pool);
     pthread_mutex_destroy(&e->checkouts_lock);
-    for (size_t i = 0; i < e->nargs; i++) {
-        free(e->args[i].key);
-        free(e->args[i].value);
-    }
-    free(e->args);
+    free_args(e->args, e->nargs);
     free(e->isolation_level);
     free(e->begin_sql);
     ag_url_free(e->url);
     free(e);
+}
+
+/* One pool per replica URL, with the primary's options, always pre-pinging
+ * (a replica that went away is then skipped, not handed out). */
+static int add_replicas(ag_engine *e, const ag_engine_options *options, const ag_pool_config *primary,
+                        ag_error *err) {
+    if (!options->nreplicas) return 0;
+    if (!options->replicas)
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "create_engine: nreplicas is %zu but replicas is NULL",
+                            options->nreplicas);
+    if (!(e->replicas = ag_calloc(options->nreplicas, sizeof *e->replicas))) return ag_error_nomem(err);
+    for (size_t i = 0; i < options->nreplicas; i++) {
+        ag_replica *r = &e->replicas[i];
+        atomic_init(&r->skip_until, 0.0);
+        e->nreplicas = i + 1;
+        const char *text = options->replicas[i];
+        if (!text) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "create_engine: replicas[%zu] is NULL", i + 1);
+        if (ag_url_parse(text, strlen(text), &r->url, err) != 0) return -1;
+        if (r->url->dialect != e->dialect)
+            return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                                "create_engine: replicas[%zu] is a %s URL, the engine's is %s", i + 1,
+                                ag_dialect_name(r->url->dialect), ag_dialect_name(e->dialect));
+        if (copy_args(options, r->url, &r->args, &r->nargs) != 0) return ag_error_nomem(err);
+        r->params = e->params;
+        r->params.url = r->url;
+        r->params.args = r->args;
+        r->params.nargs = r->nargs;
+        ag_pool_config config = *primary;
+        config.pre_ping = 1;
+        config.singleton = ag_url_is_sqlite_memory(r->url);
+        if (!(r->pool = ag_pool_create(e->driver, &r->params, &config, err))) return -1;
+    }
+    return 0;
 }
 
 ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_options *options,
@@ -107,20 +169,7 @@ ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_opt
         free_engine(e);
         return NULL;
     }
-    /* connect_args first, then the URL's query keys (driver.h) */
-    size_t total = options->nconnect_args + e->url->nquery;
-    if (total) {
-        e->args = ag_calloc(total, sizeof *e->args);
-        if (!e->args) goto nomem;
-    }
-    for (size_t i = 0; i < total; i++) {
-        const ag_url_param *src = i < options->nconnect_args ? &options->connect_args[i]
-                                                            : &e->url->query[i - options->nconnect_args];
-        e->args[i].key = copy_string(src->key);
-        e->args[i].value = copy_string(src->value);
-        e->nargs = i + 1;
-        if (!e->args[i].key || !e->args[i].value) goto nomem;
-    }
+    if (copy_args(options, e->url, &e->args, &e->nargs) != 0) goto nomem;
     if (options->isolation_level) {
         if (strcmp(options->isolation_level, "AUTOCOMMIT") == 0) {
             e->autocommit = 1;
@@ -153,7 +202,7 @@ ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_opt
         .hook_ctx = e,
     };
     e->pool = ag_pool_create(e->driver, &e->params, &config, err);
-    if (!e->pool) {
+    if (!e->pool || add_replicas(e, options, &config, err) != 0) {
         free_engine(e);
         return NULL;
     }
@@ -176,17 +225,29 @@ ag_dialect ag_engine_dialect(const ag_engine *engine) { return engine->dialect; 
 
 void ag_engine_pool_status(ag_engine *engine, ag_pool_status *out) { ag_pool_get_status(engine->pool, out); }
 
-void ag_engine_dispose(ag_engine *engine) { ag_pool_dispose(engine->pool); }
+size_t ag_engine_replica_count(const ag_engine *engine) { return engine->nreplicas; }
 
-ag_conn *ag_engine_connect(ag_engine *engine, ag_error *err) {
+void ag_engine_replica_pool_status(ag_engine *engine, size_t index, ag_pool_status *out) {
+    ag_pool_get_status(engine->replicas[index].pool, out);
+}
+
+const ag_url *ag_engine_replica_url(const ag_engine *engine, size_t index) { return engine->replicas[index].url; }
+
+void ag_engine_dispose(ag_engine *engine) {
+    ag_pool_dispose(engine->pool);
+    for (size_t i = 0; i < engine->nreplicas; i++) ag_pool_dispose(engine->replicas[i].pool);
+}
+
+static ag_conn *connect_from(ag_engine *engine, ag_pool *pool, const ag_url *url, ag_error *err) {
     ag_conn *conn = ag_calloc(1, sizeof *conn);
     if (!conn) {
         ag_error_nomem(err);
         return NULL;
     }
-    conn->slot = ag_pool_checkout(engine->pool, err);
+    conn->pool = pool;
+    conn->slot = ag_pool_checkout(pool, err);
     if (!conn->slot) {
-        ag_error_mask(err, engine->url->password);
+        ag_error_mask(err, url->password);
         free(conn);
         return NULL;
     }
@@ -194,4 +255,29 @@ ag_conn *ag_engine_connect(ag_engine *engine, ag_error *err) {
     conn->engine = engine;
     ag_engine_track_checkout(conn);
     return conn;
+}
+
+ag_conn *ag_engine_connect(ag_engine *engine, ag_error *err) {
+    return connect_from(engine, engine->pool, engine->url, err);
+}
+
+ag_conn *ag_engine_connect_readonly(ag_engine *engine, ag_error *err) {
+    size_t n = engine->nreplicas;
+    if (n) {
+        unsigned start = atomic_fetch_add(&engine->next_replica, 1);
+        for (size_t i = 0; i < n; i++) {
+            ag_replica *r = &engine->replicas[(start + i) % n];
+            if (ag_monotonic_seconds() < atomic_load(&r->skip_until)) continue;
+            ag_error replica_err;
+            ag_conn *conn = connect_from(engine, r->pool, r->url, &replica_err);
+            if (conn) return conn;
+            if (replica_err.kind == AG_ERR_MEMORY) {
+                *err = replica_err;
+                return NULL;
+            }
+            /* refused, or all its connections busy: the next one, and this one not for a while */
+            atomic_store(&r->skip_until, ag_monotonic_seconds() + AG_REPLICA_RETRY_SECONDS);
+        }
+    }
+    return ag_engine_connect(engine, err); /* the primary */
 }

@@ -36,6 +36,9 @@ typedef struct ag_engine_options {
     size_t nconnect_args;
     int prepare;                /* 1; 0: no named prepared statements (PostgreSQL behind a
                                    transaction-mode pooler; ArgumentError on other databases) */
+    const char *const *replicas; /* URLs of read replicas (copied), each with a pool of its own
+                                    (the same options and connect_args); NULL when none */
+    size_t nreplicas;
 } ag_engine_options;
 
 void ag_engine_options_init(ag_engine_options *options);
@@ -57,6 +60,21 @@ void ag_engine_dispose(ag_engine *engine);
 
 /* Checks a connection out of the pool.  NULL with err. */
 ag_conn *ag_engine_connect(ag_engine *engine, ag_error *err);
+
+/* A connection for reading: from a replica's pool, taken round robin; a
+ * replica whose checkout fails (replica pools always pre-ping) is skipped
+ * for AG_REPLICA_RETRY_SECONDS; with no replica, or none answering, the
+ * primary's.  NULL with err (the primary's failure). */
+#define AG_REPLICA_RETRY_SECONDS 5.0
+ag_conn *ag_engine_connect_readonly(ag_engine *engine, ag_error *err);
+
+/* The engine's replicas: how many, and a pool's status (index < count). */
+size_t ag_engine_replica_count(const ag_engine *engine);
+void ag_engine_replica_pool_status(ag_engine *engine, size_t index, ag_pool_status *out);
+const ag_url *ag_engine_replica_url(const ag_engine *engine, size_t index);
+
+/* Did conn come from a replica's pool? */
+int ag_conn_is_replica(const ag_conn *conn);
 
 /* Returns the connection to the pool: open statements are reset, an open
  * transaction rolled back.  Frees conn.  NULL-safe. */

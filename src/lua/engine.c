@@ -99,6 +99,34 @@ static ag_url_param *opt_connect_args(lua_State *L, int idx, size_t *count) {
     return params; /* the userdata and the strings table stay on the stack */
 }
 
+/* replicas: a list of URL strings (or URL objects, rendered with their
+ * password).  The array is a userdata left on the stack; the strings are
+ * anchored in a table left there too. */
+static const char *const *opt_replicas(lua_State *L, int idx, size_t *count) {
+    if (!lua_istable(L, idx))
+        ag_lua_argerror(L, "create_engine: option 'replicas' must be a list of URLs, got %s", ag_lua_typename(L, idx));
+    size_t n = (size_t)lua_rawlen(L, idx);
+    lua_createtable(L, (int)n, 0);
+    int anchor = lua_gettop(L);
+    const char **list = lua_newuserdata(L, (n ? n : 1) * sizeof *list);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        if (luaL_testudata(L, -1, AG_URL_TYPE)) {
+            lua_getfield(L, -1, "render_as_string");
+            lua_insert(L, -2);
+            lua_pushboolean(L, 0);
+            lua_call(L, 2, 1);
+        } else if (lua_type(L, -1) != LUA_TSTRING) {
+            ag_lua_argerror(L, "create_engine: replicas[%d] must be a URL string, got %s", (int)i + 1,
+                            ag_lua_typename(L, -1));
+        }
+        list[i] = lua_tostring(L, -1);
+        lua_rawseti(L, anchor, (lua_Integer)i + 1);
+    }
+    *count = n;
+    return list;
+}
+
 /* argent.core.create_engine(url_or_nil, opts) */
 int ag_lua_create_engine(lua_State *L) {
     lua_settop(L, 2);
@@ -155,13 +183,13 @@ int ag_lua_create_engine(lua_State *L) {
                     return ag_lua_argerror(L, "create_engine: option 'echo' must be a boolean or a function, got %s",
                                            ag_lua_typename(L, v));
                 }
-            } else if (strcmp(key, "connect_args") == 0) {
+            } else if (strcmp(key, "connect_args") == 0 || strcmp(key, "replicas") == 0) {
                 /* checked below, once the loop no longer needs the stack top */
             } else {
                 return ag_lua_argerror(L,
                                        "create_engine: unknown option '%s' (known: pool_size, max_overflow, "
                                        "pool_timeout, pool_recycle, pool_pre_ping, echo, isolation_level, "
-                                       "connect_args, statement_cache_size, prepare)",
+                                       "connect_args, statement_cache_size, prepare, replicas)",
                                        key);
             }
             lua_pop(L, 1);
@@ -170,6 +198,8 @@ int ag_lua_create_engine(lua_State *L) {
         if (!lua_isnil(L, -1)) {
             options.connect_args = opt_connect_args(L, lua_gettop(L), &options.nconnect_args);
         }
+        lua_getfield(L, 2, "replicas");
+        if (!lua_isnil(L, -1)) options.replicas = opt_replicas(L, lua_gettop(L), &options.nreplicas);
     }
     (void)echo_idx;
     /* The userdata exists before the engine it will own. */
@@ -198,16 +228,34 @@ static int engine_gc(lua_State *L) {
     return 0;
 }
 
-/* engine:connect() */
+/* engine:connect([{readonly = true}]) */
 static int engine_connect(lua_State *L) {
     ag_lua_engine *e = ag_lua_check_engine(L, 1);
+    int readonly = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        if (!lua_istable(L, 2))
+            return ag_lua_argerror(L, "connect: argument 'opts' must be a table, got %s", ag_lua_typename(L, 2));
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (!key || strcmp(key, "readonly") != 0)
+                return ag_lua_argerror(L, "connect: unknown option '%s' (known: readonly)",
+                                       key ? key : luaL_typename(L, -2));
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                return ag_lua_argerror(L, "connect: option 'readonly' must be a boolean, got %s",
+                                       ag_lua_typename(L, -1));
+            readonly = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, 1);
     ag_lua_conn *c = ag_lua_newuserdata(L, sizeof *c, 1);
     memset(c, 0, sizeof *c);
     luaL_setmetatable(L, AG_CONNECTION_TYPE);
     lua_pushvalue(L, 1);
     ag_lua_setuservalue(L, -2, 1);
     ag_error err;
-    c->conn = ag_engine_connect(e->engine, &err);
+    c->conn = readonly ? ag_engine_connect_readonly(e->engine, &err) : ag_engine_connect(e->engine, &err);
     if (!c->conn) return ag_lua_raise(L, &err, NULL);
     c->echo = e->echo;
     return 1;
@@ -266,12 +314,36 @@ static ag_lua_engine *check_pool(lua_State *L) {
     return ag_lua_check_engine(L, -1);
 }
 
-/* engine.pool:status() -> {size=, checked_in=, checked_out=, overflow=} */
+static void push_status(lua_State *L, const ag_pool_status *status);
+
+/* engine.pool:status() -> {size=, checked_in=, checked_out=, overflow=}, the
+ * primary's pool; with replicas also replicas = {{url=, size=, ...}, ...}. */
 static int pool_status(lua_State *L) {
     ag_lua_engine *e = check_pool(L);
     ag_pool_status st;
     ag_engine_pool_status(e->engine, &st);
-    lua_createtable(L, 0, 4);
+    push_status(L, &st);
+    size_t n = ag_engine_replica_count(e->engine);
+    if (n) {
+        lua_createtable(L, (int)n, 0);
+        for (size_t i = 0; i < n; i++) {
+            ag_engine_replica_pool_status(e->engine, i, &st);
+            push_status(L, &st);
+            char *url = ag_url_render(ag_engine_replica_url(e->engine, i), 1);
+            if (!url) return ag_lua_nomem(L);
+            lua_pushstring(L, url);
+            free(url);
+            lua_setfield(L, -2, "url");
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_setfield(L, -2, "replicas");
+    }
+    return 1;
+}
+
+static void push_status(lua_State *L, const ag_pool_status *status) {
+    const ag_pool_status st = *status;
+    lua_createtable(L, 0, 5);
     lua_pushinteger(L, st.size);
     lua_setfield(L, -2, "size");
     lua_pushinteger(L, st.checked_in);
@@ -280,7 +352,6 @@ static int pool_status(lua_State *L) {
     lua_setfield(L, -2, "checked_out");
     lua_pushinteger(L, st.overflow);
     lua_setfield(L, -2, "overflow");
-    return 1;
 }
 
 static int pool_dispose(lua_State *L) {

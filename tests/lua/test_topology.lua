@@ -27,8 +27,8 @@ local STANDBY_URL = env "ARGENT_TEST_PG_STANDBY_URL"
 
 local function only_postgresql(...)
     lu.skipIf(helper.db ~= "postgresql", "the postgresql run only (its servers are PostgreSQL)")
-    for _, v in ipairs {...} do
-        lu.skipIf(not v, "this test's servers are not given (scripts/test.sh starts them)")
+    for i = 1, select("#", ...) do
+        lu.skipIf(not select(i, ...), "this test's servers are not given (scripts/test.sh starts them)")
     end
 end
 
@@ -163,7 +163,7 @@ function TestMultiHost:test_failover_to_the_promoted_standby()
     local standby = argent.create_engine(("postgresql://postgres@%s:%d/argent_test"):format(
         hosts[2].host, hosts[2].port), {pool_size = 1})
     local reader <close> = standby:connect()
-    local lsn = conn:execute("SELECT pg_current_wal_lsn()::text"):scalar()
+    local lsn = conn:execute("SELECT pg_current_wal_insert_lsn()::text"):scalar()
     for _ = 1, 500 do
         if reader:execute("SELECT pg_last_wal_replay_lsn() >= CAST(? AS pg_lsn)", {lsn}):scalar() then break end
         os.execute("sleep 0.01")
@@ -183,6 +183,123 @@ function TestMultiHost:test_failover_to_the_promoted_standby()
     lu.assertEquals(after:execute("SELECT count(*) AS n, sum(id) AS total FROM t_topo_failover"):first(), {n = 4, total = 10})
     after:close()
     engine:dispose()
+end
+
+-- read replicas
+
+TestReplicas = {}
+
+function TestReplicas:test_options_are_checked()
+    helper.assert_error("ArgumentError", "replicas", argent.create_engine, helper.url(), {replicas = "x"})
+    helper.assert_error("ArgumentError", "replicas[1]", argent.create_engine, helper.url(), {replicas = {42}})
+    local other = helper.is_mariadb() and "postgresql://h/db" or "mariadb://h/db"
+    helper.assert_error("ArgumentError", "replicas[1]", argent.create_engine, helper.url(), {replicas = {other}})
+    local engine = helper.engine()
+    helper.assert_error("ArgumentError", "readonly", engine.connect, engine, {readonly = "yes"})
+    helper.assert_error("ArgumentError", "unknown option", engine.connect, engine, {read_only = true})
+    helper.assert_error("ArgumentError", "opts", engine.connect, engine, 42)
+    helper.assert_error("ArgumentError", "readonly", argent.sessionmaker, engine, {readonly = 1})
+    engine:dispose()
+end
+
+-- Without replicas a readonly connection is the primary's; status has no replicas.
+function TestReplicas:test_without_replicas_readonly_is_the_primary()
+    local engine = helper.engine({pool_size = 1})
+    local conn <close> = engine:connect({readonly = true})
+    lu.assertEquals(conn:execute("SELECT 1 AS x"):scalar(), 1)
+    conn:close()
+    lu.assertNil(engine.pool:status().replicas)
+    engine:dispose()
+end
+
+-- A readonly session refuses to flush, on any database (the engine here has no replica).
+function TestReplicas:test_readonly_session_refuses_to_flush()
+    local blog = require "models.blog"
+    local engine = helper.engine()
+    blog.Base.metadata:create_all(engine)
+    local Reader = argent.sessionmaker(engine, {readonly = true})
+    local s <close> = Reader()
+    lu.assertEquals(s:query(blog.User):count(), 0) -- reading is fine
+    s:add(blog.User{username = "ann"})
+    helper.assert_error("InvalidRequestError", "read-only", s.flush, s)
+    helper.assert_error("InvalidRequestError", "read-only", s.commit, s)
+    s:close()
+    blog.Base.metadata:drop_all(engine)
+    engine:dispose()
+end
+
+-- Waits until the standby has replayed what the primary wrote so far.
+local function wait_for_replay(primary_conn, standby_conn)
+    local lsn = primary_conn:execute("SELECT pg_current_wal_insert_lsn()::text"):scalar()
+    for _ = 1, 1000 do
+        if standby_conn:execute("SELECT pg_last_wal_replay_lsn() >= CAST(? AS pg_lsn)", {lsn}):scalar() then return end
+        os.execute("sleep 0.01")
+    end
+    lu.fail("the standby did not replay the primary's writes in 10 s")
+end
+
+function TestReplicas:test_replica_reads_see_replicated_rows()
+    only_postgresql(PRIMARY_URL, STANDBY_URL)
+    local engine = argent.create_engine(PRIMARY_URL, {replicas = {STANDBY_URL}, pool_size = 2})
+    local writer <close> = engine:connect()
+    lu.assertFalse(in_recovery(writer))
+    writer:execute("DROP TABLE IF EXISTS t_topo_replica")
+    writer:execute("CREATE TABLE t_topo_replica (id INTEGER PRIMARY KEY, name TEXT)")
+    writer:executemany("INSERT INTO t_topo_replica (id, name) VALUES (?, ?)", {{1, "a"}, {2, "b"}})
+    local reader <close> = engine:connect({readonly = true})
+    lu.assertTrue(in_recovery(reader))
+    lu.assertEquals(server_port(reader), port_of(STANDBY_URL))
+    wait_for_replay(writer, reader)
+    lu.assertEquals(reader:execute("SELECT count(*) FROM t_topo_replica"):scalar(), 2)
+    -- a replica refuses writes (the server says so)
+    lu.assertNotNil(select(2, pcall(reader.execute, reader, "INSERT INTO t_topo_replica (id) VALUES (3)")))
+    reader:close()
+    local st = engine.pool:status()
+    lu.assertEquals(st.checked_out, 1)
+    lu.assertEquals(#st.replicas, 1)
+    lu.assertEquals(st.replicas[1].url, STANDBY_URL)
+    lu.assertEquals(st.replicas[1].checked_in, 1)
+    -- a readonly session reads from the replica; an ordinary one writes on the primary
+    local Model = argent.declarative_base()
+    local Item = Model:model("Item", {__tablename = "t_topo_replica",
+                                      id = argent.Column(argent.Integer, {primary_key = true}),
+                                      name = argent.Column(argent.Text)})
+    local Writer = argent.sessionmaker(engine)
+    local w <close> = Writer()
+    w:add(Item{id = 3, name = "c"})
+    w:commit()
+    lu.assertEquals(writer:execute("SELECT count(*) FROM t_topo_replica"):scalar(), 3)
+    local waiter <close> = engine:connect({readonly = true})
+    wait_for_replay(writer, waiter)
+    waiter:close()
+    local Reader = argent.sessionmaker(engine, {readonly = true})
+    local r <close> = Reader()
+    lu.assertEquals(r:query(Item):count(), 3)
+    lu.assertTrue(in_recovery(r:connection()))
+    r:close()
+    writer:execute("DROP TABLE t_topo_replica")
+    writer:close()
+    engine:dispose()
+end
+
+-- Round robin over the replicas, skipping one that does not answer; with
+-- none answering, the primary.
+function TestReplicas:test_replica_that_fails_is_skipped_then_the_primary()
+    only_postgresql(PRIMARY_URL, STANDBY_URL)
+    local dead = "postgresql://postgres@127.0.0.1:1/argent_test" -- refuses at once
+    local engine = argent.create_engine(PRIMARY_URL, {replicas = {dead, STANDBY_URL}, pool_size = 1})
+    for _ = 1, 4 do
+        local conn <close> = engine:connect({readonly = true})
+        lu.assertEquals(server_port(conn), port_of(STANDBY_URL))
+        conn:close()
+    end
+    engine:dispose()
+    local none = argent.create_engine(PRIMARY_URL, {replicas = {dead, dead}, pool_size = 1})
+    local conn <close> = none:connect({readonly = true})
+    lu.assertEquals(server_port(conn), port_of(PRIMARY_URL))
+    lu.assertFalse(in_recovery(conn))
+    conn:close()
+    none:dispose()
 end
 
 os.exit(helper.run(), true)

@@ -98,7 +98,10 @@ function Session:_check_usable(what) check_usable(self, what) end
 
 -- The connection, with a transaction open on it.
 function Session:_connection()
-  if not self._conn then self._conn = self._engine:connect() end
+  if not self._conn then
+    -- a read-only session reads from the engine's replicas (the primary when none answers)
+    self._conn = self._readonly and self._engine:connect({readonly = true}) or self._engine:connect()
+  end
   if not self._tx then
     self._tx = self._conn:begin()
     self._st:event("begun")
@@ -346,6 +349,11 @@ function Session:flush()
   -- nothing to do (the common case of an autoflush): no work at all -- not
   -- even an error while the session waits for rollback(), as SQLAlchemy
   if not self._uow:has_work(self) then return end
+  if self._readonly then
+    raise("InvalidRequestError", "flush: this session is read-only (sessionmaker{readonly = true}): it reads "
+      .. "from the engine's replicas and writes nothing; add, change and delete objects in a session of an "
+      .. "ordinary sessionmaker")
+  end
   check_usable(self, "flush")
   if self._st.flushing then return end
   self._uow:check_keys() -- (before anything is written: the session stays usable)
@@ -764,7 +772,7 @@ end
 
 -- ---------------------------------------------------------------- sessionmaker
 
-local OPTIONS = {expire_on_commit = true, autoflush = true}
+local OPTIONS = {expire_on_commit = true, autoflush = true, readonly = true}
 
 local Factory = {__name = "argent.sessionmaker"}
 Factory.__index = Factory
@@ -773,17 +781,17 @@ Factory.__index = Factory
 -- state machine), _identity (its identity map), _uow (its unit of work),
 -- _dirty_hold (the unit of work's table of changed persistent objects,
 -- which the C proxy fills at a write), _conn and _tx while it has them.
-local function new_session(engine, autoflush, expire)
+local function new_session(engine, autoflush, expire, readonly)
   local map = identity.new()
   local self = setmetatable({_engine = engine, _autoflush = autoflush, _expire_on_commit = expire, _identity = map,
-                             _st = corm.txstate()}, Session)
+                             _readonly = readonly, _st = corm.txstate()}, Session)
   self._uow = unitofwork.new(engine, map, function(t) self._dirty_hold = t end)
   return self
 end
 
 Factory.__call = function(f)
   guard.check_self(f, Factory, "__call", "Session()")
-  return new_session(f.engine, f._autoflush, f._expire)
+  return new_session(f.engine, f._autoflush, f._expire, f._readonly)
 end
 
 --- Session:begin(fn) on the factory: a new session, fn(s) in a transaction
@@ -810,7 +818,9 @@ local function has_connect(v)
   return ok and connect ~= nil
 end
 
---- sessionmaker(engine, {expire_on_commit = bool, autoflush = bool}) -> a factory; factory() -> a Session.
+--- sessionmaker(engine, {expire_on_commit = bool, autoflush = bool, readonly = bool}) -> a factory;
+--- factory() -> a Session.  readonly: the session reads through engine:connect{readonly = true}
+--- (a replica) and its flush raises InvalidRequestError.
 function session.sessionmaker(engine, opts)
   if not has_connect(engine) then
     raise("ArgumentError", "sessionmaker: argument 1 must be an engine (argent.create_engine), got "
@@ -822,7 +832,7 @@ function session.sessionmaker(engine, opts)
   opts = opts or {}
   for k, v in pairs(opts) do
     if not OPTIONS[k] then
-      raise("ArgumentError", ("sessionmaker: unknown option '%s' (known: expire_on_commit, autoflush)")
+      raise("ArgumentError", ("sessionmaker: unknown option '%s' (known: expire_on_commit, autoflush, readonly)")
         :format(tostring(k)))
     end
     if type(v) ~= "boolean" then
@@ -830,7 +840,7 @@ function session.sessionmaker(engine, opts)
     end
   end
   return setmetatable({engine = engine, _autoflush = opts.autoflush ~= false,
-                       _expire = opts.expire_on_commit ~= false}, Factory)
+                       _expire = opts.expire_on_commit ~= false, _readonly = opts.readonly == true}, Factory)
 end
 
 session.Session = Session
