@@ -131,6 +131,11 @@ typedef struct argent_engine_options {
      * isolation_level sent with each BEGIN).  0 on another database is an
      * ARGENT_ERR_ARGUMENT. */
     int prepare;
+    /* nreplicas URLs of read replicas (copied; the same dialect as url), each
+     * with a pool of its own made with these options (pre-pinging always):
+     * argent_connect_readonly takes its connections there.  NULL when none. */
+    const char *const *replicas;
+    size_t nreplicas;
 } argent_engine_options;
 
 /* Sets every field of opts to its default.  opts must not be NULL. */
@@ -196,6 +201,21 @@ typedef struct argent_connection argent_connection;
  * exhausted, ARGENT_ERR_ARGUMENT for a NULL engine or a bad connect_arg.
  * Thread-safe (on the engine). */
 argent_connection *argent_connect(argent_engine *engine, argent_error *err);
+
+/* A connection for reading (API.md section 11): from a replica's pool, taken
+ * round robin; a replica that fails (refused, or its pool stays exhausted) is
+ * skipped for 5 s; with no replica, or none answering, the primary's, as
+ * argent_connect.  Same returns and errors as argent_connect.  Thread-safe. */
+argent_connection *argent_connect_readonly(argent_engine *engine, argent_error *err);
+
+/* The number of replicas the engine was made with (0 for a NULL engine). */
+size_t argent_engine_replica_count(const argent_engine *engine);
+
+/* Fills *out with the pool status of replica `index` (0-based, below
+ * argent_engine_replica_count).  0, or -1 with err (ARGENT_ERR_ARGUMENT) for
+ * a NULL engine or out or an index out of range (*out unchanged). */
+int argent_engine_replica_pool_status(argent_engine *engine, size_t index, argent_pool_status *out,
+                                      argent_error *err);
 
 /* Gives the connection back to the pool: an open transaction is rolled back,
  * its results are ended (each must still be freed with argent_result_close,

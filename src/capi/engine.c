@@ -46,6 +46,8 @@ argent_engine *argent_engine_create(const char *url, const argent_engine_options
         core.isolation_level = opts->isolation_level;
         core.statement_cache_size = opts->statement_cache_size;
         core.prepare = opts->prepare;
+        core.replicas = opts->replicas;
+        core.nreplicas = opts->nreplicas;
         if (opts->nconnect_args) {
             if (!opts->connect_args) {
                 ag_capi_failf(err, ARGENT_ERR_ARGUMENT,
@@ -116,9 +118,33 @@ const char *argent_engine_dialect(const argent_engine *engine) {
     return ag_dialect_name(ag_engine_dialect((const ag_engine *)(const void *)engine));
 }
 
-argent_connection *argent_connect(argent_engine *engine, argent_error *err) {
+size_t argent_engine_replica_count(const argent_engine *engine) {
+    return engine ? ag_engine_replica_count((const ag_engine *)(const void *)engine) : 0;
+}
+
+int argent_engine_replica_pool_status(argent_engine *engine, size_t index, argent_pool_status *out,
+                                      argent_error *err) {
+    if (!engine || !out)
+        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_engine_replica_pool_status: %s is NULL",
+                             engine ? "out" : "engine");
+    ag_engine *core = ag_capi_engine(engine);
+    if (index >= ag_engine_replica_count(core))
+        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT,
+                             "argent_engine_replica_pool_status: index %zu is out of range (%zu replicas)", index,
+                             ag_engine_replica_count(core));
+    ag_pool_status st;
+    ag_engine_replica_pool_status(core, index, &st);
+    out->size = st.size;
+    out->checked_in = st.checked_in;
+    out->checked_out = st.checked_out;
+    out->overflow = st.overflow;
+    return 0;
+}
+
+static argent_connection *connect_with(argent_engine *engine, int readonly, argent_error *err) {
     if (!engine) {
-        ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_connect: engine is NULL");
+        ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "%s: engine is NULL",
+                      readonly ? "argent_connect_readonly" : "argent_connect");
         return NULL;
     }
     /* The handle exists before the checkout it will own. */
@@ -128,11 +154,20 @@ argent_connection *argent_connect(argent_engine *engine, argent_error *err) {
         return NULL;
     }
     ag_error cerr;
-    conn->conn = ag_engine_connect(ag_capi_engine(engine), &cerr);
+    conn->conn = readonly ? ag_engine_connect_readonly(ag_capi_engine(engine), &cerr)
+                          : ag_engine_connect(ag_capi_engine(engine), &cerr);
     if (!conn->conn) {
         free(conn);
         ag_capi_fail(err, &cerr);
         return NULL;
     }
     return conn;
+}
+
+argent_connection *argent_connect(argent_engine *engine, argent_error *err) {
+    return connect_with(engine, 0, err);
+}
+
+argent_connection *argent_connect_readonly(argent_engine *engine, argent_error *err) {
+    return connect_with(engine, 1, err);
 }

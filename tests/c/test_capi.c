@@ -142,6 +142,66 @@ static void test_options(const char *file_url) {
     argent_engine_release(e);
 }
 
+/* prepare and replicas (API.md section 11), on SQLite files: a replica is
+ * any URL of the same dialect. */
+static void test_replicas(const char *file_url) {
+    argent_engine_options o;
+    argent_engine_options_init(&o);
+    CHECK_INT(o.prepare, 1);
+    CHECK(o.replicas == NULL && o.nreplicas == 0);
+    argent_error err;
+
+    o.prepare = 0; /* PostgreSQL only */
+    CHECK(argent_engine_create(file_url, &o, &err) == NULL);
+    CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
+    CHECK(strstr(err.message, "prepare") != NULL);
+    o.prepare = 1;
+
+    const char *bad[] = {"postgresql://h/db"};
+    o.replicas = bad;
+    o.nreplicas = 1;
+    CHECK(argent_engine_create(file_url, &o, &err) == NULL);
+    CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
+    const char *null_entry[] = {NULL};
+    o.replicas = null_entry;
+    CHECK(argent_engine_create(file_url, &o, &err) == NULL);
+    CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
+    o.replicas = NULL;
+    CHECK(argent_engine_create(file_url, &o, &err) == NULL); /* nreplicas 1, replicas NULL */
+    CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
+
+    const char *replicas[] = {file_url, file_url};
+    o.replicas = replicas;
+    o.nreplicas = 2;
+    argent_engine *e = argent_engine_create(file_url, &o, &err);
+    CHECK(e != NULL);
+    if (!e) return;
+    CHECK(argent_engine_replica_count(e) == 2);
+    CHECK(argent_engine_replica_count(NULL) == 0);
+    argent_connection *a = argent_connect_readonly(e, &err);
+    argent_connection *b = argent_connect_readonly(e, &err);
+    CHECK(a != NULL && b != NULL);
+    argent_pool_status st;
+    CHECK_INT(argent_engine_pool_status(e, &st, &err), 0);
+    CHECK_INT(st.checked_out, 0); /* the primary's pool is untouched */
+    for (size_t i = 0; i < 2; i++) { /* round robin: one from each */
+        CHECK_INT(argent_engine_replica_pool_status(e, i, &st, &err), 0);
+        CHECK_INT(st.checked_out, 1);
+    }
+    CHECK_INT(argent_engine_replica_pool_status(e, 2, &st, &err), -1);
+    CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
+    CHECK_INT(argent_engine_replica_pool_status(e, 0, NULL, &err), -1);
+    CHECK_INT(argent_engine_replica_pool_status(NULL, 0, &st, &err), -1);
+    CHECK(argent_connect_readonly(NULL, &err) == NULL);
+    CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
+    argent_connection_close(a);
+    argent_connection_close(b);
+    CHECK_INT(argent_engine_replica_pool_status(e, 0, &st, &err), 0);
+    CHECK_INT(st.checked_out, 0);
+    CHECK_INT(st.checked_in, 1);
+    argent_engine_release(e);
+}
+
 static void test_bad_urls(void) {
     argent_error err;
     memset(&err, 0, sizeof err);
@@ -752,6 +812,7 @@ int main(void) {
 
     test_bad_urls();
     test_options(url);
+    test_replicas(url);
     run_suite("sqlite file", url);
     run_suite("sqlite memory", "sqlite://");
     run_suite("sqlite memory (explicit)", "sqlite:///:memory:");
