@@ -3,9 +3,11 @@
 -- shared/bench/peers/README.md, run side by side with raw C, LuaDBI, LuaSQL
 -- and SQLAlchemy by shared/bench/peers/run.sh (listed in bench/peers.txt).
 --
--- usage: argent run bench/peers_core.lua <url> <N> <label>
+-- usage: argent run bench/peers_core.lua <url> <N> <label> [prepare=false]
 --   url: sqlite:///path.db, sqlite:// (memory), postgresql://user@host:port/db
 --        or mariadb://user@host:port/db
+--   prepare=false: create_engine's option of that name (PostgreSQL behind a
+--        transaction-mode pooler; bench/pgbouncer.sh)
 -- stdout: "<label> <workload> <seconds> <rows>"; stderr: "# check <label> <workload> <checksum>".
 --
 -- Every statement is built with the expression language (argent.insert /
@@ -57,7 +59,7 @@ if sqlite then
   connect_args = {foreign_keys = "off"}
   if not memory then connect_args.journal_mode = "DELETE" end
 end
-local engine = argent.create_engine(url, {connect_args = connect_args})
+local engine = argent.create_engine(url, {connect_args = connect_args, prepare = arg[4] ~= "prepare=false"})
 local my = engine.dialect == "mariadb"
 local conn = engine:connect()
 
