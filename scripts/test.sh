@@ -80,6 +80,17 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 scripts/pg.sh start "$pg_dir" "$pg_port"
 export ARGENT_TEST_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/argent_test"
+# ... and PostgreSQL beyond one server: primary, standby and PgBouncer (the
+# pgbouncer runs of the suites, the replica tests), and a second primary and
+# standby for the failover test alone (it stops that primary), started in
+# the background while the MariaDB servers start (its system users exist by
+# then: the first topology made them).
+scripts/pgtopology.sh start "$topology_dir" "$extra_port"
+export ARGENT_TEST_PG_PRIMARY_URL="postgresql://postgres@127.0.0.1:$extra_port/argent_test"
+export ARGENT_TEST_PG_STANDBY_URL="postgresql://postgres@127.0.0.1:$((extra_port + 1))/argent_test"
+export ARGENT_TEST_PGB_URL="postgresql://postgres@127.0.0.1:$((extra_port + 2))/argent_test"
+scripts/pgtopology.sh start-pair "$failover_dir" $((extra_port + 3)) &
+failover_pid=$!
 # ... and MariaDB (scripts/mariadb.sh) likewise.
 scripts/mariadb.sh start "$my_dir" "$my_port"
 export ARGENT_TEST_MY_URL="mariadb://root@127.0.0.1:$my_port/argent_test"
@@ -90,14 +101,8 @@ export ARGENT_FAULT_PG_DIR="$fault_pg_dir"
 scripts/mariadb.sh start "$fault_my_dir" "$fault_my_port"
 export ARGENT_FAULT_MY_URL="mariadb://root@127.0.0.1:$fault_my_port/argent_test"
 export ARGENT_FAULT_MY_DIR="$fault_my_dir" ARGENT_FAULT_MY_PORT="$fault_my_port"
-# ... and PostgreSQL beyond one server: primary, standby and PgBouncer (the
-# pgbouncer runs of the suites, the replica tests), and a second primary and
-# standby for the failover test alone (it stops that primary).
-scripts/pgtopology.sh start "$topology_dir" "$extra_port"
-export ARGENT_TEST_PG_PRIMARY_URL="postgresql://postgres@127.0.0.1:$extra_port/argent_test"
-export ARGENT_TEST_PG_STANDBY_URL="postgresql://postgres@127.0.0.1:$((extra_port + 1))/argent_test"
-export ARGENT_TEST_PGB_URL="postgresql://postgres@127.0.0.1:$((extra_port + 2))/argent_test"
-scripts/pgtopology.sh start-pair "$failover_dir" $((extra_port + 3))
+# (the failover pair, started in the background above)
+wait "$failover_pid"
 export ARGENT_FAILOVER_PG_DIR="$failover_dir"
 export ARGENT_FAILOVER_PG_URL="postgresql://postgres@127.0.0.1:$((extra_port + 3)),127.0.0.1:$((extra_port + 4))/argent_test"
 
