@@ -321,8 +321,6 @@ const ag_driver *ag_conn_driver(const ag_conn *conn) { return conn->engine->driv
 
 void ag_conn_invalidate(ag_conn *conn) { conn->invalid = 1; }
 
-int ag_conn_is_replica(const ag_conn *conn) { return conn->pool != conn->engine->pool; }
-
 int ag_conn_fail(ag_conn *conn, const ag_error *err) {
     if (conn && err && err->disconnect) conn->invalid = 1;
     return -1;

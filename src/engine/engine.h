@@ -73,9 +73,6 @@ size_t ag_engine_replica_count(const ag_engine *engine);
 void ag_engine_replica_pool_status(ag_engine *engine, size_t index, ag_pool_status *out);
 const ag_url *ag_engine_replica_url(const ag_engine *engine, size_t index);
 
-/* Did conn come from a replica's pool? */
-int ag_conn_is_replica(const ag_conn *conn);
-
 /* Returns the connection to the pool: open statements are reset, an open
  * transaction rolled back.  Frees conn.  NULL-safe. */
 void ag_conn_close(ag_conn *conn);
