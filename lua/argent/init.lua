@@ -20,7 +20,8 @@ local argent = {
 }
 
 local raise = core.error
-local pack, unpack = table.pack, table.unpack
+local compat = require "argent.compat"
+local pack, unpack = compat.pack, compat.unpack
 
 --- argent.create_engine(url, opts): url defaults to $DB_CONNECTION_STRING.
 function argent.create_engine(url, opts)
@@ -57,8 +58,8 @@ function Engine:begin(fn)
   if type(fn) ~= "function" then
     raise("ArgumentError", "engine:begin: argument 'fn' must be a function, got " .. type(fn))
   end
-  local conn <close> = self:connect()
-  return run_in_transaction(conn:begin(), fn, conn)
+  local conn = self:connect()
+  return compat.closing(conn, function() return run_in_transaction(conn:begin(), fn, conn) end)
 end
 
 local Connection = core.methods.Connection

@@ -166,7 +166,7 @@ function TestConnection:test_executemany_takes_rows_from_a_function()
     local n = conn:executemany("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)",
                                rows_of(2500, function(i) return {i, "gen" .. i, i} end))
     lu.assertEquals(n, 2500)
-    lu.assertEquals(conn:execute("SELECT sum(n) AS s FROM t_conn_users"):scalar(), 2500 * 2501 // 2)
+    lu.assertEquals(conn:execute("SELECT sum(n) AS s FROM t_conn_users"):scalar(), 2500 * 2501 / 2)
     lu.assertEquals(conn:execute("SELECT name FROM t_conn_users WHERE id = 2500"):scalar(), "gen2500")
     -- a function with no rows
     lu.assertEquals(conn:executemany("INSERT INTO t_conn_users (id) VALUES (?)", function() return nil end), 0)

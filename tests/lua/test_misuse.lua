@@ -37,7 +37,7 @@ local TRACE = os.getenv("ARGENT_MISUSE_TRACE") == "1"
 
 local rawgetmt = debug.getmetatable
 
-local HUGE = ("x"):rep(1 << 20)
+local HUGE = ("x"):rep(2 ^ 20)
 local stats = {calls = 0, functions = 0, failures = {}, nfailures = 0, slow = {}}
 
 -- ---------------------------------------------------------------- the values

@@ -15,6 +15,7 @@
 -- Back-population writes the other side's stored value directly (never
 -- through the proxy), so it cannot recurse.  Every table here is weak-keyed:
 -- nothing is kept alive for its own sake.
+local compat = require "argent.compat"
 local core = require "argent.core"
 
 local corm = core.orm
@@ -530,7 +531,7 @@ function collections.original_members(c) return orig_set(cinfo[c]) end
 --- list, kept as is), stored on obj, with the changes waiting for it applied.
 function collections.loaded(obj, rel, list)
   -- (the members as loaded: a copy of the list, made a set only if a flush asks)
-  local c = new_collection(obj, rel, list, nil, table.move(list, 1, #list, 1, {}))
+  local c = new_collection(obj, rel, list, nil, compat.move(list, 1, #list, 1, {}))
   set_raw(obj, rel.key, c)
   if pending[obj] then apply_pending(obj, rel.key, c) end
   return c
