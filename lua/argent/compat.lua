@@ -50,6 +50,29 @@ end
 --- database integer beyond 2^53 comes back as its decimal string.
 compat.has_integers = math.type ~= nil
 
+--- load(text, chunkname [, mode [, env]]) for a string (5.1's load takes
+--- a function only; its loadstring has no mode and no env).
+if _VERSION == "Lua 5.1" and not jit then
+  function compat.load(text, chunkname, mode, env)
+    if type(text) ~= "string" then return load(text, chunkname) end
+    if mode == "t" and text:byte(1) == 27 then return nil, "attempt to load a binary chunk (mode is 't')" end
+    local fn, err = loadstring(text, chunkname) -- luacheck: ignore (5.1)
+    if fn and env ~= nil then setfenv(fn, env) end -- luacheck: ignore (5.1)
+    return fn, err
+  end
+else
+  compat.load = load
+end
+
+--- pairs(v) honouring a __pairs metamethod, which 5.1 and LuaJIT ignore
+--- (argent's model instances have one: their columns in order).
+function compat.pairs(v)
+  local mt = getmetatable(v)
+  local p = type(mt) == "table" and rawget(mt, "__pairs")
+  if p then return p(v) end
+  return pairs(v)
+end
+
 local function close_value(v, err)
   if v == nil or v == false then return end
   local mt = getmetatable(v)

@@ -103,6 +103,15 @@ static inline void ag_lua_rawsetp_(lua_State *L, int idx, const void *p) {
 #define lua_rawgetp(L, i, p) ag_lua_rawgetp_((L), (i), (p))
 #define lua_rawsetp(L, i, p) ag_lua_rawsetp_((L), (i), (p))
 
+/* luaL_newmetatable sets __name (5.3+): the type's name in messages. */
+static inline int ag_lua_newmetatable_(lua_State *L, const char *tname) {
+    if (!(luaL_newmetatable)(L, tname)) return 0;
+    lua_pushstring(L, tname);
+    lua_setfield(L, -2, "__name");
+    return 1;
+}
+#define luaL_newmetatable(L, t) ag_lua_newmetatable_((L), (t))
+
 /* A number is an integer when a double holds it exactly as one. */
 static inline int ag_lua_isinteger_(lua_State *L, int idx) {
     if (lua_type(L, idx) != LUA_TNUMBER) return 0;
@@ -325,6 +334,43 @@ static inline int ag_lua_toint64(lua_State *L, int idx, int64_t *out) {
     *out = (int64_t)lua_tonumber(L, idx);
 #endif
     return 1;
+}
+
+/* An integer's decimal text ("  -42 ", no other characters) that fits 64
+ * bits: 1 and *out, else 0.  On every version such a string written to an
+ * integer column is bound as that integer, exactly. */
+static inline int ag_lua_parse_int64(const char *s, size_t len, int64_t *out) {
+    size_t i = 0, end = len;
+    while (i < end && (s[i] == ' ' || s[i] == '\t')) i++;
+    while (end > i && (s[end - 1] == ' ' || s[end - 1] == '\t')) end--;
+    int negative = i < end && s[i] == '-';
+    if (i < end && (s[i] == '-' || s[i] == '+')) i++;
+    if (i == end) return 0;
+    uint64_t v = 0, limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < end; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (limit - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    *out = negative ? (int64_t)(0 - v) : (int64_t)v;
+    return 1;
+}
+
+/* An ORM Integer attribute's value beyond what lua_isinteger takes: before
+ * 5.3, the decimal string of an integer that a double does not hold. */
+static inline int ag_lua_orm_integer_ok(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 503
+    (void)L;
+    (void)idx;
+    return 0;
+#else
+    size_t len = 0;
+    int64_t v;
+    const char *text = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+    return text && ag_lua_parse_int64(text, len, &v) &&
+           (v > (int64_t)AG_LUA_EXACT_DOUBLE || v < -(int64_t)AG_LUA_EXACT_DOUBLE);
+#endif
 }
 
 /* 5.1/LuaJIT: is the value at idx an integral number beyond 2^53, that a
