@@ -75,7 +75,9 @@ end
 
 local LIBRARY = {["table.unpack"] = "__ag_compat.unpack", ["table.pack"] = "__ag_compat.pack",
                  ["table.move"] = "__ag_compat.move", ["math.type"] = "__ag_compat.math_type",
-                 ["math.tointeger"] = "__ag_compat.tointeger"}
+                 ["math.tointeger"] = "__ag_compat.tointeger",
+                 -- 5.1 and LuaJIT: their decimal strings, as such integers come back
+                 ["math.maxinteger"] = "__ag_maxinteger", ["math.mininteger"] = "__ag_mininteger"}
 
 local TERMINATORS = {["end"] = true, ["else"] = true, ["elseif"] = true, ["until"] = true}
 

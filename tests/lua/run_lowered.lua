@@ -10,6 +10,8 @@
 local lower = dofile("tests/lua/lower.lua")
 -- luacheck: ignore (globals of the lowered code)
 __ag_close, __ag_ret, __ag_compat = lower.close, lower.ret, require "argent.compat"
+__ag_maxinteger = math.maxinteger or "9223372036854775807"
+__ag_mininteger = math.mininteger or "-9223372036854775808"
 
 local loadstring = loadstring or load
 local unpack = table.unpack or unpack

@@ -282,6 +282,8 @@ end
 -- A transaction dropped (and collected) while a row function runs is rolled
 -- back after the executemany, not under it.
 function TestConnection:test_transaction_collected_during_executemany_rolls_back_after_it()
+    -- LuaJIT may keep the dropped transaction in a stack slot: not collected there
+    lu.skipIf(helper.lua_version == "luajit", "LuaJIT's collector may still see the transaction")
     local conn <close> = self.engine:connect()
     local tx = conn:begin()
     tx = nil
