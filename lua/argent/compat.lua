@@ -66,8 +66,10 @@ end
 
 --- pairs(v) honouring a __pairs metamethod, which 5.1 and LuaJIT ignore
 --- (argent's model instances have one: their columns in order).
+local raw_metatable = debug and debug.getmetatable or getmetatable -- instances protect theirs
+
 function compat.pairs(v)
-  local mt = getmetatable(v)
+  local mt = raw_metatable(v)
   local p = type(mt) == "table" and rawget(mt, "__pairs")
   if p then return p(v) end
   return pairs(v)

@@ -208,8 +208,7 @@ argent.selectinload, argent.joinedload = orm.selectinload, orm.joinedload
 --- argent.pairs(v): pairs that honours __pairs on every Lua (5.1 and LuaJIT
 --- ignore it): `for name, value in argent.pairs(instance)` there.
 function argent.pairs(v)
-  local mt = getmetatable(v)
-  if type(v) ~= "table" and not (type(mt) == "table" and rawget(mt, "__pairs")) then
+  if type(v) ~= "table" and not orm.is_instance(v) then
     raise("ArgumentError", "argent.pairs: argument 1 must be a table or a model instance, got "
       .. require("argent.guard").type_name(v))
   end
