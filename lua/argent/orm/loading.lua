@@ -65,12 +65,19 @@ end
 loading.spec_for = spec_for
 
 -- The specs for select(model) (columns in mapper order), by the identity
--- map bucket they fill (a session's bucket of a model: gone with it).
-local model_specs = setmetatable({}, {__mode = "k"})
-
+-- map bucket they fill (a session's bucket of a model: gone with it).  Kept
+-- in the session: a spec refers to its session, and a weak-keyed table whose
+-- values refer to their keys never lets them go before Lua 5.2 (5.1 and
+-- LuaJIT have no ephemerons), which would keep every session and its
+-- connection.
 --- The loader spec of select(model) in session s.
 function loading.model_spec(s, model)
   local bucket = s:_bucket(model)
+  local model_specs = rawget(s, "_model_specs")
+  if not model_specs then
+    model_specs = setmetatable({}, {__mode = "k"})
+    rawset(s, "_model_specs", model_specs)
+  end
   local sp = model_specs[bucket]
   if not sp then
     sp = spec_for(s, model, rawget(model, "__mapper__").columns)
