@@ -58,7 +58,7 @@ end
 local script = assert(arg[1], "usage: argent run tests/lua/run_lowered.lua SUITE [ARGS]")
 local args = {}
 for k = 2, #arg do args[#args + 1] = arg[k] end
-local new_arg = {[0] = script}
+local new_arg = {[-2] = arg[-2], [-1] = arg[-1], [0] = script} -- the argent program, "run"
 for k, v in ipairs(args) do new_arg[k] = v end
 arg = new_arg -- luacheck: ignore
 local chunk = assert(load_lowered(script))

@@ -76,7 +76,8 @@ end
 function TestValues:test_integers_through_select_stay_integers()
     for _, v in ipairs(INTEGERS) do
         local got = self:select_param(v)
-        lu.assertEquals(math.type(got), "integer", "value " .. v)
+        -- (5.1 and LuaJIT: the 64-bit bounds are decimal strings, both ways)
+        if helper.has_integers then lu.assertEquals(math.type(got), "integer", "value " .. v) end
         lu.assertEquals(got, v)
     end
 end
@@ -84,7 +85,8 @@ end
 function TestValues:test_integers_through_bigint_column_stay_integers()
     for _, v in ipairs(INTEGERS) do
         local got = self:store("i", v)
-        lu.assertEquals(math.type(got), "integer", "value " .. v)
+        -- (5.1 and LuaJIT: the 64-bit bounds are decimal strings, both ways)
+        if helper.has_integers then lu.assertEquals(math.type(got), "integer", "value " .. v) end
         lu.assertEquals(got, v)
     end
 end
