@@ -80,6 +80,10 @@ static inline void *ag_lua_newuserdata(lua_State *L, size_t size, int nuv) {
 #define luaL_checkversion(L) ((void)(L))
 #define LUA_MAXINTEGER PTRDIFF_MAX
 #define LUA_MININTEGER PTRDIFF_MIN
+/* 5.1's lua_topointer gives NULL for a string: its (interned) text instead,
+ * one pointer per distinct string as in 5.4. */
+#define lua_topointer(L, i) \
+    (lua_type((L), (i)) == LUA_TSTRING ? (const void *)lua_tostring((L), (i)) : lua_topointer((L), (i)))
 /* 5.3's getters return the type of what they push; 5.1's return nothing.
  * (A function-like macro does not expand itself: the inner call is 5.1's.) */
 #define lua_getfield(L, i, k) (lua_getfield((L), (i), (k)), lua_type((L), -1))

@@ -131,6 +131,15 @@ function lower.source(src)
       end
     end
   end
+  -- 5.1's load takes a function only: load(text, ...) goes to argent.compat's
+  for k, t in ipairs(toks) do
+    local prev, nxt = toks[k - 1], toks[k + 1]
+    if t.kind == "name" and t.text == "load" and nxt and nxt.text == "("
+        and not (prev and prev.kind == "symbol" and (prev.text == "." or prev.text == ":"))
+        and not (prev and prev.kind == "name" and prev.text == "function") then
+      edits[#edits + 1] = {pos = t.s, text = "__ag_compat.load", skip_to = t.e}
+    end
+  end
   -- 5.1 has no \xXX nor \u{XXXX} escapes: decimal ones instead
   for _, t in ipairs(toks) do
     if t.kind == "string" and src:sub(t.s, t.s) ~= "[" then
