@@ -97,12 +97,38 @@ export ARGENT_FAULT_MY_DIR="$fault_my_dir" ARGENT_FAULT_MY_PORT="$fault_my_port"
 # TSan run (the threaded tests only) comes before the ASan run, whose summary
 # ends the output.
 status=0
-ctest --test-dir build --output-on-failure -j "$jobs" || status=1
-# The Lua suites on the other Lua versions, without those that do not depend
-# on the Lua version and take long (the SQLAlchemy oracle, the misuse walk).
+# The Lua suites on the other Lua versions (without the two that do not depend
+# on the Lua version and take long: the SQLAlchemy oracle, the misuse walk),
+# each in a database of its own on each server, all three at once and beside
+# the main run: they mostly wait for the databases.
+extra_db_script=$(mktemp /tmp/argent-dbs.XXXXXX.lua)
+cat >"$extra_db_script" <<'LUA'
+local argent = require "argent"
+for _, url in ipairs(arg) do
+    if not argent.database_exists(url) then argent.create_database(url) end
+end
+LUA
+extra_pids=()
 for lua in luajit 5.1 5.3; do
-    ctest --test-dir "$(lua_build_dir "$lua")" -R '^lua_' -E 'against_sqlalchemy|test_misuse' \
-        --output-on-failure -j "$jobs" || status=1
+    dir=$(lua_build_dir "$lua")
+    db="argent_test_${dir#build-}"
+    build/argent run "$extra_db_script" "${ARGENT_TEST_PG_URL%/*}/$db" "${ARGENT_TEST_MY_URL%/*}/$db"
+    ARGENT_TEST_PG_URL="${ARGENT_TEST_PG_URL%/*}/$db" ARGENT_TEST_MY_URL="${ARGENT_TEST_MY_URL%/*}/$db" \
+        ctest --test-dir "$dir" -R '^lua_' -E 'against_sqlalchemy|test_misuse' --output-on-failure -j "$jobs" \
+        >"$dir/lua-suites.log" 2>&1 &
+    extra_pids+=("$!")
+done
+rm -f "$extra_db_script"
+ctest --test-dir build --output-on-failure -j "$jobs" || status=1
+for i in 0 1 2; do
+    dir=$(lua_build_dir "$(echo luajit 5.1 5.3 | cut -d' ' -f$((i + 1)))")
+    if wait "${extra_pids[$i]}"; then
+        echo "$dir: the Lua suites passed ($(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$dir/lua-suites.log" | grep -Eo '[0-9]+$') runs)"
+    else
+        echo "$dir: the Lua suites FAILED ($dir/lua-suites.log):"
+        grep -E 'Failed|Timeout|Exception|SEGFAULT' "$dir/lua-suites.log" | tail -n 40
+        status=1
+    fi
 done
 # Each fuzzer for a fixed time (ARGENT_FUZZ_SECONDS, 12 s), from the seeds
 # of tests/fuzz/corpus/ and what earlier runs kept in build-fuzz/corpus/; a

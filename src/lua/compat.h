@@ -71,6 +71,13 @@ static inline void *ag_lua_newuserdata(lua_State *L, size_t size, int nuv) {
 #define lua_newuserdatauv(L, size, nuv) ag_lua_newuserdata((L), (size), (nuv))
 #endif
 
+#if LUA_VERSION_NUM < 504
+/* lua_topointer gives NULL for a string before 5.4: its text instead, one
+ * pointer per distinct short string (interned) as in 5.4. */
+#define lua_topointer(L, i) \
+    (lua_type((L), (i)) == LUA_TSTRING ? (const void *)lua_tostring((L), (i)) : lua_topointer((L), (i)))
+#endif
+
 #if LUA_VERSION_NUM < 502
 #ifndef LUA_OK
 #define LUA_OK 0
@@ -80,10 +87,6 @@ static inline void *ag_lua_newuserdata(lua_State *L, size_t size, int nuv) {
 #define luaL_checkversion(L) ((void)(L))
 #define LUA_MAXINTEGER PTRDIFF_MAX
 #define LUA_MININTEGER PTRDIFF_MIN
-/* 5.1's lua_topointer gives NULL for a string: its (interned) text instead,
- * one pointer per distinct string as in 5.4. */
-#define lua_topointer(L, i) \
-    (lua_type((L), (i)) == LUA_TSTRING ? (const void *)lua_tostring((L), (i)) : lua_topointer((L), (i)))
 /* 5.3's getters return the type of what they push; 5.1's return nothing.
  * (A function-like macro does not expand itself: the inner call is 5.1's.) */
 #define lua_getfield(L, i, k) (lua_getfield((L), (i), (k)), lua_type((L), -1))
