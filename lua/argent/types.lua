@@ -144,7 +144,7 @@ end
 function types.check(v, what)
   if getmetatable(v) == Type then return v end
   raise("ArgumentError", ("%s must be an argent type (argent.Integer, argent.String(50), ...), got %s")
-    :format(what, type(v) == "string" and ("'" .. v .. "'") or type(v)))
+    :format(tostring(what), type(v) == "string" and ("'" .. v .. "'") or type(v)))
 end
 
 -- What each type accepts from Lua (API.md section 1); a value that cannot
