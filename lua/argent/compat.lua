@@ -75,6 +75,10 @@ function compat.pairs(v)
   return pairs(v)
 end
 
+--- Whether a weak-keyed table lets a key go whose value refers to it
+--- (ephemerons, 5.2+); 5.1 and LuaJIT keep both.
+compat.has_ephemerons = _VERSION ~= "Lua 5.1"
+
 local function close_value(v, err)
   if v == nil or v == false then return end
   local mt = getmetatable(v)

@@ -79,7 +79,20 @@ end
 local Collection = {__name = "argent.Collection"}
 -- collection -> {owner =, rel =, orig = set of the members the database
 -- has, or snapshot = the list of them (made into orig when first needed)}
-local cinfo = setmetatable({}, {__mode = "k"})
+-- Where Lua has no ephemerons (5.1, LuaJIT), a weak-keyed table whose value
+-- refers to its key keeps both for ever (the info refers to its owner, which
+-- holds the collection): there the info lives in the collection itself,
+-- under a private key (a cycle the collector frees).
+local INFO = {}
+local cinfo
+if compat.has_ephemerons then
+  cinfo = setmetatable({}, {__mode = "k"})
+else
+  cinfo = setmetatable({}, {
+    __index = function(_, c) return type(c) == "table" and rawget(c, INFO) or nil end,
+    __newindex = function(_, c, info) rawset(c, INFO, info) end,
+  })
+end
 
 local function is_collection(v) return getmetatable(v) == Collection end
 
@@ -138,7 +151,8 @@ local parent_of = setmetatable({}, {__mode = "k"})
 local function set_parent(rel, child, parent)
   local t = parent_of[rel]
   if not t then
-    t = setmetatable({}, {__mode = "k"})
+    -- (the parent holds the child: without ephemerons, weak parents too)
+    t = setmetatable({}, {__mode = compat.has_ephemerons and "k" or "kv"})
     parent_of[rel] = t
   end
   t[child] = parent
