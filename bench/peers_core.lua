@@ -17,10 +17,11 @@
 -- folder and exports LUA_CPATH="<that folder>/?.so;;", which `argent run`
 -- honours (argent's own directories are prepended to it).
 local argent = require "argent"
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local now = require("hrtime").now
 local spec = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/peers_spec.lua")
 
-local url, N, label = arg[1], math.tointeger(tonumber(arg[2] or "")), arg[3]
+local url, N, label = arg[1], tonumber(arg[2] or ""), arg[3]
 if not url or not N or not label then
   io.stderr:write("usage: argent run bench/peers_core.lua <url> <N> <label>\n")
   os.exit(2)
@@ -116,7 +117,7 @@ end
 -- all users as row tables (named fields), then touched
 t = start()
 do
-  local rows = conn:execute(argent.select(table.unpack(user_cols))):all()
+  local rows = conn:execute(argent.select(unpack(user_cols))):all()
   local chk, n = 0, #rows
   for i = 1, n do chk = chk + touch_user(rows[i]) end
   report("W2", now() - t, n, chk)
@@ -132,7 +133,7 @@ do
     ids[k] = x % N + 1
   end
   t = start()
-  local q = argent.select(table.unpack(user_cols)):where(uc.id:eq(argent.bindparam("id")))
+  local q = argent.select(unpack(user_cols)):where(uc.id:eq(argent.bindparam("id")))
   local chk, found = 0, 0
   local p = {}
   for k = 1, LOOKUPS do
@@ -216,7 +217,7 @@ do
 end
 
 local function first_users()
-  return argent.select(table.unpack(user_cols)):where(uc.id:le(argent.bindparam("r"))):order_by(uc.id)
+  return argent.select(unpack(user_cols)):where(uc.id:le(argent.bindparam("r"))):order_by(uc.id)
 end
 
 -- ---------------------------------------------------------------- W6lazy
@@ -224,7 +225,7 @@ end
 t = start()
 do
   local users_rows = conn:execute(first_users(), {r = R}):all()
-  local q = argent.select(table.unpack(post_cols)):where(pc.owner_id:eq(argent.bindparam("owner")))
+  local q = argent.select(unpack(post_cols)):where(pc.owner_id:eq(argent.bindparam("owner")))
   local chk, np = 0, 0
   local p = {}
   for i = 1, #users_rows do
@@ -252,7 +253,7 @@ do
   for s = 1, n, IN_BATCH do
     local ids = {}
     for i = s, math.min(s + IN_BATCH - 1, n) do ids[#ids + 1] = users_rows[i].id end
-    local q = argent.select(table.unpack(post_cols)):where(pc.owner_id:in_(ids))
+    local q = argent.select(unpack(post_cols)):where(pc.owner_id:in_(ids))
     for post in conn:execute(q):rows() do
       local owner = by_id[post.owner_id].posts
       owner[#owner + 1] = post

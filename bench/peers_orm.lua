@@ -24,7 +24,7 @@ local argent = require "argent"
 local now = require("hrtime").now
 local spec = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/peers_spec.lua")
 
-local url, N, label = arg[1], math.tointeger(tonumber(arg[2] or "")), arg[3]
+local url, N, label = arg[1], tonumber(arg[2] or ""), arg[3]
 if not url or not N or not label then
   io.stderr:write("usage: argent run bench/peers_orm.lua <url> <N> <label>\n")
   os.exit(2)
@@ -149,7 +149,7 @@ nsql = 0
 -- of work inserts them and sets their generated keys)
 workload("W1", function()
   local t = start()
-  local s <close> = Session()
+  local s = Session() -- closed at the end (no <close>: this runs on LuaJIT too)
   local objs = {}
   for i = 1, N do
     objs[i] = User{username = "user_" .. i, email = "user_" .. i .. "@example.com", password = "pass_" .. i}
@@ -157,17 +157,19 @@ workload("W1", function()
   s:add_all(objs)
   s:commit()
   report("W1", now() - t, N, N)
+  s:close()
 end)
 
 -- ---------------------------------------------------------------- W2
 -- every user as a User instance, then every attribute touched
 workload("W2", function()
   local t = start()
-  local s <close> = Session()
+  local s = Session() -- closed at the end (no <close>: this runs on LuaJIT too)
   local objs = s:query(User):all()
   local chk, n = 0, #objs
   for i = 1, n do chk = chk + touch_user(objs[i]) end
   report("W2", now() - t, n, chk)
+  s:close()
 end)
 
 -- ---------------------------------------------------------------- W3
@@ -186,7 +188,7 @@ end
 workload("W3", function()
   local t = start()
   local ids = lookup_ids
-  local s <close> = Session()
+  local s = Session() -- closed at the end (no <close>: this runs on LuaJIT too)
   local chk, found = 0, 0
   for k = 1, LOOKUPS do
     local u = s:get(User, ids[k])
@@ -197,6 +199,7 @@ workload("W3", function()
     end
   end
   report("W3", now() - t, found, chk)
+  s:close()
 end)
 
 local upd_ids = {}
@@ -226,7 +229,7 @@ end
 -- alternate), as in sa_orm.py
 workload("W4", function()
   local t = start()
-  local s <close> = Session()
+  local s = Session() -- closed at the end (no <close>: this runs on LuaJIT too)
   for i = 1, U do
     local id = upd_ids[i]
     local u = s:get(User, id)
@@ -234,6 +237,7 @@ workload("W4", function()
   end
   s:commit()
   report("W4", now() - t, U, updated_sum(".org"))
+  s:close()
 end)
 
 -- ---------------------------------------------------------------- W4noautoflush
@@ -241,7 +245,7 @@ end)
 -- value than W4's, so that every object really changes)
 workload("W4noautoflush", function()
   local t = start()
-  local s <close> = SessionNoAutoflush()
+  local s = SessionNoAutoflush() -- closed at the end (no <close>: this runs on LuaJIT too)
   for i = 1, U do
     local id = upd_ids[i]
     local u = s:get(User, id)
@@ -249,6 +253,7 @@ workload("W4noautoflush", function()
   end
   s:commit()
   report("W4noautoflush", now() - t, U, updated_sum(".net"))
+  s:close()
 end)
 
 -- ---------------------------------------------------------------- W4bulk
@@ -258,7 +263,7 @@ end)
 -- session.execute(update(User), [{"id": ..., "email": ...}, ...])).
 workload("W4bulk", function()
   local t = start()
-  local s <close> = Session()
+  local s = Session() -- closed at the end (no <close>: this runs on LuaJIT too)
   local stmt = argent.update(User):where(User.id:eq(argent.bindparam("id")))
     :values{email = argent.bindparam("email"), updated_at = func.current_timestamp()}
   local params = {}
@@ -271,6 +276,7 @@ workload("W4bulk", function()
   s:connection():executemany(stmt, params)
   s:commit()
   report("W4bulk", now() - t, U, updated_sum(".org"))
+  s:close()
 end)
 
 -- ---------------------------------------------------------------- setup (untimed)
@@ -317,7 +323,7 @@ nsql = 0
 -- join + aggregate over the models, through the session
 workload("W5", function()
   local t = start()
-  local s <close> = Session()
+  local s = Session() -- closed at the end (no <close>: this runs on LuaJIT too)
   local q = argent.select(User.id, User.username, func.count(Comment.id):label("n_comments"))
     :join(Post, Post.owner_id:eq(User.id))
     :join(Comment, Comment.post_id:eq(Post.id))
@@ -330,6 +336,7 @@ workload("W5", function()
     chk = chk + r.id + r.n_comments + #r.username
   end
   report("W5", now() - t, n, chk)
+  s:close()
 end)
 
 local function first_users(s)
@@ -340,7 +347,7 @@ end
 -- the relationship's default lazy load: one SELECT of posts per user (N+1)
 workload("W6lazy", function()
   local t = start()
-  local s <close> = Session()
+  local s = Session() -- closed at the end (no <close>: this runs on LuaJIT too)
   local us = first_users(s):all()
   local chk, np = 0, 0
   for i = 1, #us do
@@ -349,13 +356,14 @@ workload("W6lazy", function()
     for _, p in ipairs(u.posts) do chk = chk + touch_post(p); np = np + 1 end
   end
   report("W6lazy", now() - t, np, chk)
+  s:close()
 end)
 
 -- ---------------------------------------------------------------- W6eager
 -- selectinload: the users, then their posts WHERE owner_id IN (...) per batch
 workload("W6eager", function()
   local t = start()
-  local s <close> = Session()
+  local s = Session() -- closed at the end (no <close>: this runs on LuaJIT too)
   local us = first_users(s):options(argent.selectinload(User.posts)):all()
   local chk, np = 0, 0
   for i = 1, #us do
@@ -364,6 +372,7 @@ workload("W6eager", function()
     for _, p in ipairs(u.posts) do chk = chk + touch_post(p); np = np + 1 end
   end
   report("W6eager", now() - t, np, chk)
+  s:close()
 end)
 
 engine:dispose()

@@ -6,6 +6,8 @@
 ARGENT_DEBIAN_PACKAGES=(
     build-essential cmake pkg-config # compiler and build
     lua5.4 liblua5.4-dev lua-unit    # Lua 5.4 and the test framework
+    lua5.1 liblua5.1-0-dev lua5.3 liblua5.3-dev # the other Lua versions (API.md section 10)
+    luajit2 libluajit2-5.1-dev       # ... and LuaJIT (OpenResty's branch)
     luarocks                         # `luarocks make` (tests/install)
     libsqlite3-dev libpq-dev         # the database client libraries
     sqlite3                          # the shell: another process on a test database

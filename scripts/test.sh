@@ -2,7 +2,8 @@
 # test.sh -- the test command (README, CI): installs what is missing, builds
 # argent twice -- build/ as usual and build-asan/ with ASan+UBSan -- and runs
 # the whole suite with each against real databases (and the threaded tests
-# once more in build-tsan/ under ThreadSanitizer): SQLite files, and a
+# once more in build-tsan/ under ThreadSanitizer, and the Lua suites on
+# LuaJIT, 5.1 and 5.3 in build-luajit/, build-lua51/ and build-lua53/): SQLite files, and a
 # throwaway PostgreSQL server (scripts/pg.sh) that lives as long as this
 # script, whatever way it ends.
 #
@@ -25,6 +26,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 
 jobs=${ARGENT_JOBS:-2}
+lua_build_dir() { if [ "$1" = luajit ]; then echo build-luajit; else echo "build-lua${1/./}"; fi; }
 pg_port=${ARGENT_PG_PORT:-55433}
 my_port=${ARGENT_MY_PORT:-55434}
 fault_pg_port=${ARGENT_FAULT_PG_PORT:-$((pg_port + 2))}
@@ -40,6 +42,15 @@ cmake --build build -j "$jobs"
 cmake -S . -B build-asan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=ON \
     -DARGENT_FAILALLOC=ON # and a core allocator that tests/alloc can make fail
 cmake --build build-asan -j "$jobs"
+# The other Lua versions (API.md section 10): LuaJIT, 5.1 and 5.3 -- the module
+# and the command only (normal builds), for the Lua suites: LuaJIT against the
+# four databases, 5.1 and 5.3 against SQLite (in memory) and PostgreSQL.
+for lua in luajit 5.1 5.3; do
+    if [ "$lua" = luajit ]; then dbs="sqlite_file;sqlite_mem;postgresql;mariadb"; else dbs="sqlite_mem;postgresql"; fi
+    cmake -S . -B "$(lua_build_dir "$lua")" -DARGENT_LUA="$lua" -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON \
+        -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=OFF -DARGENT_TEST_DATABASES="$dbs"
+    cmake --build "$(lua_build_dir "$lua")" --target argent_cli -j "$jobs"
+done
 # ThreadSanitizer: only what runs threads (the pool test, the cancel test, and
 # the embedding host example when this tree has it).
 cmake -S . -B build-tsan -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=thread
@@ -110,7 +121,39 @@ export ARGENT_FAILOVER_PG_URL="postgresql://postgres@127.0.0.1:$((extra_port + 3
 # TSan run (the threaded tests only) comes before the ASan run, whose summary
 # ends the output.
 status=0
+# The Lua suites on the other Lua versions (without the two that do not depend
+# on the Lua version and take long: the SQLAlchemy oracle, the misuse walk),
+# each in a database of its own on each server, all three at once and beside
+# the main run: they mostly wait for the databases.
+extra_db_script=$(mktemp /tmp/argent-dbs.XXXXXX.lua)
+cat >"$extra_db_script" <<'LUA'
+local argent = require "argent"
+for _, url in ipairs(arg) do
+    if not argent.database_exists(url) then argent.create_database(url) end
+end
+LUA
+extra_pids=()
+for lua in luajit 5.1 5.3; do
+    dir=$(lua_build_dir "$lua")
+    db="argent_test_${dir#build-}"
+    build/argent run "$extra_db_script" "${ARGENT_TEST_PG_URL%/*}/$db" "${ARGENT_TEST_MY_URL%/*}/$db"
+    ARGENT_TEST_PG_URL="${ARGENT_TEST_PG_URL%/*}/$db" ARGENT_TEST_MY_URL="${ARGENT_TEST_MY_URL%/*}/$db" \
+        ctest --test-dir "$dir" -R '^lua_' -E 'against_sqlalchemy|test_misuse' --output-on-failure -j "$jobs" \
+        >"$dir/lua-suites.log" 2>&1 &
+    extra_pids+=("$!")
+done
+rm -f "$extra_db_script"
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1
+for i in 0 1 2; do
+    dir=$(lua_build_dir "$(echo luajit 5.1 5.3 | cut -d' ' -f$((i + 1)))")
+    if wait "${extra_pids[$i]}"; then
+        echo "$dir: the Lua suites passed ($(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$dir/lua-suites.log" | grep -Eo '[0-9]+$') runs)"
+    else
+        echo "$dir: the Lua suites FAILED ($dir/lua-suites.log):"
+        grep -E 'Failed|Timeout|Exception|SEGFAULT' "$dir/lua-suites.log" | tail -n 40
+        status=1
+    fi
+done
 # Each fuzzer for a fixed time (ARGENT_FUZZ_SECONDS, 12 s), from the seeds
 # of tests/fuzz/corpus/ and what earlier runs kept in build-fuzz/corpus/; a
 # failing input is written to build-fuzz/<fuzzer>-crash-*.

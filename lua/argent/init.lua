@@ -20,7 +20,8 @@ local argent = {
 }
 
 local raise = core.error
-local pack, unpack = table.pack, table.unpack
+local compat = require "argent.compat"
+local pack, unpack = compat.pack, compat.unpack
 
 --- argent.create_engine(url, opts): url defaults to $DB_CONNECTION_STRING.
 function argent.create_engine(url, opts)
@@ -57,8 +58,8 @@ function Engine:begin(fn)
   if type(fn) ~= "function" then
     raise("ArgumentError", "engine:begin: argument 'fn' must be a function, got " .. type(fn))
   end
-  local conn <close> = self:connect()
-  return run_in_transaction(conn:begin(), fn, conn)
+  local conn = self:connect()
+  return compat.closing(conn, function() return run_in_transaction(conn:begin(), fn, conn) end)
 end
 
 local Connection = core.methods.Connection
@@ -203,5 +204,15 @@ argent.state, argent.as_table = orm.state, orm.as_table
 -- ---- the Session (API.md section 7)
 argent.sessionmaker = require("argent.orm.session").sessionmaker
 argent.selectinload, argent.joinedload = orm.selectinload, orm.joinedload
+
+--- argent.pairs(v): pairs that honours __pairs on every Lua (5.1 and LuaJIT
+--- ignore it): `for name, value in argent.pairs(instance)` there.
+function argent.pairs(v)
+  if type(v) ~= "table" and not orm.is_instance(v) then
+    raise("ArgumentError", "argent.pairs: argument 1 must be a table or a model instance, got "
+      .. require("argent.guard").type_name(v))
+  end
+  return compat.pairs(v)
+end
 
 return argent

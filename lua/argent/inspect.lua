@@ -9,6 +9,8 @@
 -- The catalog queries are plain SQL with bound parameters; every name that
 -- comes back is data, never spliced into SQL (SQLite's pragma functions
 -- take the table name as a bound argument).
+local compat = require "argent.compat"
+local unpack = compat.unpack
 local core = require "argent.core"
 local types = require "argent.types"
 local guard = require "argent.guard"
@@ -88,8 +90,8 @@ end
 function Inspector:_run(fn)
   local bind = self.bind
   if guard.is_connection(bind) then return fn(bind) end
-  local conn <close> = bind:connect()
-  return fn(conn)
+  local conn = bind:connect()
+  return compat.closing(conn, fn, conn)
 end
 
 -- An ArgumentError naming self unless it is an inspector.
@@ -214,7 +216,7 @@ function M.reflect(meta, bind, only)
             local args = {}
             for i, cn in ipairs(ix.column_names) do args[i] = cn end
             args[#args + 1] = {unique = ix.unique}
-            items[#items + 1] = schema.Index(ix.name, table.unpack(args))
+            items[#items + 1] = schema.Index(ix.name, unpack(args))
           end
         end
         if dialect_of(conn) ~= "mariadb" then -- (there, a unique key is one of the indexes)
@@ -222,10 +224,10 @@ function M.reflect(meta, bind, only)
             local args = {}
             for i, cn in ipairs(uq.column_names) do args[i] = cn end
             args[#args + 1] = {name = uq.name}
-            items[#items + 1] = schema.UniqueConstraint(table.unpack(args))
+            items[#items + 1] = schema.UniqueConstraint(unpack(args))
           end
         end
-        schema.Table(name, meta, table.unpack(items))
+        schema.Table(name, meta, unpack(items))
       end
     end
     return meta

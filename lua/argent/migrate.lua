@@ -14,6 +14,8 @@
 -- "migrations"), version_table (default: env.lua's, else "argent_version"),
 -- sql (offline: return the SQL instead of running it), log (a function that
 -- receives progress lines).
+local compat = require "argent.compat"
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local schema = require "argent.schema"
 local script = require "argent.migrate.script"
@@ -120,10 +122,10 @@ local function with_connection(fname, bind, fn)
       :format(fname, type(bind)))
   end
   local conn = bind:connect()
-  local results = table.pack and table.pack(pcall(fn, conn)) or {n = 2, pcall(fn, conn)}
+  local results = compat.pack(pcall(fn, conn))
   conn:close()
   if not results[1] then error(results[2], 0) end
-  return table.unpack(results, 2, results.n)
+  return unpack(results, 2, results.n)
 end
 
 local function check_target(fname, target, default)

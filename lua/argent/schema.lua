@@ -11,6 +11,7 @@
 -- Column(...) gives a column *spec*; Table(...) turns each spec into the
 -- table's column element, so a column node is made once, complete, and
 -- never changes (the ORM does the same with the specs of a model).
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local types = require "argent.types"
 
@@ -373,7 +374,7 @@ function schema.add_column(t, s, npk, name)
     autoinc = (o.autoincrement == true or o.autoincrement == nil or o.autoincrement == "auto")
       and (s.foreign_key == nil or o.autoincrement == true)
   end
-  local flags = (pk and COL_PRIMARY_KEY or 0) | (nullable and 0 or COL_NOT_NULL) | (autoinc and COL_AUTOINCREMENT or 0)
+  local flags = (pk and COL_PRIMARY_KEY or 0) + (nullable and 0 or COL_NOT_NULL) + (autoinc and COL_AUTOINCREMENT or 0)
   local server_default = o.server_default ~= nil and server_default_node(o.server_default, name) or nil
   local col
   if typ.__type == "Enum" and typ.name and typ.native_enum ~= false then
@@ -417,7 +418,7 @@ end
 -- ---------------------------------------------------------------- DDL
 
 local function column_list(cols)
-  return list(table.unpack(cols))
+  return list(unpack(cols))
 end
 
 -- A bare column element named name (for constraints that name another table's columns).
@@ -437,7 +438,7 @@ function Table:create_statement(if_not_exists)
   end
   for _, f in ipairs(self.foreign_keys) do
     local fk = f.fk
-    local flags = (FK_ACTIONS[fk.ondelete] or 0) | ((FK_ACTIONS[fk.onupdate] or 0) << 4)
+    local flags = (FK_ACTIONS[fk.ondelete] or 0) + (FK_ACTIONS[fk.onupdate] or 0) * 16 -- bits 0-3, 4-7
     constraints[#constraints + 1] = make("CONSTRAINT", CONS_FOREIGN_KEY, flags, f.name or fk.name, 4,
       list(f.column), make("TABLE", 0, 0, fk.table_name), list(name_column(fk.column_name)))
   end
@@ -446,7 +447,7 @@ function Table:create_statement(if_not_exists)
       column_list(self.primary_key)))
   end
   return make("CREATE_TABLE", 0, if_not_exists and DDL_IF_NOT_EXISTS or 0, nil, 3, self._node,
-              column_list(self.columns), list(table.unpack(constraints)))
+              column_list(self.columns), list(unpack(constraints)))
 end
 
 function Table:drop_statement(if_exists)
@@ -499,7 +500,7 @@ end
 function schema.enum_type_node(typ)
   local node = rawget(typ, "_type_node")
   if not node then
-    node = make("CREATE_TYPE", 0, 0, typ.name, 1, list(table.unpack(typ.enums)))
+    node = make("CREATE_TYPE", 0, 0, typ.name, 1, list(unpack(typ.enums)))
     rawset(typ, "_type_node", node)
   end
   return node

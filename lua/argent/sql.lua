@@ -10,6 +10,8 @@
 -- messages name the problem.  Lua-side facts about a statement (its
 -- tables, its default functions) live in the node's information table,
 -- which derived statements share.
+local compat = require "argent.compat"
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local types = require "argent.types"
 local schema = require "argent.schema"
@@ -123,7 +125,7 @@ function M.select(...)
   end
   for i = 1, n do add_columns(cols, tables, args[i], "select", i) end
   if #cols == 0 then raise("ArgumentError", "select: needs at least one column, table or expression") end
-  local s = make("SELECT", 0, 0, nil, 8, list(table.unpack(cols)))
+  local s = make("SELECT", 0, 0, nil, 8, list(unpack(cols)))
   info(s, {tables = tables, columns = cols})
   return s
 end
@@ -206,7 +208,7 @@ M.conditions = conditions
 function Select:where(...)
   check_statement(self, "where", {SELECT = true})
   if select("#", ...) == 0 then raise("ArgumentError", "where: needs at least one condition") end
-  return keep(conjoin(self, SEL.where, table.unpack(conditions(self, "where", ...))), self)
+  return keep(conjoin(self, SEL.where, unpack(conditions(self, "where", ...))), self)
 end
 Select.filter = Select.where
 
@@ -220,7 +222,7 @@ end
 
 function Select:having(...)
   check_statement(self, "having", {SELECT = true})
-  return keep(conjoin(self, SEL.having, table.unpack(conditions(self, "having", ...))), self)
+  return keep(conjoin(self, SEL.having, unpack(conditions(self, "having", ...))), self)
 end
 
 -- Expressions for order_by / group_by: nodes, or strings naming a label or column.
@@ -245,17 +247,17 @@ end
 
 function Select:order_by(...)
   check_statement(self, "order_by", {SELECT = true, COMPOUND = true})
-  return keep(extend(self, slots_of(self).order_by, table.unpack(ordering("order_by", ...))), self)
+  return keep(extend(self, slots_of(self).order_by, unpack(ordering("order_by", ...))), self)
 end
 
 function Select:group_by(...)
   check_statement(self, "group_by", {SELECT = true})
-  return keep(extend(self, SEL.group_by, table.unpack(ordering("group_by", ...))), self)
+  return keep(extend(self, SEL.group_by, unpack(ordering("group_by", ...))), self)
 end
 
 local function count_arg(method, n)
-  if math.type(n) ~= "integer" or n < 0 then
-    if type(n) == "number" and n >= 0 and n == math.floor(n) and n < 2^63 then return math.tointeger(n) end
+  if compat.math_type(n) ~= "integer" or n < 0 then
+    if type(n) == "number" and n >= 0 and n == math.floor(n) and n < 2^63 then return compat.tointeger(n) or n end
     raise("ArgumentError", ("%s: argument must be a non-negative integer, got %s")
       :format(method, type(n) == "number" and tostring(n) or describe(n)))
   end
@@ -304,7 +306,7 @@ function Select:select_from(...)
     items[#items + 1] = node
     tables[#tables + 1] = t
   end
-  local s = extend(self, SEL.from, table.unpack(items))
+  local s = extend(self, SEL.from, unpack(items))
   local inf = copy_info(self, {})
   local all = {}
   for _, t in ipairs(inf.tables or {}) do all[#all + 1] = t end
@@ -338,7 +340,7 @@ local function infer_on(left_tables, right)
   end
   if #conds == 0 then return nil end
   if #conds == 1 then return conds[1] end
-  return sql.and_(table.unpack(conds))
+  return sql.and_(unpack(conds))
 end
 
 local function do_join(self, target, on, kind, method)
@@ -377,7 +379,7 @@ local function do_join(self, target, on, kind, method)
     local from = sql.kid(self, SEL.from)
     for i = 0, nexplicit - 2 do items[#items + 1] = sql.kid(from, i) end
     items[#items + 1] = j
-    s = derive(self, SEL.from, list(table.unpack(items)))
+    s = derive(self, SEL.from, list(unpack(items)))
   else
     s = derive(self, SEL.from, list(j))
     nexplicit = 1
@@ -470,7 +472,7 @@ local function compound(op, method)
       end
       members[#members + 1] = q
     end
-    local c = make("COMPOUND", op, 0, nil, 4, list(table.unpack(members)))
+    local c = make("COMPOUND", op, 0, nil, 4, list(unpack(members)))
     info(c, info(self))
     return c
   end
@@ -594,7 +596,7 @@ function Insert:values(rows)
       raise("ArgumentError", ("values: row %d must be a table of column values, got %s"):format(r, describe(row)))
     end
     for k in pairs(row) do
-      if math.type(k) == "integer" and rows[1] == row and #rows == 1 then
+      if compat.math_type(k) == "integer" and rows[1] == row and #rows == 1 then
         raise("ArgumentError", "values: the keys must be column names, got a list")
       end
       given[value_column(t, k, "values")] = true
@@ -616,10 +618,10 @@ function Insert:values(rows)
       elseif info(c).default ~= nil then vals[i] = generated_value(c, info(c).default, callbacks, problems)
       else vals[i] = to_expr(null) end
     end
-    row_nodes[r] = list(table.unpack(vals))
+    row_nodes[r] = list(unpack(vals))
   end
-  local s = derive(self, INS.columns, list(table.unpack(cols)))
-  s = derive(s, INS.rows, list(table.unpack(row_nodes)))
+  local s = derive(self, INS.columns, list(unpack(cols)))
+  s = derive(s, INS.rows, list(unpack(row_nodes)))
   if #rows == 1 and t.autoincrement_column then s = derive(s, INS.key, t.autoincrement_column) end
   info(s, copy_info(self, {has_values = true, callbacks = next(callbacks) and callbacks or nil,
                           problem = problems[1]}))
@@ -628,7 +630,7 @@ end
 
 function Insert:returning(...)
   check_statement(self, "returning", {INSERT = true})
-  return keep(extend(self, INS.returning, table.unpack(returning_columns(self, "returning", ...))), self)
+  return keep(extend(self, INS.returning, unpack(returning_columns(self, "returning", ...))), self)
 end
 
 local function conflict_columns(t, cols, method)
@@ -636,7 +638,7 @@ local function conflict_columns(t, cols, method)
   if type(cols) ~= "table" or getmetatable(cols) ~= nil then cols = {cols} end
   local out = {}
   for i, c in ipairs(cols) do out[i] = schema.resolve_column(t, c, method) end
-  return list(table.unpack(out))
+  return list(unpack(out))
 end
 
 function Insert:on_conflict_do_nothing(cols)
@@ -667,7 +669,7 @@ function Insert:on_conflict_do_update(opts)
     assigns[#assigns + 1] = make("ASSIGN", 0, 0, nil, 2, c, value_node(c, opts.set[k], problems))
   end
   local s = derive(self, INS.conflict_on, conflict_columns(t, index, "on_conflict_do_update"), 0, 0, CONFLICT_UPDATE)
-  s = derive(s, INS.conflict_set, list(table.unpack(assigns)))
+  s = derive(s, INS.conflict_set, list(unpack(assigns)))
   info(s, copy_info(self, {problem = (info(self) or {}).problem or problems[1]}))
   return s
 end
@@ -704,8 +706,8 @@ function M.insert_many(stmt, rows)
       end
     end
   end
-  local s = derive(stmt, INS.columns, list(table.unpack(cols)))
-  s = derive(s, INS.rows, list(list(table.unpack(vals))))
+  local s = derive(stmt, INS.columns, list(unpack(cols)))
+  s = derive(s, INS.rows, list(list(unpack(vals))))
   local function convert_row(r, row)
     if type(row) ~= "table" or getmetatable(row) ~= nil then
       raise("ArgumentError", ("executemany: row %d must be a table of column values, got %s"):format(r, describe(row)))
@@ -765,7 +767,7 @@ function Update:values(v)
       assigns[#assigns + 1] = make("ASSIGN", 0, 0, nil, 2, c, generated_value(c, info(c).onupdate, callbacks, problems))
     end
   end
-  local s = derive(self, 1, list(table.unpack(assigns)))
+  local s = derive(self, 1, list(unpack(assigns)))
   info(s, copy_info(self, {set = merged, callbacks = next(callbacks) and callbacks or nil, problem = problems[1]}))
   return s
 end
@@ -773,12 +775,12 @@ end
 function Update:where(...)
   check_statement(self, "where", {UPDATE = true})
   if select("#", ...) == 0 then raise("ArgumentError", "where: needs at least one condition") end
-  return keep(conjoin(self, 2, table.unpack(conditions(self, "where", ...))), self)
+  return keep(conjoin(self, 2, unpack(conditions(self, "where", ...))), self)
 end
 
 function Update:returning(...)
   check_statement(self, "returning", {UPDATE = true})
-  return keep(extend(self, 3, table.unpack(returning_columns(self, "returning", ...))), self)
+  return keep(extend(self, 3, unpack(returning_columns(self, "returning", ...))), self)
 end
 
 -- ---------------------------------------------------------------- delete
@@ -793,12 +795,12 @@ end
 function Delete:where(...)
   check_statement(self, "where", {DELETE = true})
   if select("#", ...) == 0 then raise("ArgumentError", "where: needs at least one condition") end
-  return keep(conjoin(self, 1, table.unpack(conditions(self, "where", ...))), self)
+  return keep(conjoin(self, 1, unpack(conditions(self, "where", ...))), self)
 end
 
 function Delete:returning(...)
   check_statement(self, "returning", {DELETE = true})
-  return keep(extend(self, 2, table.unpack(returning_columns(self, "returning", ...))), self)
+  return keep(extend(self, 2, unpack(returning_columns(self, "returning", ...))), self)
 end
 
 -- ---------------------------------------------------------------- execution helpers
@@ -850,7 +852,7 @@ function M.update_returning_emulated(conn, execute, stmt, params)
     raise("NotSupportedError", ("UPDATE ... RETURNING on %s needs a primary key on table %s"):format(conn.dialect, t.name))
   end
   local where, returning = sql.kid(stmt, 2), sql.kid(stmt, 3)
-  local keys = make("SELECT", 0, SEL_FOR_UPDATE, nil, 8, list(table.unpack(t.primary_key)), nil, where)
+  local keys = make("SELECT", 0, SEL_FOR_UPDATE, nil, 8, list(unpack(t.primary_key)), nil, where)
   local update = keep(derive(stmt, 3, nil), stmt)
   local function run()
     local found = {}
@@ -863,10 +865,10 @@ function M.update_returning_emulated(conn, execute, stmt, params)
     for i, row in ipairs(found) do
       local eqs = {}
       for j, c in ipairs(t.primary_key) do eqs[j] = c:eq(row[info(c).name]) end
-      conds[i] = #eqs == 1 and eqs[1] or sql.and_(table.unpack(eqs))
+      conds[i] = #eqs == 1 and eqs[1] or sql.and_(unpack(eqs))
     end
-    local cond = #conds == 1 and conds[1] or sql.or_(table.unpack(conds))
-    return execute(conn, make("SELECT", 0, 0, nil, 8, returning, nil, cond, nil, nil, list(table.unpack(t.primary_key))))
+    local cond = #conds == 1 and conds[1] or sql.or_(unpack(conds))
+    return execute(conn, make("SELECT", 0, 0, nil, 8, returning, nil, cond, nil, nil, list(unpack(t.primary_key))))
   end
   if conn:in_transaction() then return run() end
   local tx = conn:begin()

@@ -6,6 +6,7 @@
 -- argent.String) and callable for parameters (argent.String(128),
 -- argent.Numeric(10, 2), argent.Enum("a", "b")); a call makes a new type
 -- value and never changes the original.
+local compat = require "argent.compat"
 local core = require "argent.core"
 
 local raise = core.error
@@ -35,7 +36,7 @@ function Type.__tostring(t)
 end
 
 local function check_count(name, v, what)
-  if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
+  if v ~= nil and (compat.math_type(v) ~= "integer" or v < 0) then
     raise("ArgumentError", ("%s: %s must be a non-negative integer, got %s"):format(name, what,
       type(v) == "string" and ("'" .. v .. "'") or tostring(v)))
   end
@@ -143,14 +144,14 @@ end
 function types.check(v, what)
   if getmetatable(v) == Type then return v end
   raise("ArgumentError", ("%s must be an argent type (argent.Integer, argent.String(50), ...), got %s")
-    :format(what, type(v) == "string" and ("'" .. v .. "'") or type(v)))
+    :format(tostring(what), type(v) == "string" and ("'" .. v .. "'") or type(v)))
 end
 
 -- What each type accepts from Lua (API.md section 1); a value that cannot
 -- fit is refused before the database sees it, the same on every dialect
 -- (SQLite would store it as it is, MariaDB would bend it).
 local function integral(v)
-  return math.type(v) == "integer" or (math.type(v) == "float" and v == math.floor(v))
+  return compat.math_type(v) == "integer" or (compat.math_type(v) == "float" and v == math.floor(v))
     or (type(v) == "string" and v:match("^%s*[-+]?%d+%s*$") ~= nil)
 end
 local function numeric(v)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include <lua.h>
+#include "lua/compat.h" /* the Lua version differences */
 
 #define AG_CLI_PROGNAME "argent"
 

@@ -24,7 +24,11 @@
 #include "argent.h"
 
 /* The names lua.c reads, the versioned one first. */
+#ifdef LUA_VERSION_MAJOR
 #define LUA_INIT_VERSIONED "LUA_INIT_" LUA_VERSION_MAJOR "_" LUA_VERSION_MINOR
+#else /* 5.1 and LuaJIT read LUA_INIT only */
+#define LUA_INIT_VERSIONED "LUA_INIT"
+#endif
 #define LUA_INIT_PLAIN "LUA_INIT"
 
 void ag_cli_message(const char *msg) {
@@ -121,8 +125,8 @@ static int protected_main(lua_State *L) {
         return luaL_error(L, "argent's directories have names too long for a module path");
     prepend_to_package_field(L, "path", path);
     prepend_to_package_field(L, "cpath", cpath);
-    lua_gc(L, LUA_GCRESTART);
-    lua_gc(L, LUA_GCGEN, 0, 0); /* as lua.c: generational mode */
+    ag_lua_gc(L, LUA_GCRESTART);
+    ag_lua_gc_generational(L); /* as lua.c (5.4): generational mode */
     if (run_lua_init(L) != LUA_OK) {
         lua_pushboolean(L, 0);
         return 1;
@@ -139,7 +143,7 @@ int ag_cli_with_state(ag_cli_body body, void *data) {
         return AG_CLI_EXIT_ERROR;
     }
     struct protected_main_args args = {body, data};
-    lua_gc(L, LUA_GCSTOP); /* no collections while the libraries are being built */
+    ag_lua_gc(L, LUA_GCSTOP); /* no collections while the libraries are being built */
     lua_pushcfunction(L, protected_main);
     lua_pushlightuserdata(L, &args);
     int status = lua_pcall(L, 1, 1, 0);

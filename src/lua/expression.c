@@ -199,6 +199,22 @@ int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out,
                                 "binary data)",
                                 where + 1);
     }
+    if (t && (t->kind == AG_TYPE_INTEGER || t->kind == AG_TYPE_BIGINT || t->kind == AG_TYPE_SMALLINT)) {
+        /* 64-bit integers (API.md section 10): a decimal string is stored as
+         * that integer, exactly; before 5.3 a number beyond 2^53 may have been
+         * rounded already, so it is refused rather than stored rounded */
+        size_t len = 0;
+        const char *text = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+        if (text && ag_lua_parse_int64(text, len, &out->u.integer)) {
+            out->type = AG_VALUE_INTEGER;
+            return 0;
+        }
+        if (ag_lua_number_is_unsafe_integer(L, idx))
+            return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                                "the number %.17g is beyond 2^53, where this Lua's numbers (doubles) skip "
+                                "integers: write the integer as a decimal string",
+                                (double)lua_tonumber(L, idx));
+    }
     if (ag_lua_to_scalar(L, idx, t && t->kind == AG_TYPE_BINARY, out) == 0) return 0;
     switch (lua_type(L, idx)) {
     case LUA_TFUNCTION:

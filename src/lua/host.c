@@ -20,7 +20,7 @@
 /* luaopen_argent_core is defined in module.c; argent.h declares it for hosts. */
 
 void argent_openlibs(lua_State *L) {
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    ag_lua_push_preload(L); /* package.preload */
     lua_pushcfunction(L, luaopen_argent_core);
     lua_setfield(L, -2, "argent.core");
     lua_pop(L, 1);

@@ -225,7 +225,8 @@ static void check_value(lua_State *L, int inst_idx, int key_idx, int info_idx, i
         return;
     case ATTR_INTEGER:
         if (lua_isinteger(L, val_idx)) return;
-        if (vt == LUA_TNUMBER) {
+        if (ag_lua_orm_integer_ok(L, val_idx)) return;
+        if (vt == LUA_TNUMBER && !ag_lua_number_is_unsafe_integer(L, val_idx)) {
             lua_Number f = lua_tonumber(L, val_idx);
             lua_Integer i;
             if (lua_numbertointeger(floor(f), &i) && (lua_Number)i == f) {
@@ -1093,7 +1094,7 @@ static int orm_insert(lua_State *L) {
             lua_Integer id;
             if (ag_lua_result_lastrowid(r, &id)) {
                 lua_pushvalue(L, rowid_key);
-                lua_pushinteger(L, id);
+                ag_lua_pushint64(L, id);
                 lua_rawset(L, values);
             }
         }

@@ -280,7 +280,7 @@ static void push_json(lua_State *L, json_t *v, int top) {
         break;
     }
     case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
-    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
+    case JSON_INTEGER: ag_lua_pushint64(L, (int64_t)json_integer_value(v)); break;
     case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
     case JSON_TRUE: lua_pushboolean(L, 1); break;
     case JSON_FALSE: lua_pushboolean(L, 0); break;

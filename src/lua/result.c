@@ -204,7 +204,7 @@ static int next_row(lua_State *L, ag_lua_result *r) {
 
 static void push_value(lua_State *L, const ag_value *v) {
     switch (v->type) {
-    case AG_VALUE_INTEGER: lua_pushinteger(L, (lua_Integer)v->u.integer); break;
+    case AG_VALUE_INTEGER: ag_lua_pushint64(L, v->u.integer); break;
     case AG_VALUE_FLOAT: lua_pushnumber(L, v->u.number); break;
     case AG_VALUE_TEXT:
     case AG_VALUE_BLOB: lua_pushlstring(L, v->u.bytes.data ? v->u.bytes.data : "", v->u.bytes.len); break;
@@ -531,7 +531,7 @@ static int result_index(lua_State *L) {
     if (key && strcmp(key, "rowcount") == 0) {
         lua_pushinteger(L, r->rowcount);
     } else if (key && strcmp(key, "lastrowid") == 0) {
-        if (r->has_lastrowid) lua_pushinteger(L, r->lastrowid);
+        if (r->has_lastrowid) ag_lua_pushint64(L, r->lastrowid);
         else lua_pushnil(L);
     } else if (key && strcmp(key, "closed") == 0) {
         lua_pushboolean(L, r->closed);

@@ -219,7 +219,7 @@ static void push_bind_value(lua_State *L, const ag_node *b) {
     }
     const ag_value *v = &b->value;
     switch (v->type) {
-    case AG_VALUE_INTEGER: lua_pushinteger(L, (lua_Integer)v->u.integer); break;
+    case AG_VALUE_INTEGER: ag_lua_pushint64(L, v->u.integer); break;
     case AG_VALUE_FLOAT: lua_pushnumber(L, v->u.number); break;
     case AG_VALUE_TEXT:
     case AG_VALUE_BLOB: lua_pushlstring(L, v->u.bytes.data, v->u.bytes.len); break;

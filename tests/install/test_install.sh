@@ -5,7 +5,7 @@
 #      a C host built with `pkg-config --cflags --libs argent` and another
 #      with find_package(argent), both running a query;
 #   2. `luarocks make --tree T` from the source tree, then plain `lua` and the
-#      tree's `argent` command.
+#      tree's `argent` command; and the rock for 5.1 with lua5.1 and luajit.
 #   bash tests/install/test_install.sh BUILD_DIR LUA_ABI LUA_PROGRAM
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -29,7 +29,7 @@ local argent = require "argent"
 local engine = argent.create_engine("sqlite:///" .. os.getenv("WORK") .. "/q.db")
 local conn = engine:connect()
 print("query: " .. conn:execute("SELECT ? * 2 AS x", {21}):scalar())
-print("from: " .. package.searchpath("argent", package.path))
+print("from: " .. (package.searchpath and package.searchpath("argent", package.path) or "?")) -- 5.2+
 conn:close()
 LUA
 export WORK=$work
@@ -66,6 +66,18 @@ if command -v luarocks >/dev/null 2>&1; then
     expect "$out" "from: $tree/share/lua/$abi/argent/init.lua" "$lua with the rock"
     out=$("$tree/bin/argent" run query.lua)
     expect "$out" "query: 42" "the rock's argent run"
+    # ... and the rock for Lua 5.1, which plain lua5.1 and LuaJIT both load
+    # (API.md section 10; LuaRocks' build directory then builds for 5.1 once)
+    if [ "$abi" != 5.1 ] && command -v lua5.1 >/dev/null && command -v luajit >/dev/null &&
+        luarocks --lua-version 5.1 config variables.LUA_INCDIR >/dev/null 2>&1; then
+        tree51=$work/tree51
+        (cd "$src" && luarocks --lua-version 5.1 make --tree "$tree51" >"$work/luarocks51.log" 2>&1) ||
+            { cat "$work/luarocks51.log" >&2; fail "luarocks --lua-version 5.1 make failed"; }
+        for lua51 in lua5.1 luajit; do
+            out=$(eval "$(luarocks --lua-version 5.1 --tree "$tree51" path)" && "$lua51" query.lua)
+            expect "$out" "query: 42" "$lua51 with the 5.1 rock"
+        done
+    fi
 else
     echo "test_install: luarocks is not installed: the rock was not tried" >&2
     exit 77

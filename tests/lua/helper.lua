@@ -23,6 +23,22 @@ local helper = {lu = lu, argent = argent}
 
 local KNOWN_DATABASES = {sqlite_file = true, sqlite_mem = true, postgresql = true, mariadb = true, pgbouncer = true}
 
+-- The Lua the suite runs on (API.md section 10): "5.4", "5.3", "5.1" or
+-- "luajit".  Before 5.3 numbers are doubles: no integer/float subtypes, and
+-- integers beyond 2^53 come back as decimal strings.
+helper.lua_version = require("argent.compat").lua
+helper.has_integers = require("argent.compat").has_integers
+
+--- Skips the calling test where numbers have no integer and float subtypes.
+function helper.needs_integer_subtypes()
+    lu.skipIf(not helper.has_integers, "Lua " .. helper.lua_version .. ": numbers have no integer/float subtypes")
+end
+
+--- Skips the calling test below 5.4 (it tests `<close>` leaving by an error).
+function helper.needs_lua54()
+    lu.skipIf(helper.lua_version ~= "5.4", "a test of Lua 5.4's to-be-closed variables")
+end
+
 -- Run by hand without the environment, a suite uses an in-memory SQLite database.
 helper.db = os.getenv("ARGENT_TEST_DB") or "sqlite_mem"
 if not KNOWN_DATABASES[helper.db] then

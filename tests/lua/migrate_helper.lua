@@ -23,7 +23,10 @@ function M.url(tag)
     for _, suffix in ipairs {"", "-wal", "-shm", "-journal"} do os.remove(path .. suffix) end
     return "sqlite:///" .. path
   end
-  local name = ("argent_%s_%s"):format(helper.suite:gsub("^test_", ""), tag)
+  -- a test database of another name (argent_test_lua51: scripts/test.sh runs
+  -- the suites of several Lua versions at once) gives its databases that suffix
+  local suffix = (helper.url():match("/([^/?]*)%??[^/]*$") or ""):match("^argent_test(_[%w_]+)$") or ""
+  local name = ("argent_%s_%s%s"):format(helper.suite:gsub("^test_", ""), tag, suffix)
   local url = helper.url():gsub("/[^/?]*(%??[^/]*)$", "/" .. name .. "%1")
   if argent.database_exists(url) then argent.drop_database(url) end
   argent.create_database(url)

@@ -166,7 +166,7 @@ function TestConnection:test_executemany_takes_rows_from_a_function()
     local n = conn:executemany("INSERT INTO t_conn_users (id, name, n) VALUES (?, ?, ?)",
                                rows_of(2500, function(i) return {i, "gen" .. i, i} end))
     lu.assertEquals(n, 2500)
-    lu.assertEquals(conn:execute("SELECT sum(n) AS s FROM t_conn_users"):scalar(), 2500 * 2501 // 2)
+    lu.assertEquals(conn:execute("SELECT sum(n) AS s FROM t_conn_users"):scalar(), 2500 * 2501 / 2)
     lu.assertEquals(conn:execute("SELECT name FROM t_conn_users WHERE id = 2500"):scalar(), "gen2500")
     -- a function with no rows
     lu.assertEquals(conn:executemany("INSERT INTO t_conn_users (id) VALUES (?)", function() return nil end), 0)
@@ -282,6 +282,8 @@ end
 -- A transaction dropped (and collected) while a row function runs is rolled
 -- back after the executemany, not under it.
 function TestConnection:test_transaction_collected_during_executemany_rolls_back_after_it()
+    -- LuaJIT may keep the dropped transaction in a stack slot: not collected there
+    lu.skipIf(helper.lua_version == "luajit", "LuaJIT's collector may still see the transaction")
     local conn <close> = self.engine:connect()
     local tx = conn:begin()
     tx = nil

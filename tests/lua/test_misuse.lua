@@ -37,7 +37,7 @@ local TRACE = os.getenv("ARGENT_MISUSE_TRACE") == "1"
 
 local rawgetmt = debug.getmetatable
 
-local HUGE = ("x"):rep(1 << 20)
+local HUGE = ("x"):rep(2 ^ 20)
 local stats = {calls = 0, functions = 0, failures = {}, nfailures = 0, slow = {}}
 
 -- ---------------------------------------------------------------- the values
@@ -235,7 +235,7 @@ local function generate(env, name, make, cleanup, is_module)
       {"__call", function(o, v) return o(v, v) end},
       {"__len", function(o) return #o end},
       {"__tostring", function(o) return tostring(o) end},
-      {"__pairs", function(o) for _ in pairs(o) do end end},
+      {"__pairs", function(o) for _ in argent.pairs(o) do end end},
       {"__eq", function(o, v) return o == v end},
       {"__lt", function(o, v) return o < v end},
       {"__le", function(o, v) return o <= v end},

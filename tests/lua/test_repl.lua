@@ -99,7 +99,7 @@ function TestReplFormat:test_cell_text()
     lu.assertEquals(format.cell_text(true), "true")
     lu.assertEquals(format.cell_text(3), "3")
     lu.assertEquals(format.cell_text(2.5), "2.5")
-    lu.assertEquals(format.cell_text(2.0), "2.0")
+    if helper.has_integers then lu.assertEquals(format.cell_text(2.0), "2.0") end -- 5.1: 2.0 is 2
     lu.assertEquals(format.cell_text("a\nb"), "a\\nb")
     lu.assertEquals(format.cell_text("\0\1\255"), "\\x0001ff")
     lu.assertEquals(format.cell_text({1, 2}), "[1,2]")

@@ -276,7 +276,7 @@ function TestResult:test_rows_streams_in_constant_memory()
         end
     end
     lu.assertEquals(count, 200000)
-    lu.assertEquals(sum, 200000 * 200001 // 2)
+    lu.assertEquals(sum, 200000 * 200001 / 2)
     lu.assertTrue(peak < 20 * 1024, ("Lua memory grew by %.0f KiB while streaming"):format(peak))
 end
 

@@ -123,6 +123,7 @@ function TestTransaction:test_close_variable_after_commit_keeps_data()
 end
 
 function TestTransaction:test_error_inside_close_block_rolls_back()
+    helper.needs_lua54()
     local conn <close> = self.engine:connect()
     local ok = pcall(function()
         local tx <close> = conn:begin()

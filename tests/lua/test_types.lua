@@ -73,7 +73,8 @@ function TestTypes:test_integer_types_give_integers()
     for _, case in ipairs {{"i", 42}, {"i", -2147483648}, {"bi", math.maxinteger},
                            {"bi", math.mininteger}, {"si", 32767}, {"si", -32768}, {"i", 0}} do
         local got = self:store(case[1], case[2])
-        lu.assertEquals(math.type(got), "integer", case[1] .. " " .. case[2])
+        -- (5.1 and LuaJIT: the 64-bit bounds are decimal strings, both ways)
+        if helper.has_integers then lu.assertEquals(math.type(got), "integer", case[1] .. " " .. case[2]) end
         lu.assertEquals(got, case[2])
     end
 end
@@ -89,6 +90,7 @@ function TestTypes:test_float_and_double_give_floats()
 end
 
 function TestTypes:test_integer_into_double_reads_back_as_float()
+    helper.needs_integer_subtypes()
     local got = self:store("d", 3)
     lu.assertEquals(math.type(got), "float")
     lu.assertEquals(got, 3.0)
@@ -262,6 +264,7 @@ function TestTypes:test_json_scalars_round_trip()
 end
 
 function TestTypes:test_json_integers_stay_integers()
+    helper.needs_integer_subtypes()
     local got = self:store("doc", {n = 7, big = math.maxinteger, low = math.mininteger, f = 7.0})
     lu.assertEquals(math.type(got.n), "integer")
     lu.assertEquals(got.big, math.maxinteger)

@@ -76,7 +76,8 @@ end
 function TestValues:test_integers_through_select_stay_integers()
     for _, v in ipairs(INTEGERS) do
         local got = self:select_param(v)
-        lu.assertEquals(math.type(got), "integer", "value " .. v)
+        -- (5.1 and LuaJIT: the 64-bit bounds are decimal strings, both ways)
+        if helper.has_integers then lu.assertEquals(math.type(got), "integer", "value " .. v) end
         lu.assertEquals(got, v)
     end
 end
@@ -84,7 +85,8 @@ end
 function TestValues:test_integers_through_bigint_column_stay_integers()
     for _, v in ipairs(INTEGERS) do
         local got = self:store("i", v)
-        lu.assertEquals(math.type(got), "integer", "value " .. v)
+        -- (5.1 and LuaJIT: the 64-bit bounds are decimal strings, both ways)
+        if helper.has_integers then lu.assertEquals(math.type(got), "integer", "value " .. v) end
         lu.assertEquals(got, v)
     end
 end
@@ -98,6 +100,7 @@ end
 -- floats
 
 function TestValues:test_floats_through_select_stay_floats()
+    helper.needs_integer_subtypes()
     for _, v in ipairs(FLOATS) do
         local got = self:select_param(v)
         lu.assertEquals(math.type(got), "float", "value " .. v)
@@ -106,6 +109,7 @@ function TestValues:test_floats_through_select_stay_floats()
 end
 
 function TestValues:test_floats_through_double_column_stay_floats()
+    helper.needs_integer_subtypes()
     for _, v in ipairs(FLOATS) do
         local got = self:store("f", v)
         lu.assertEquals(math.type(got), "float", "value " .. v)
@@ -114,6 +118,7 @@ function TestValues:test_floats_through_double_column_stay_floats()
 end
 
 function TestValues:test_integer_in_double_column_reads_back_as_float()
+    helper.needs_integer_subtypes()
     local got = self:store("f", 3)
     lu.assertEquals(math.type(got), "float")
     lu.assertEquals(got, 3.0)

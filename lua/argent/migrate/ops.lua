@@ -15,6 +15,7 @@
 -- offline, from the existing_* hints autogenerate writes).  The context
 -- keeps the list of operations done, for the error message of a revision
 -- that fails half-way where DDL is not transactional (MariaDB).
+local compat = require "argent.compat"
 local core = require "argent.core"
 local types = require "argent.types"
 local schema = require "argent.schema"
@@ -142,7 +143,7 @@ function O.new(ctx)
       end
       local desc = ("op.%s(%s)"):format(name, table.concat(shown, ", "))
       ctx.current = desc
-      local results = table.pack and table.pack(fn(...)) or {n = 1, (fn(...))}
+      local results = compat.pack(fn(...))
       ctx.current = nil
       ctx.applied[#ctx.applied + 1] = desc
       return unpack(results, 1, results.n)

@@ -19,6 +19,7 @@
 -- compiled and printed, never sent; on SQLite they run inside one
 -- transaction that is rolled back (a rebuild reads the table it rebuilds),
 -- and are printed.
+local compat = require "argent.compat"
 local core = require "argent.core"
 local sqlapi = require "argent.sql"
 local ops = require "argent.migrate.ops"
@@ -39,7 +40,7 @@ local function literal(dialect, v)
     return v and "true" or "false"
   end
   if type(v) == "number" then
-    if math.type and math.type(v) == "integer" then return tostring(v) end
+    if compat.math_type(v) == "integer" then return tostring(v) end
     if v == math.floor(v) and v > -1e15 and v < 1e15 then return ("%d"):format(v) end
     return ("%.17g"):format(v)
   end

@@ -18,6 +18,7 @@
 -- transaction (dropping the old table must not cascade) and runs PRAGMA
 -- foreign_key_check before committing: a rebuild that leaves a dangling
 -- reference fails the revision, and everything is rolled back.
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local types = require "argent.types"
 local inspect = require "argent.inspect"
@@ -45,7 +46,7 @@ local function name_column(name) return make("COLUMN", 0, 0, name, 2) end
 local function names_list(names)
   local cols = {}
   for i, n in ipairs(names) do cols[i] = name_column(n) end
-  return list(table.unpack(cols))
+  return list(unpack(cols))
 end
 
 --- The model of table `name` as it is now: {name, columns, pk_name, uniques,
@@ -203,7 +204,7 @@ local function create_statement(m, as_name)
     constraints[#constraints + 1] = make("CONSTRAINT", CONS_FOREIGN_KEY, flags, f.name, 4, names_list(f.columns),
       make("TABLE", 0, 0, f.referred_table), names_list(f.referred_columns))
   end
-  return make("CREATE_TABLE", 0, 0, nil, 3, tnode, list(table.unpack(cols)), list(table.unpack(constraints)))
+  return make("CREATE_TABLE", 0, 0, nil, 3, tnode, list(unpack(cols)), list(unpack(constraints)))
 end
 
 --- Rebuilds table `name`: change(m) edits the model (columns keep `source`,

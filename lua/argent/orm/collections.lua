@@ -15,6 +15,7 @@
 -- Back-population writes the other side's stored value directly (never
 -- through the proxy), so it cannot recurse.  Every table here is weak-keyed:
 -- nothing is kept alive for its own sake.
+local compat = require "argent.compat"
 local core = require "argent.core"
 
 local corm = core.orm
@@ -78,7 +79,20 @@ end
 local Collection = {__name = "argent.Collection"}
 -- collection -> {owner =, rel =, orig = set of the members the database
 -- has, or snapshot = the list of them (made into orig when first needed)}
-local cinfo = setmetatable({}, {__mode = "k"})
+-- Where Lua has no ephemerons (5.1, LuaJIT), a weak-keyed table whose value
+-- refers to its key keeps both for ever (the info refers to its owner, which
+-- holds the collection): there the info lives in the collection itself,
+-- under a private key (a cycle the collector frees).
+local INFO = {}
+local cinfo
+if compat.has_ephemerons then
+  cinfo = setmetatable({}, {__mode = "k"})
+else
+  cinfo = setmetatable({}, {
+    __index = function(_, c) return type(c) == "table" and rawget(c, INFO) or nil end,
+    __newindex = function(_, c, info) rawset(c, INFO, info) end,
+  })
+end
 
 local function is_collection(v) return getmetatable(v) == Collection end
 
@@ -137,7 +151,8 @@ local parent_of = setmetatable({}, {__mode = "k"})
 local function set_parent(rel, child, parent)
   local t = parent_of[rel]
   if not t then
-    t = setmetatable({}, {__mode = "k"})
+    -- (the parent holds the child: without ephemerons, weak parents too)
+    t = setmetatable({}, {__mode = compat.has_ephemerons and "k" or "kv"})
     parent_of[rel] = t
   end
   t[child] = parent
@@ -530,7 +545,7 @@ function collections.original_members(c) return orig_set(cinfo[c]) end
 --- list, kept as is), stored on obj, with the changes waiting for it applied.
 function collections.loaded(obj, rel, list)
   -- (the members as loaded: a copy of the list, made a set only if a flush asks)
-  local c = new_collection(obj, rel, list, nil, table.move(list, 1, #list, 1, {}))
+  local c = new_collection(obj, rel, list, nil, compat.move(list, 1, #list, 1, {}))
   set_raw(obj, rel.key, c)
   if pending[obj] then apply_pending(obj, rel.key, c) end
   return c

@@ -9,6 +9,8 @@
 -- columns the Session expired (key false: every unloaded column).  What is
 -- loaded is stored on the instance; collections are made by
 -- collections.lua, which also applies the changes waiting for them.
+local compat = require "argent.compat"
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local sql = require "argent.sql"
 local collections = require "argent.orm.collections"
@@ -63,12 +65,19 @@ end
 loading.spec_for = spec_for
 
 -- The specs for select(model) (columns in mapper order), by the identity
--- map bucket they fill (a session's bucket of a model: gone with it).
-local model_specs = setmetatable({}, {__mode = "k"})
-
+-- map bucket they fill (a session's bucket of a model: gone with it).  Kept
+-- in the session: a spec refers to its session, and a weak-keyed table whose
+-- values refer to their keys never lets them go before Lua 5.2 (5.1 and
+-- LuaJIT have no ephemerons), which would keep every session and its
+-- connection.
 --- The loader spec of select(model) in session s.
 function loading.model_spec(s, model)
   local bucket = s:_bucket(model)
+  local model_specs = rawget(s, "_model_specs")
+  if not model_specs then
+    model_specs = setmetatable({}, {__mode = "k"})
+    rawset(s, "_model_specs", model_specs)
+  end
   local sp = model_specs[bucket]
   if not sp then
     sp = spec_for(s, model, rawget(model, "__mapper__").columns)
@@ -139,10 +148,10 @@ local function target_query(rel)
   else
     local terms = {}
     for i, c in ipairs(attr_cols(tm, rel.remote_keys)) do terms[i] = c:eq(param(i, c)) end
-    stmt = stmt:where(table.unpack(terms))
+    stmt = stmt:where(unpack(terms))
   end
-  if rel.order_cols then stmt = stmt:order_by(table.unpack(rel.order_cols))
-  elseif rel.uselist then stmt = stmt:order_by(table.unpack(attr_cols(tm, tm.primary_key))) end
+  if rel.order_cols then stmt = stmt:order_by(unpack(rel.order_cols))
+  elseif rel.uselist then stmt = stmt:order_by(unpack(attr_cols(tm, tm.primary_key))) end
   rel._lazy_stmt, rel._lazy_names = stmt, names
   return stmt, names
 end
@@ -210,7 +219,7 @@ local function load_columns(s, obj)
     terms[i] = mapper.attrs[k].column:eq(values[k])
   end
   s:_maybe_autoflush()
-  local list = fetch(s, mapper.class, sql.select(mapper.class):where(table.unpack(terms)))
+  local list = fetch(s, mapper.class, sql.select(mapper.class):where(unpack(terms)))
   if not rawequal(list[1], obj) then
     -- the row is gone: the object can no longer be loaded
     local _, _, _, _, unloaded = internals(obj)
@@ -335,7 +344,7 @@ local function selectin(s, rel, parents, want)
     local by_key = {}
     local rcol = tm.attrs[rel.remote_keys[1]].column
     for i = 1, #want, BATCH do
-      local batch = table.move(want, i, math.min(i + BATCH - 1, #want), 1, {})
+      local batch = compat.move(want, i, math.min(i + BATCH - 1, #want), 1, {})
       for _, o in ipairs(fetch(s, T, sql.select(T):where(rcol:in_(batch)))) do
         by_key[internals(o)[rel.remote_keys[1]]] = o
       end
@@ -368,15 +377,15 @@ local function selectin(s, rel, parents, want)
     end
   end
   for i = 1, #keys, BATCH do
-    local batch = table.move(keys, i, math.min(i + BATCH - 1, #keys), 1, {})
+    local batch = compat.move(keys, i, math.min(i + BATCH - 1, #keys), 1, {})
     if rel.direction == "manytomany" then
       local sec = rel.secondary_table
       local parent_col = sec.c[rel.sec_local[1]]
       local stmt = sql.select(T, parent_col:label("argent_parent"))
         :select_from(T):join(sec, sec.c[rel.sec_remote[1]]:eq(tm.attrs[rel.remote_keys[1]].column))
         :where(parent_col:in_(batch))
-      stmt = stmt:order_by(table.unpack(rel.order_cols or attr_cols(tm, tm.primary_key)))
-      local cols = table.move(tm.columns, 1, #tm.columns, 1, {})
+      stmt = stmt:order_by(unpack(rel.order_cols or attr_cols(tm, tm.primary_key)))
+      local cols = compat.move(tm.columns, 1, #tm.columns, 1, {})
       cols[#cols + 1] = false
       local sp = spec_for(s, T, cols)
       local res = s:_connection():execute(stmt)
@@ -389,7 +398,7 @@ local function selectin(s, rel, parents, want)
     else
       local rcol = tm.attrs[rel.remote_keys[1]].column
       local stmt = sql.select(T):where(rcol:in_(batch))
-      stmt = stmt:order_by(table.unpack(rel.order_cols or attr_cols(tm, tm.primary_key)))
+      stmt = stmt:order_by(unpack(rel.order_cols or attr_cols(tm, tm.primary_key)))
       local rkey = rel.remote_keys[1]
       for _, o in ipairs(fetch(s, T, stmt)) do
         local list = by_parent[values_of_obj(o)[rkey]]
@@ -574,7 +583,7 @@ end
 function loading.joined_statement(model, plan, from, build)
   local cols = {model}
   for _, j in ipairs(plan.joins) do cols[#cols + 1] = j.model end
-  local stmt = sql.select(table.unpack(cols)):select_from(from)
+  local stmt = sql.select(unpack(cols)):select_from(from)
   for _, j in ipairs(plan.joins) do
     local rel = j.rel
     local pm, tm = rawget(model, "__mapper__"), rawget(j.model, "__mapper__")

@@ -22,6 +22,8 @@
 -- relationship_keys (in the order written), primary_key (names), pk_set,
 -- key_of_column (SQL name -> attribute name).  Other modules cache what
 -- they derive from it on it, under names starting with an underscore.
+local compat = require "argent.compat"
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local types = require "argent.types"
 local schema = require "argent.schema"
@@ -153,9 +155,9 @@ function Base:model(name, spec)
     raise("ArgumentError", ("Base:model(\"%s\"): a model needs a primary key: give a column "
       .. "{primary_key = true}, e.g. id = Column(Integer, {primary_key = true})"):format(name))
   end
-  local items = table.move(specs, 1, #specs, 1, {})
+  local items = compat.move(specs, 1, #specs, 1, {})
   for _, x in ipairs(table_args or {}) do items[#items + 1] = x end
-  local t = schema.Table(tablename, self.metadata, table.unpack(items))
+  local t = schema.Table(tablename, self.metadata, unpack(items))
 
   local mapper = {class = cls, name = name, table = t, base = self, columns = {}, attrs = {}, relationships = {},
                   primary_key = {}, pk_set = {}, key_of_column = {}, relationship_keys = {}}

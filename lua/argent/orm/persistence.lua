@@ -11,6 +11,8 @@
 -- written are entered in the identity map and appended to those lists (a
 -- rollback reverts them); conn is the session's connection, inside its
 -- transaction.
+local compat = require "argent.compat"
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local sql = require "argent.sql"
 
@@ -39,7 +41,7 @@ local function pk_terms(mapper, values)
     end
     terms[i] = mapper.attrs[k].column:eq(v)
   end
-  return table.unpack(terms)
+  return unpack(terms)
 end
 
 -- What the flush needs to know of a mapper's columns (cached on the mapper).
@@ -109,12 +111,12 @@ local function insert_statement(mapper, fi, sig, sqlite)
   local pktype = #pk == 1 and core.sql.info(mapper.attrs[pk[1]].column).type
   if sqlite and #ret > 0 and ret[1] == pk[1] and pktype and (pktype.__type == "Integer"
       or pktype.__type == "BigInteger" or pktype.__type == "SmallInteger") then
-    spec = {returning = {}, rowid = pk[1], expire = table.move(ret, 2, #ret, 1, {})}
+    spec = {returning = {}, rowid = pk[1], expire = compat.move(ret, 2, #ret, 1, {})}
     if #spec.expire == 0 then spec.expire = nil end
   elseif #ret > 0 then
     local cols = {}
     for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
-    stmt = stmt:returning(table.unpack(cols))
+    stmt = stmt:returning(unpack(cols))
   end
   fi.inserts[ckey] = {stmt, spec}
   return stmt, spec
@@ -248,7 +250,7 @@ local function insert_multirow(ctx, conn, mapper, fi, sig, objs)
     end
     local cols = {}
     for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
-    cached = sql.insert(mapper.table):values(rows):returning(table.unpack(cols))
+    cached = sql.insert(mapper.table):values(rows):returning(unpack(cols))
     fi.inserts[ckey] = cached
     return cached
   end
@@ -333,24 +335,21 @@ function persistence.insert_objects(ctx, conn, mapper, objs)
     local stmt = sql.insert(mapper.table):values(vals)
     local cols = {}
     for i, k in ipairs(ret) do cols[i] = mapper.attrs[k].column end
-    if #cols > 0 then stmt = stmt:returning(table.unpack(cols)) end
+    if #cols > 0 then stmt = stmt:returning(unpack(cols)) end
     for _, k in ipairs(ret) do if is_expression(values[k]) then values[k] = nil end end
     corm.insert(conn, stmt, {obj}, {returning = ret, bucket = bucket, pk = mapper.primary_key,
                                     out = ctx.inserted})
   end
   for _, s in ipairs(order) do
-    if conn.dialect == "postgresql" and #groups[s] >= BATCH_MIN
-        and insert_with_sequence(ctx, conn, mapper, fi, s, groups[s]) then
-      goto next_group
+    local done = (conn.dialect == "postgresql" and #groups[s] >= BATCH_MIN
+        and insert_with_sequence(ctx, conn, mapper, fi, s, groups[s]))
+      or (conn.dialect == "mariadb" and #groups[s] >= BATCH_MIN
+        and insert_multirow(ctx, conn, mapper, fi, s, groups[s]))
+    if not done then
+      local stmt, spec = insert_statement(mapper, fi, s, conn.dialect == "sqlite")
+      corm.insert(conn, stmt, groups[s], {returning = spec.returning, rowid = spec.rowid, expire = spec.expire,
+                                          bucket = bucket, pk = mapper.primary_key, out = ctx.inserted})
     end
-    if conn.dialect == "mariadb" and #groups[s] >= BATCH_MIN
-        and insert_multirow(ctx, conn, mapper, fi, s, groups[s]) then
-      goto next_group
-    end
-    local stmt, spec = insert_statement(mapper, fi, s, conn.dialect == "sqlite")
-    corm.insert(conn, stmt, groups[s], {returning = spec.returning, rowid = spec.rowid, expire = spec.expire,
-                                        bucket = bucket, pk = mapper.primary_key, out = ctx.inserted})
-    ::next_group::
   end
 end
 
@@ -409,7 +408,7 @@ function persistence.update_objects(ctx, conn, mapper, objs)
         -- that they are there even after the session closes
         local cols = {}
         for i, k in ipairs(expire) do cols[i] = mapper.attrs[k].column end
-        local row = conn:execute(sql.select(table.unpack(cols)):where(pk_terms(mapper, values))):first()
+        local row = conn:execute(sql.select(unpack(cols)):where(pk_terms(mapper, values))):first()
         for i, k in ipairs(expire) do values[k] = row and row[cols[i].name] end
       else
         local sig = table.concat(keys, ",")
@@ -445,12 +444,12 @@ function persistence.update_objects(ctx, conn, mapper, objs)
       for i, k in ipairs(mapper.primary_key) do
         terms[i] = mapper.attrs[k].column:eq(core.sql.bindparam(k, nil, core.sql.info(mapper.attrs[k].column).type))
       end
-      cached = {sql.update(mapper.table):where(table.unpack(terms)):values(set), expire}
+      cached = {sql.update(mapper.table):where(unpack(terms)):values(set), expire}
       fi.updates[sig] = cached
     end
     if #g >= BATCH_MIN and conn.dialect ~= "sqlite" then
       -- over a network: one executemany (pipelined / array-bound), not a round trip per object
-      local binds = table.move(g.keys, 1, #g.keys, 1, {})
+      local binds = compat.move(g.keys, 1, #g.keys, 1, {})
       for _, k in ipairs(mapper.primary_key) do binds[#binds + 1] = k end
       local n = conn:executemany(cached[1], param_rows(g, binds))
       if type(n) == "number" and n >= 0 and n < #g then row_gone(mapper, #g - n) end
@@ -490,7 +489,7 @@ function persistence.write_association_rows(conn, add, remove)
     local sec, row = r[1], r[2]
     local terms = {}
     for k, v in pairs(row) do terms[#terms + 1] = sec.c[k]:eq(v) end
-    conn:execute(sql.delete(sec):where(table.unpack(terms)))
+    conn:execute(sql.delete(sec):where(unpack(terms)))
   end
   for _, r in ipairs(add) do conn:execute(sql.insert(r[1]):values(r[2])) end
 end

@@ -4,6 +4,8 @@
 -- (along relationships or to a model), loader options; all / first / one
 -- / one_or_none / count / each run it through the session (autoflush
 -- first), rows becoming the identity map's instances in C.
+local compat = require "argent.compat"
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local sql = require "argent.sql"
 local loading = require "argent.orm.loading"
@@ -48,7 +50,7 @@ local function derive(q, changes)
 end
 
 local function append(list, ...)
-  local out = table.move(list, 1, #list, 1, {})
+  local out = compat.move(list, 1, #list, 1, {})
   for i = 1, select("#", ...) do out[#out + 1] = select(i, ...) end
   return out
 end
@@ -91,7 +93,7 @@ function Query:filter_by(t)
   table.sort(keys)
   local terms = {}
   for i, k in ipairs(keys) do terms[i] = mapper.attrs[k].column:eq(t[k]) end
-  return derive(self, {wheres = append(self.wheres, table.unpack(terms))})
+  return derive(self, {wheres = append(self.wheres, unpack(terms))})
 end
 
 function Query:order_by(...)
@@ -134,7 +136,7 @@ function Query:join(target, on)
     raise("ArgumentError", "Query:join: argument must be a relationship (User.posts) or a model, got "
       .. describe(target))
   end
-  local joins = table.move(self.joins, 1, #self.joins, 1, {})
+  local joins = compat.move(self.joins, 1, #self.joins, 1, {})
   for _, x in ipairs(j) do joins[#joins + 1] = x end
   return derive(self, {joins = joins})
 end
@@ -160,9 +162,9 @@ end
 -- The query's statement: FROM, joins, WHERE, ORDER BY, LIMIT, OFFSET on stmt.
 local function build(q, stmt, extra_order)
   for _, j in ipairs(q.joins) do stmt = stmt:join(j[1], j[2]) end
-  if #q.wheres > 0 then stmt = stmt:where(table.unpack(q.wheres)) end
-  if #q.orders > 0 then stmt = stmt:order_by(table.unpack(q.orders)) end
-  if extra_order and #extra_order > 0 then stmt = stmt:order_by(table.unpack(extra_order)) end
+  if #q.wheres > 0 then stmt = stmt:where(unpack(q.wheres)) end
+  if #q.orders > 0 then stmt = stmt:order_by(unpack(q.orders)) end
+  if extra_order and #extra_order > 0 then stmt = stmt:order_by(unpack(extra_order)) end
   if q.lim then stmt = stmt:limit(q.lim) end
   if q.off then stmt = stmt:offset(q.off) end
   return stmt

@@ -22,6 +22,8 @@
 -- The other ORM modules call a few methods whose names start with an
 -- underscore (_connection, _bucket, _maybe_autoflush, _check_usable,
 -- _is_closed): the session's side of their protocol.
+local compat = require "argent.compat"
+local unpack = table.unpack or unpack -- luacheck: ignore (5.1: a global)
 local core = require "argent.core"
 local sql = require "argent.sql"
 local loading = require "argent.orm.loading"
@@ -310,7 +312,7 @@ function Session:get(model, id, opts)
         terms[i] = mapper.attrs[k].column:eq(core.sql.bindparam(names[i], nil,
           core.sql.info(mapper.attrs[k].column).type))
       end
-      g = {sql.select(model):where(table.unpack(terms)), names}
+      g = {sql.select(model):where(unpack(terms)), names}
       mapper._get = g
     end
     for _, k in ipairs(pk) do
@@ -442,13 +444,13 @@ function Session:begin(fn)
       .. describe(fn))
   end
   self._st:check("begin", "begin")
-  local res = table.pack(pcall(fn, self))
+  local res = compat.pack(pcall(fn, self))
   if not res[1] then
     if self._st.state ~= "closed" then pcall(self.rollback, self) end
     error(res[2], 0)
   end
   self:commit()
-  return table.unpack(res, 2, res.n)
+  return unpack(res, 2, res.n)
 end
 
 --- s:begin_nested(fn) -> fn's results: runs fn(s) inside a SAVEPOINT;
@@ -466,8 +468,8 @@ function Session:begin_nested(fn)
   for _, o in ipairs(self._uow.pending) do pending_keep[o] = true end
   local mark = self._uow:mark()
   self._st:event("savepoint_begun")
-  local res = table.pack(pcall(function()
-    local r = table.pack(fn(self))
+  local res = compat.pack(pcall(function()
+    local r = compat.pack(fn(self))
     self:flush()
     return r
   end))
@@ -479,7 +481,7 @@ function Session:begin_nested(fn)
   end
   sp:commit()
   local r = res[2]
-  return table.unpack(r, 1, r.n)
+  return unpack(r, 1, r.n)
 end
 
 -- ---------------------------------------------------------------- statements
@@ -511,7 +513,7 @@ local function bulk_update_by_key(stmt, rows)
   if next(set) == nil then
     raise("ArgumentError", "Session:execute: the rows of a bulk update set no attribute besides the key")
   end
-  return sql.update(model):where(table.unpack(terms)):values(set)
+  return sql.update(model):where(unpack(terms)):values(set)
 end
 
 -- After a DELETE statement on mapper's table: the session's objects whose
@@ -530,7 +532,7 @@ local function deleted_by_statement(self, mapper, bucket)
   local col = mapper.attrs[pk[1]].column
   local conn = self:_connection()
   for i = 1, #keys, 500 do
-    local batch = table.move(keys, i, math.min(i + 499, #keys), 1, {})
+    local batch = compat.move(keys, i, math.min(i + 499, #keys), 1, {})
     local there = {}
     for _, k in ipairs(conn:execute(sql.select(col):where(col:in_(batch))):scalars()) do there[k] = true end
     for _, k in ipairs(batch) do
@@ -583,10 +585,10 @@ function Session:no_autoflush(fn)
   end
   local before = self._autoflush
   self._autoflush = false
-  local res = table.pack(pcall(fn, self))
+  local res = compat.pack(pcall(fn, self))
   self._autoflush = before
   if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  return unpack(res, 2, res.n)
 end
 
 --- s:connection(): the session's connection (transaction begun).
@@ -805,8 +807,8 @@ function Factory:begin(fn)
     raise("ArgumentError", "Session:begin: argument 'fn' must be a function (the transaction block), got "
       .. describe(fn))
   end
-  local s <close> = self()
-  return s:begin(fn)
+  local s = self()
+  return compat.closing(s, s.begin, s, fn)
 end
 
 -- Has v a connect method?  Read without raising: a userdata without

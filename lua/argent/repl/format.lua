@@ -15,6 +15,7 @@
 -- writer stops printing and only counts, and its footer says how many rows
 -- were not shown.  csv, json and markdown print the data alone: their notes
 -- go to the `note` function (stderr).
+local compat = require "argent.compat"
 local null = require("argent.core").null
 
 local M = {}
@@ -92,7 +93,7 @@ local function escape_controls(s)
 end
 
 local function number_text(v)
-  if math.type and math.type(v) == "integer" then return tostring(v) end
+  if compat.math_type(v) == "integer" then return tostring(v) end
   if v ~= v then return "NaN" end
   if v == math.huge then return "Infinity" end
   if v == -math.huge then return "-Infinity" end

@@ -171,7 +171,10 @@ local function run_lua(self, fn)
   local results = pack(pcall(fn))
   if not results[1] then return self:fail(results[2]) end
   if results.n > 1 then
-    table.remove(results, 1)
+    -- shifted by hand: table.remove counts with #, which a nil among the
+    -- values makes differ between Lua versions (LuaJIT: 1, nil, "s" -> 1)
+    for i = 1, results.n - 1 do results[i] = results[i + 1] end
+    results[results.n] = nil
     results.n = results.n - 1
     printer.print_values(self, results, self.started)
   end

@@ -16,6 +16,7 @@
 --    more (`SELECT`, `FROM`, `WHERE`, `AND`, ...).  Once it has gone on to
 --    more lines, it ends at a ";" or at an empty line.  Several statements
 --    may share a line ("SELECT 1; SELECT 2").
+local compat = require "argent.compat"
 local M = {}
 
 local load, upper = load, string.upper
@@ -61,13 +62,14 @@ function M.is_ddl(sql) return DDL[M.first_word(sql)] == true end
 -- Lua's verdict on text: "ok" (with the chunk), "more" (it ends early) or
 -- "error" (with the message).
 local function lua_status(text)
-  local fn, as_expression = load("return " .. text, "=stdin")
+  local fn, as_expression = compat.load("return " .. text, "=stdin")
   if fn then return "ok", fn, true end
   local msg
-  fn, msg = load(text, "=stdin")
+  fn, msg = compat.load(text, "=stdin")
   if fn then return "ok", fn, false end
   -- unfinished as a statement (`for i = 1, 3 do`) or as an expression (`1 +`, `{`)
-  if msg:sub(-5) == "<eof>" or as_expression:sub(-5) == "<eof>" then return "more", nil, msg end
+  -- (5.4 and 5.3: "... near <eof>"; 5.1 and LuaJIT: "... near '<eof>'")
+  if msg:find("<eof>'?$") or as_expression:find("<eof>'?$") then return "more", nil, msg end
   return "error", nil, msg
 end
 M.lua_status = lua_status

@@ -78,7 +78,7 @@ function TestInstance:test_pairs_goes_over_the_columns_in_order()
   local blog = require "models.blog"
   local p = blog.Post{title = "T", owner_id = 1}
   local keys, values = {}, {}
-  for k, v in pairs(p) do
+  for k, v in require("argent").pairs(p) do -- pairs(p) on 5.2+ (__pairs)
     keys[#keys + 1] = k
     values[k] = v
   end
