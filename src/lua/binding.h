@@ -101,9 +101,6 @@ void ag_lua_open_transaction(lua_State *L);
 void ag_lua_open_result(lua_State *L);
 /* Sets database_exists, create_database, drop_database on the table on top (database.c). */
 void ag_lua_open_database(lua_State *L);
-/* Sets argent.core.orm (ORM instances, instance.c) on the table on top. */
-void ag_lua_open_instance(lua_State *L);
-void ag_lua_open_txstate(lua_State *L); /* argent.core.orm.txstate (txstate.c) */
 void ag_lua_open_fs(lua_State *L);      /* argent.core.fs (fs.c) */
 
 /* Pushes a URL object holding a copy of url. */
@@ -130,7 +127,7 @@ void ag_lua_echo_statement(lua_State *L, ag_lua_conn *c, int conn_idx, const cha
 typedef struct ag_lua_result ag_lua_result;
 ag_lua_result *ag_lua_new_result(lua_State *L, int conn_idx);
 void ag_lua_result_attach(lua_State *L, ag_lua_result *r, ag_stmt *stmt);
-/* Row access for the ORM loader (instance.c); see result.c. */
+/* Row access for the ORM loader (src/orm/load.c); see result.c. */
 ag_lua_result *ag_lua_check_rows(lua_State *L, int idx);
 int ag_lua_result_next(lua_State *L, ag_lua_result *r);
 int ag_lua_result_ncols(const ag_lua_result *r);

@@ -6,6 +6,7 @@
 
 #include "lua/binding.h"
 #include "lua/sql_binding.h"
+#include "orm/orm.h"
 
 void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
                      lua_CFunction index) {
@@ -186,7 +187,7 @@ int luaopen_argent_core(lua_State *L) {
     ag_lua_open_result(L);
     ag_lua_open_database(L); /* database_exists, create_database, drop_database */
     ag_lua_open_sql(L); /* argent.core.sql: the expression language (expression.c, statement.c) */
-    ag_lua_open_instance(L); /* argent.core.orm: ORM instances (instance.c) */
+    ag_orm_open(L);          /* argent.core.orm: the ORM's C half (src/orm/) */
     ag_lua_open_fs(L);       /* argent.core.fs: directories for argent.migrate (fs.c) */
     lua_pushcfunction(L, ag_lua_create_engine);
     lua_setfield(L, -2, "create_engine");

@@ -337,7 +337,7 @@ void ag_lua_result_take_key(lua_State *L, ag_lua_result *r) {
     if (rc < 0) ag_lua_raise(L, &err, NULL);
 }
 
-/* For the ORM loader (instance.c): the result at idx, checked (open, with
+/* For the ORM loader (src/orm/load.c): the result at idx, checked (open, with
  * rows); the next row (1) or the end (0); the current row's column count and
  * column col's value, converted as rows() converts it. */
 ag_lua_result *ag_lua_check_rows(lua_State *L, int idx) { return check_rows(L, idx); }

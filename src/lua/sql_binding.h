@@ -98,7 +98,7 @@ const char *ag_lua_execute_node(lua_State *L, ag_lua_conn *c, int conn_idx, int 
  * instance's values table, where an absent key is NULL). */
 const char *ag_lua_execute_statement_nulls(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx,
                                            int params_idx);
-/* The pieces of an execution, for the ORM's flush (instance.c), which runs
+/* The pieces of an execution, for the ORM's flush (src/orm/persist.c), which runs
  * one statement per object: the statement at stmt_idx compiled for the
  * connection's dialect (raises), and the binding of its parameters from the
  * table at params_idx into c->scratch (nil_is_null: an absent value is NULL;

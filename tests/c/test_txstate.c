@@ -1,10 +1,10 @@
 /*
  * test_txstate.c -- the Session's transaction state machine
- * (src/session/txstate.c): which operations each state allows, the
+ * (src/orm/txstate.c): which operations each state allows, the
  * transitions, and the events a state refuses.
  */
 #include "check.h"
-#include "session/txstate.h"
+#include "orm/txstate.h"
 
 static int allowed(const ag_txstate *t, ag_txop op) {
     ag_error err;
@@ -22,7 +22,7 @@ int main(void) {
     ag_error err;
     ag_txstate_init(&t);
     CHECK_STR(ag_txstate_name(t.state), "idle");
-    for (int op = 0; op < AG_OP_COUNT; op++) CHECK(allowed(&t, (ag_txop)op));
+    for (int op = 0; op < AG_TXOP_COUNT; op++) CHECK(allowed(&t, (ag_txop)op));
 
     /* a transaction begins, writes, flushes */
     CHECK_INT(ag_txstate_event(&t, AG_EV_BEGUN, &err), 1);
@@ -71,10 +71,10 @@ int main(void) {
 
     /* closed: everything is refused, closing again is fine */
     CHECK_INT(ag_txstate_event(&t, AG_EV_CLOSED, &err), 1);
-    for (int op = 0; op < AG_OP_COUNT; op++) CHECK(refused_with(&t, (ag_txop)op, "closed"));
+    for (int op = 0; op < AG_TXOP_COUNT; op++) CHECK(refused_with(&t, (ag_txop)op, "closed"));
     CHECK_INT(ag_txstate_event(&t, AG_EV_BEGUN, &err), -1);
     CHECK_INT(ag_txstate_event(&t, AG_EV_CLOSED, &err), 1);
-    CHECK(ag_txstate_check(&t, (ag_txop)AG_OP_COUNT, NULL, &err) == -1);
+    CHECK(ag_txstate_check(&t, (ag_txop)AG_TXOP_COUNT, NULL, &err) == -1);
     CHECK_INT(ag_txstate_event(&t, (ag_txevent)AG_EV_COUNT, &err), -1);
     ag_txstate_init(&t);
     CHECK_INT(ag_txstate_event(&t, (ag_txevent)AG_EV_COUNT, &err), -1);

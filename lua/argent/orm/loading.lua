@@ -4,7 +4,7 @@
 -- joinedload, and the loader specs of core.orm.load (rows -> instances in
 -- C, through the session's identity map).
 --
--- The instance proxy (src/lua/instance.c) calls load_hook(obj, key) when an
+-- The instance proxy (src/orm/instance.c) calls load_hook(obj, key) when an
 -- attribute is read that is not loaded: a relationship never read, or
 -- columns the Session expired (key false: every unloaded column).  What is
 -- loaded is stored on the instance; collections are made by
@@ -51,7 +51,7 @@ local is_collection = collections.is_collection
 
 -- ---------------------------------------------------------------- loading
 
--- The loader spec (instance.c's load) of model for statement columns laid
+-- The loader spec (src/orm/load.c's load) of model for statement columns laid
 -- out as `keys` (result column -> attribute name or false).
 local function spec_for(s, model, keys, offset)
   local mapper = rawget(model, "__mapper__")

@@ -1,6 +1,6 @@
 -- argent.orm.mapper: declarative models (API.md section 6) --
 -- declarative_base, Base:model and the mapper, the description of a
--- model that the instance proxy reads (src/lua/instance.c).
+-- model that the instance proxy reads (src/orm/instance.c).
 --
 -- A model is a Lua table (the class) built on the schema layer: its columns
 -- become a Table in Base.metadata (schema.lua makes the column elements, so

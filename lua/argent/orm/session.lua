@@ -9,7 +9,7 @@
 -- map (identity.lua) is weak-valued: the session keeps no row alive that
 -- the program dropped; its unit of work (unitofwork.lua) holds new objects,
 -- objects to delete and changed objects strongly until the flush, which it
--- runs.  The transaction state machine (src/session/txstate.c, through
+-- runs.  The transaction state machine (src/orm/txstate.c, through
 -- core.orm.txstate) decides what may run when: it raises the
 -- InvalidRequestError for a closed session, a session whose flush failed,
 -- a commit inside begin_nested, and so on.
@@ -61,7 +61,7 @@ end
 
 -- ---------------------------------------------------------------- session basics
 
--- The transaction state machine (src/session/txstate.c, through
+-- The transaction state machine (src/orm/txstate.c, through
 -- core.orm.txstate) decides what may run when: it raises the
 -- InvalidRequestError for a closed session, a session whose flush failed,
 -- a commit inside begin_nested, and so on.

@@ -1,5 +1,5 @@
 -- tests/lua/orm/test_instance.lua -- model instances, the proxy of
--- src/lua/instance.c (API.md section 6): a new instance is transient with
+-- src/orm/instance.c (API.md section 6): a new instance is transient with
 -- the values given, values checked at assignment, dirty tracking, pairs,
 -- tostring, state, as_table; argent.core.orm's primitives give errors, never
 -- crashes, for hand-made values.

@@ -1,7 +1,7 @@
 /*
  * txstate.h -- the Session's transaction state machine (API.md section 7).
  *
- * A Session (lua/argent/session.lua) keeps one of these and asks it before
+ * A Session (lua/argent/orm/session.lua) keeps one of these and asks it before
  * every operation whether the operation may run now, and tells it what
  * happened (a transaction began, a flush failed, a savepoint ended...).  The
  * rules live here, in one place, in C:
@@ -17,8 +17,8 @@
  * begin_nested blocks; a flush that fails inside one fails only the
  * savepoint (the block rolls it back), not the transaction.
  */
-#ifndef ARGENT_SESSION_TXSTATE_H
-#define ARGENT_SESSION_TXSTATE_H
+#ifndef ARGENT_ORM_TXSTATE_H
+#define ARGENT_ORM_TXSTATE_H
 
 #include "base/error.h"
 
@@ -32,7 +32,7 @@ typedef enum {
     AG_OP_BEGIN,        /* begin(fn): also no transaction with changes */
     AG_OP_BEGIN_NESTED, /* like AG_OP_WORK */
     AG_OP_ROLLBACK,     /* needs an open session (any state but CLOSED) */
-    AG_OP_COUNT
+    AG_TXOP_COUNT
 } ag_txop;
 
 /* What happened (ag_txstate_event). */

@@ -1,7 +1,7 @@
 /*
  * txstate.c -- the Session's transaction state machine; see txstate.h.
  */
-#include "session/txstate.h"
+#include "orm/txstate.h"
 
 #include <string.h>
 
@@ -43,7 +43,7 @@ int ag_txstate_check(const ag_txstate *t, ag_txop op, const char *what, ag_error
                                 "it back first, or use s:begin_nested(fn)",
                                 what);
         return 0;
-    case AG_OP_COUNT: break;
+    case AG_TXOP_COUNT: break;
     }
     return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "Session: unknown operation");
 }

@@ -1,6 +1,7 @@
 /*
- * txstate.c -- argent.core.orm.txstate(): the Session's transaction state
- * machine (src/session/txstate.h) as a userdata, for lua/argent/session.lua.
+ * txstate_lua.c -- argent.core.orm.txstate(): the Session's transaction
+ * state machine (txstate.h, which has no Lua in it) as a userdata, for
+ * lua/argent/orm/session.lua.
  *
  *   st:check(op, what)   raises the state machine's InvalidRequestError when
  *                        op ("use", "work", "commit", "begin", "begin_nested",
@@ -14,8 +15,8 @@
  */
 #include <string.h>
 
-#include "lua/binding.h"
-#include "session/txstate.h"
+#include "orm/orm.h"
+#include "orm/txstate.h"
 
 #define AG_TXSTATE_TYPE "argent.TxState"
 
@@ -66,7 +67,7 @@ static int tx_new(lua_State *L) {
     return 1;
 }
 
-void ag_lua_open_txstate(lua_State *L) {
+void ag_orm_open_txstate(lua_State *L) {
     static const luaL_Reg methods[] = {{"check", tx_check}, {"event", tx_event}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{NULL, NULL}};
     ag_lua_new_type(L, AG_TXSTATE_TYPE, methods, meta, tx_index);

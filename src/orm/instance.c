@@ -1,7 +1,8 @@
 /*
  * instance.c -- ORM instances (API.md section 6): the proxy object that
- * `User{username = "ann"}` makes, and argent.core.orm, the primitives that
- * lua/argent/orm.lua builds models on.
+ * `User{username = "ann"}` makes, the functions of argent.core.orm that read
+ * and change one, and the opening of argent.core.orm (load.c, persist.c and
+ * txstate_lua.c add theirs), which lua/argent/orm/ builds models on.
  *
  * Why a proxy in C (DESIGN.md, "Known traps: ORM instances"): every write
  * must be seen -- for dirty tracking (the unit of work updates only the
@@ -10,7 +11,7 @@
  * and its values live in a per-instance table.  Comparing snapshots at flush
  * would be the slow alternative.
  *
- * An instance is a full userdata (struct instance: its state) with user values
+ * An instance is a full userdata (ag_orm_instance: its state) with user values
  *   1 = values  (attribute name -> Lua value; an absent key is nil, i.e. NULL)
  *   2 = mapper  (the model's description, built by orm.lua, read-only here:
  *                mapper.class, mapper.name, mapper.columns (column attribute
@@ -36,26 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lua/binding.h"
-#include "lua/sql_binding.h"
-
-#define AG_INSTANCE_TYPE "argent.Instance"
-
-enum { UV_VALUES = 1, UV_MAPPER = 2, UV_DIRTY = 3, UV_SESSION = 4, UV_UNLOADED = 5, UV_COUNT = 5 };
-
-/* What an attribute takes (mapper.attrs[name].kind), from its column's type. */
-enum {
-    ATTR_RELATIONSHIP = 0, /* an instance, a list of them, or nil */
-    ATTR_INTEGER,  /* Integer, BigInteger, SmallInteger: an integer (integral floats converted) */
-    ATTR_FLOAT,    /* Float, Double: a number */
-    ATTR_NUMERIC,  /* Numeric: a number or a numeric string (exact) */
-    ATTR_BOOLEAN,  /* Boolean: a boolean */
-    ATTR_STRING,   /* String, Text: a string */
-    ATTR_ENUM,     /* Enum: one of the type's values */
-    ATTR_TEMPORAL, /* Date, DateTime, Time: a string in ISO form (mapper's check function) */
-    ATTR_BINARY,   /* LargeBinary: a string */
-    ATTR_JSON,     /* JSON: a table, string, number or boolean */
-};
+#include "orm/orm.h"
 
 static const struct {
     const char *type_name;
@@ -68,22 +50,9 @@ static const struct {
     {"Time", ATTR_TEMPORAL},   {"LargeBinary", ATTR_BINARY}, {"JSON", ATTR_JSON},
 };
 
-/* The life-cycle states of API.md section 6; only TRANSIENT is reached
- * before the Session exists. */
-typedef enum {
-    STATE_TRANSIENT,
-    STATE_PENDING,
-    STATE_PERSISTENT,
-    STATE_DETACHED,
-    STATE_DELETED
-} instance_state;
+
 static const char *const state_names[] = {"transient", "pending", "persistent",
                                           "detached",  "deleted", NULL};
-
-typedef struct instance {
-    instance_state state;
-    int unloaded; /* user value 5 may hold keys */
-} instance;
 
 /* The Session's hooks (registry keys): load(inst, key) -> value, called for
  * an unloaded attribute (key false: every unloaded column); set(inst, key,
@@ -107,7 +76,7 @@ static void call_load_hook(lua_State *L, int inst_idx, int key_idx) {
 }
 
 /* Is the key at key_idx in the unloaded set of the instance at inst_idx? */
-static int is_unloaded(lua_State *L, instance *inst, int inst_idx, int key_idx) {
+static int is_unloaded(lua_State *L, ag_orm_instance *inst, int inst_idx, int key_idx) {
     if (!inst->unloaded) return 0;
     if (ag_lua_getuservalue(L, inst_idx, UV_UNLOADED) != LUA_TTABLE) {
         lua_pop(L, 1);
@@ -120,18 +89,18 @@ static int is_unloaded(lua_State *L, instance *inst, int inst_idx, int key_idx) 
 }
 
 /* Loads every unloaded column of the instance at idx (pairs, as_table). */
-static void load_unloaded(lua_State *L, instance *inst, int idx) {
+static void load_unloaded(lua_State *L, ag_orm_instance *inst, int idx) {
     if (!inst->unloaded) return;
     call_load_hook(L, idx, 0);
     lua_pop(L, 1);
 }
 
-static instance *test_instance(lua_State *L, int idx) {
+ag_orm_instance *ag_orm_test_instance(lua_State *L, int idx) {
     return luaL_testudata(L, idx, AG_INSTANCE_TYPE);
 }
 
-static instance *check_instance(lua_State *L, int idx, const char *fname) {
-    instance *inst = test_instance(L, idx);
+ag_orm_instance *ag_orm_check_instance(lua_State *L, int idx, const char *fname) {
+    ag_orm_instance *inst = ag_orm_test_instance(L, idx);
     if (!inst)
         ag_lua_argerror(
             L, "%s: argument must be a model instance (made by a model, e.g. User{...}), got %s",
@@ -216,7 +185,7 @@ static void check_value(lua_State *L, int inst_idx, int key_idx, int info_idx, i
     if (kind != ATTR_RELATIONSHIP && ag_lua_test_node(L, val_idx)) return;
     switch (kind) {
     case ATTR_RELATIONSHIP:
-        if (vt != LUA_TTABLE && !test_instance(L, val_idx))
+        if (vt != LUA_TTABLE && !ag_orm_test_instance(L, val_idx))
             ag_lua_argerror(L,
                             "%s.%s is a relationship: it takes a model instance, a list of them, "
                             "or nil, got %s",
@@ -318,7 +287,7 @@ static void set_attribute(lua_State *L, int inst_idx, int key_idx, int val_idx) 
         lua_settop(L, top);
         return;
     }
-    instance *inst = lua_touserdata(L, inst_idx);
+    ag_orm_instance *inst = lua_touserdata(L, inst_idx);
     int changed = 0;
     if (inst->unloaded && is_unloaded(L, inst, inst_idx, key_idx)) {
         /* the value before is unknown: the write counts as a change */
@@ -425,7 +394,7 @@ static int pairs_next(lua_State *L) {
 /* pairs(u): every column attribute in column order, with its value (nil
  * values included: the loop ends on the key, not the value). */
 static int instance_pairs(lua_State *L) {
-    load_unloaded(L, check_instance(L, 1, "pairs"), 1);
+    load_unloaded(L, ag_orm_check_instance(L, 1, "pairs"), 1);
     lua_pushinteger(L, 0);
     lua_pushcclosure(L, pairs_next, 1);
     lua_pushvalue(L, 1);
@@ -461,7 +430,7 @@ static void push_quoted(lua_State *L, int idx) {
 
 /* tostring(u) -> <User id=1 username="ann" email=nil> (columns in order). */
 static int instance_tostring(lua_State *L) {
-    check_instance(L, 1, "tostring");
+    ag_orm_check_instance(L, 1, "tostring");
     ag_lua_getuservalue(L, 1, UV_MAPPER); /* 2 */
     ag_lua_getuservalue(L, 1, UV_VALUES); /* 3 */
     lua_getfield(L, 2, "columns");        /* 4 */
@@ -493,7 +462,7 @@ static int instance_tostring(lua_State *L) {
  * table with the `attrs` and `columns` tables that the proxy reads without
  * further checks), so that no script can make an instance the metamethods
  * would misread. */
-static void check_mapper(lua_State *L, int idx) {
+void ag_orm_check_mapper(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     int ok = lua_type(L, idx) == LUA_TTABLE;
     if (ok) {
@@ -505,8 +474,8 @@ static void check_mapper(lua_State *L, int idx) {
 
 /* Pushes a new instance of the mapper at mapper_idx with the values table
  * at values_idx, the session at session_idx (0: none), in state st. */
-static void new_instance(lua_State *L, int mapper_idx, int values_idx, int session_idx, instance_state st) {
-    instance *inst = ag_lua_newuserdata(L, sizeof *inst, UV_COUNT);
+void ag_orm_new_instance(lua_State *L, int mapper_idx, int values_idx, int session_idx, ag_orm_state st) {
+    ag_orm_instance *inst = ag_lua_newuserdata(L, sizeof *inst, UV_COUNT);
     inst->state = st;
     inst->unloaded = 0;
     luaL_setmetatable(L, AG_INSTANCE_TYPE);
@@ -530,7 +499,7 @@ static int orm_construct(lua_State *L) {
     if (lua_getfield(L, 1, "__mapper__") != LUA_TTABLE)
         return ag_lua_argerror(L, "not a model class: make models with Base:model(name, spec)");
     int mapper = lua_gettop(L);
-    check_mapper(L, mapper);
+    ag_orm_check_mapper(L, mapper);
     if (!lua_isnoneornil(L, 2) && (lua_type(L, 2) != LUA_TTABLE || lua_getmetatable(L, 2))) {
         lua_getfield(L, mapper, "name");
         return ag_lua_argerror(
@@ -538,7 +507,7 @@ static int orm_construct(lua_State *L) {
             lua_tostring(L, -1), ag_lua_typename(L, 2));
     }
     lua_newtable(L);
-    new_instance(L, mapper, lua_gettop(L), 0, STATE_TRANSIENT);
+    ag_orm_new_instance(L, mapper, lua_gettop(L), 0, STATE_TRANSIENT);
     int idx = lua_gettop(L);
     if (lua_istable(L, 2)) {
         lua_pushnil(L);
@@ -553,21 +522,21 @@ static int orm_construct(lua_State *L) {
 
 /* state(u) -> "transient" | "pending" | "persistent" | "detached" | "deleted" */
 static int orm_state(lua_State *L) {
-    instance *inst = check_instance(L, 1, "state");
+    ag_orm_instance *inst = ag_orm_check_instance(L, 1, "state");
     lua_pushstring(L, state_names[inst->state]);
     return 1;
 }
 
 /* set_state(u, name): for the Session. */
 static int orm_set_state(lua_State *L) {
-    instance *inst = check_instance(L, 1, "set_state");
-    inst->state = (instance_state)luaL_checkoption(L, 2, NULL, state_names);
+    ag_orm_instance *inst = ag_orm_check_instance(L, 1, "set_state");
+    inst->state = (ag_orm_state)luaL_checkoption(L, 2, NULL, state_names);
     return 0;
 }
 
 /* as_table(u) -> a plain table of the column values, keyed by attribute name. */
 static int orm_as_table(lua_State *L) {
-    load_unloaded(L, check_instance(L, 1, "as_table"), 1);
+    load_unloaded(L, ag_orm_check_instance(L, 1, "as_table"), 1);
     ag_lua_getuservalue(L, 1, UV_MAPPER);
     lua_getfield(L, -1, "columns");
     int columns = lua_gettop(L);
@@ -588,7 +557,7 @@ static int orm_as_table(lua_State *L) {
  * tables, for the Session (loading rows without marking them dirty, reading
  * and clearing the dirty set at flush). */
 static int orm_internals(lua_State *L) {
-    instance *inst = check_instance(L, 1, "internals");
+    ag_orm_instance *inst = ag_orm_check_instance(L, 1, "internals");
     ag_lua_getuservalue(L, 1, UV_VALUES);
     ag_lua_getuservalue(L, 1, UV_DIRTY); /* nil until the first write */
     ag_lua_getuservalue(L, 1, UV_MAPPER);
@@ -598,92 +567,9 @@ static int orm_internals(lua_State *L) {
     return 5;
 }
 
-/* group_insert(objs, special_keys, sql_default, columns) -> groups, order, slow:
- * the flush's grouping of new objects by the statement they need.  For each
- * instance, its signature has one letter per special column (special_keys,
- * a list): "b" when it has a value (bound), else "d" when sql_default[key]
- * (the column's SQL default goes inline), else "o" (omitted: generated by
- * the database).  groups maps a signature to its list of instances, order
- * lists the signatures as first met; an instance with a SQL expression
- * (or any table with a metatable) as a column value goes to the list slow
- * instead (it needs a statement of its own). */
-static int orm_group_insert(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    lua_settop(L, 4);
-    lua_newtable(L); /* 5 groups */
-    lua_newtable(L); /* 6 order */
-    lua_newtable(L); /* 7 slow */
-    lua_Integer nspecial = (lua_Integer)lua_rawlen(L, 2), ncols = (lua_Integer)lua_rawlen(L, 4);
-    lua_Integer norder = 0, nslow = 0;
-    char sig[64];
-    if (nspecial >= (lua_Integer)sizeof sig) return ag_lua_argerror(L, "group_insert: too many special columns");
-    for (lua_Integer i = 1; lua_rawgeti(L, 1, i) != LUA_TNIL; i++) { /* 8 */
-        check_instance(L, 8, "group_insert");
-        ag_lua_getuservalue(L, 8, UV_VALUES); /* 9 */
-        int slow = 0;
-        for (lua_Integer c = 1; c <= ncols && !slow; c++) {
-            lua_rawgeti(L, 4, c);
-            int t = lua_rawget(L, 9);
-            if (t == LUA_TUSERDATA) slow = ag_lua_test_node(L, -1) != NULL;
-            else if (t == LUA_TTABLE && lua_getmetatable(L, -1)) {
-                lua_pop(L, 1);
-                slow = 1;
-            }
-            lua_pop(L, 1);
-        }
-        if (slow) {
-            lua_pushvalue(L, 8);
-            lua_rawseti(L, 7, ++nslow);
-            lua_settop(L, 7);
-            continue;
-        }
-        for (lua_Integer k = 1; k <= nspecial; k++) {
-            lua_rawgeti(L, 2, k);
-            lua_pushvalue(L, -1);
-            int has = lua_rawget(L, 9) != LUA_TNIL;
-            lua_pop(L, 1);
-            if (has) sig[k - 1] = 'b';
-            else sig[k - 1] = lua_rawget(L, 3) != LUA_TNIL ? 'd' : 'o'; /* (replaces the key) */
-            lua_pop(L, 1);
-        }
-        lua_pushlstring(L, sig, (size_t)nspecial); /* 10 */
-        lua_pushvalue(L, 10);
-        if (lua_rawget(L, 5) == LUA_TNIL) { /* 11 */
-            lua_pop(L, 1);
-            lua_newtable(L);
-            lua_pushvalue(L, 10);
-            lua_pushvalue(L, -2);
-            lua_rawset(L, 5);
-            lua_pushvalue(L, 10);
-            lua_rawseti(L, 6, ++norder);
-        }
-        lua_pushvalue(L, 8);
-        lua_rawseti(L, 11, (lua_Integer)lua_rawlen(L, 11) + 1);
-        lua_settop(L, 7);
-    }
-    lua_settop(L, 7);
-    return 3;
-}
-
-static void push_identity_key(lua_State *L, int values_idx, int pk_idx);
-
-/* identity_key(values, pk) -> the identity map key of a values table (an
- * instance's, or a plain table of attribute values) for the list of primary
- * key attribute names pk; nil when a key value is nil. */
-static int orm_identity_key(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    push_identity_key(L, 1, 2);
-    return 1;
-}
-
 /* values(u) -> the instance's values table (internals' first result, alone). */
 static int orm_values(lua_State *L) {
-    check_instance(L, 1, "values");
+    ag_orm_check_instance(L, 1, "values");
     ag_lua_getuservalue(L, 1, UV_VALUES);
     return 1;
 }
@@ -695,7 +581,7 @@ static int orm_detach(lua_State *L) {
     lua_settop(L, 1);
     lua_pushnil(L);
     while (lua_next(L, 1)) {
-        instance *inst = test_instance(L, -1);
+        ag_orm_instance *inst = ag_orm_test_instance(L, -1);
         if (inst) {
             inst->state = STATE_DETACHED;
             lua_pushnil(L);
@@ -708,7 +594,7 @@ static int orm_detach(lua_State *L) {
 
 /* is_dirty(u) -> whether an attribute was written since the dirty set was cleared */
 static int orm_is_dirty(lua_State *L) {
-    check_instance(L, 1, "is_dirty");
+    ag_orm_check_instance(L, 1, "is_dirty");
     int dirty = ag_lua_getuservalue(L, 1, UV_DIRTY) == LUA_TTABLE && (lua_pushnil(L), lua_next(L, -2));
     lua_pushboolean(L, dirty);
     return 1;
@@ -719,7 +605,7 @@ static int orm_is_dirty(lua_State *L) {
  * relationship (without keys); the next read loads them.  Unflushed changes
  * of those attributes are dropped. */
 static int orm_expire(lua_State *L) {
-    instance *inst = check_instance(L, 1, "expire");
+    ag_orm_instance *inst = ag_orm_check_instance(L, 1, "expire");
     lua_settop(L, 2);
     ag_lua_getuservalue(L, 1, UV_VALUES); /* 3 */
     ag_lua_getuservalue(L, 1, UV_DIRTY);  /* 4 */
@@ -782,7 +668,7 @@ static int orm_expire(lua_State *L) {
 
 /* clear_unloaded(u): every attribute counts as loaded again. */
 static int orm_clear_unloaded(lua_State *L) {
-    instance *inst = check_instance(L, 1, "clear_unloaded");
+    ag_orm_instance *inst = ag_orm_check_instance(L, 1, "clear_unloaded");
     inst->unloaded = 0;
     lua_pushnil(L);
     ag_lua_setuservalue(L, 1, UV_UNLOADED);
@@ -800,342 +686,12 @@ static int orm_set_hooks(lua_State *L) {
     return 0;
 }
 
-/* Pushes the identity map key of the values table at values_idx for the
- * primary key attribute names in the list at pk_idx: the value itself for a
- * one-column key, else type:tostring of each value joined by NUL bytes; nil
- * when a value is nil.  The one definition of the key: Lua asks for it
- * through core.orm.identity_key. */
-static void push_identity_key(lua_State *L, int values_idx, int pk_idx) {
-    lua_Integer n = (lua_Integer)lua_rawlen(L, pk_idx);
-    if (n == 1) {
-        lua_rawgeti(L, pk_idx, 1);
-        lua_rawget(L, values_idx);
-        return;
-    }
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, pk_idx, i);
-        int t = lua_rawget(L, values_idx);
-        if (t == LUA_TNIL) {
-            luaL_pushresult(&b);
-            lua_pop(L, 2);
-            lua_pushnil(L);
-            return;
-        }
-        if (i > 1) luaL_addchar(&b, '\0');
-        luaL_addstring(&b, lua_typename(L, t));
-        luaL_addchar(&b, ':');
-        luaL_tolstring(L, -1, NULL);
-        lua_remove(L, -2);
-        luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
-}
-
-/* Pushes the instance for the current row of r -- or nil when the row has
- * no primary key for it (an outer join that matched nothing).  The indexes:
- * mapper, session, bucket (the model's identity map: key -> instance), keys
- * ({result column -> attribute name or false}), pk ({attribute names of the
- * primary key}); pkcol is the result column (1-based) of a one-column key or
- * 0.  An instance already in bucket is the one given (its unloaded
- * attributes filled from the row, its other values kept: the identity map
- * wins); else a new persistent instance of the session is made and entered. */
-static void load_current(lua_State *L, ag_lua_result *r, int mapper, int session, int bucket, int keys, int pk,
-                         lua_Integer pkcol) {
-    luaL_checkstack(L, 10, NULL);
-    if (pkcol > 0) { /* a one-column key: look it up before building anything */
-        ag_lua_result_push(L, r, (int)pkcol - 1);
-        if (lua_isnil(L, -1)) return; /* no row for this entity */
-        if (lua_rawget(L, bucket) != LUA_TNIL) {
-            const instance *found = test_instance(L, -1); /* (anything else in the map counts as absent) */
-            if (found && !found->unloaded) return;
-        }
-        lua_pop(L, 1);
-    }
-    int ncols = ag_lua_result_ncols(r);
-    lua_createtable(L, 0, ncols); /* the row's values */
-    int values = lua_gettop(L);
-    for (int i = 0; i < ncols; i++) {
-        if (lua_rawgeti(L, keys, i + 1) != LUA_TSTRING) {
-            lua_pop(L, 1);
-            continue;
-        }
-        ag_lua_result_push(L, r, i);
-        lua_rawset(L, values);
-    }
-    push_identity_key(L, values, pk);
-    int key = lua_gettop(L);
-    if (lua_isnil(L, key)) {
-        lua_settop(L, values - 1);
-        lua_pushnil(L);
-        return;
-    }
-    lua_pushvalue(L, key);
-    lua_rawget(L, bucket);
-    instance *old = test_instance(L, -1);
-    if (old) {
-        int obj = lua_gettop(L);
-        if (old->unloaded && ag_lua_getuservalue(L, obj, UV_UNLOADED) == LUA_TTABLE) {
-            int unloaded = lua_gettop(L);
-            ag_lua_getuservalue(L, obj, UV_VALUES);
-            int into = lua_gettop(L);
-            lua_pushnil(L);
-            while (lua_next(L, unloaded)) {
-                lua_pop(L, 1);
-                lua_pushvalue(L, -1);
-                lua_pushvalue(L, -1);
-                lua_rawget(L, values);
-                lua_rawset(L, into);
-            }
-            old->unloaded = 0;
-            lua_pushnil(L);
-            ag_lua_setuservalue(L, obj, UV_UNLOADED);
-        }
-        lua_settop(L, obj);
-    } else {
-        lua_pop(L, 1);
-        new_instance(L, mapper, values, session, STATE_PERSISTENT);
-        lua_pushvalue(L, key);
-        lua_pushvalue(L, -2);
-        lua_rawset(L, bucket);
-    }
-    lua_replace(L, values);
-    lua_settop(L, values);
-}
-
-/* Reads spec's fields onto the stack (5 values) and returns pkcol. */
-static lua_Integer push_spec(lua_State *L, int spec) {
-    luaL_checktype(L, spec, LUA_TTABLE);
-    lua_getfield(L, spec, "mapper");
-    check_mapper(L, -1);
-    lua_getfield(L, spec, "session");
-    lua_getfield(L, spec, "bucket");
-    lua_getfield(L, spec, "keys");
-    lua_getfield(L, spec, "pk");
-    int top = lua_gettop(L);
-    luaL_checktype(L, top - 2, LUA_TTABLE);
-    luaL_checktype(L, top - 1, LUA_TTABLE);
-    luaL_checktype(L, top, LUA_TTABLE);
-    lua_getfield(L, spec, "pkcol");
-    lua_Integer pkcol = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return pkcol;
-}
-
-/* load(result, spec, out [, max]) -> out, n: turns up to max (default: all)
- * rows of result into instances (see load_current) appended to the list
- * out; n is how many rows were read (0 at the end).  spec = {mapper =,
- * session =, bucket =, keys =, pk =, pkcol =}. */
-static int orm_load(lua_State *L) {
-    ag_lua_result *r = ag_lua_check_rows(L, 1);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    lua_Integer max = luaL_optinteger(L, 4, -1);
-    lua_settop(L, 3);
-    lua_Integer pkcol = push_spec(L, 2); /* 4..8 */
-    lua_Integer n = 0, len = (lua_Integer)lua_rawlen(L, 3);
-    while ((max < 0 || n < max) && ag_lua_result_next(L, r)) {
-        n++;
-        load_current(L, r, 4, 5, 6, 7, 8, pkcol);
-        if (lua_isnil(L, -1)) lua_pop(L, 1);
-        else lua_rawseti(L, 3, ++len);
-    }
-    lua_settop(L, 3);
-    lua_pushinteger(L, n);
-    return 2;
-}
-
-/* step(result) -> true with a new current row, false at the end. */
-static int orm_step(lua_State *L) {
-    lua_pushboolean(L, ag_lua_result_next(L, ag_lua_check_rows(L, 1)));
-    return 1;
-}
-
-/* column(result, i) -> the current row's column i (1-based), converted as rows() does. */
-static int orm_column(lua_State *L) {
-    ag_lua_result *r = ag_lua_check_rows(L, 1);
-    lua_Integer i = luaL_checkinteger(L, 2);
-    if (i < 1 || i > ag_lua_result_ncols(r)) return ag_lua_argerror(L, "column: no column %d", (int)i);
-    ag_lua_result_push(L, r, (int)i - 1);
-    return 1;
-}
-
-/* row_instance(result, spec) -> the instance of spec's model in the current
- * row (after step), or nil (see load_current). */
-static int orm_row_instance(lua_State *L) {
-    ag_lua_result *r = ag_lua_check_rows(L, 1);
-    lua_settop(L, 2);
-    lua_Integer pkcol = push_spec(L, 2); /* 3..7 */
-    load_current(L, r, 3, 4, 5, 6, 7, pkcol);
-    return 1;
-}
-
-/* insert(conn, stmt, objs, spec): executes the insert statement stmt once
- * per instance of the list objs, with the instance's values table as its
- * parameters (an absent value is NULL), and stores the columns its
- * RETURNING gives (spec.returning: the attribute names, in order) in the
- * instance -- or, with spec.rowid (an attribute name), the row id the
- * database reports for the row; the attributes of the list spec.expire are
- * marked unloaded (read on first access).  Then the instance is persistent,
- * clean, entered in spec.bucket (key: spec.pk) and appended to the list
- * spec.out.  With the list spec.unmatched, the instances whose statement
- * matched no row (an UPDATE of a row that is gone) are appended to it.
- * Raises on the first failure (the instances before it are done). */
-/* After an instance's row was inserted: its unloaded set is the nexpire
- * attribute names of the list at expire_idx (values the database computed,
- * read on first access), it is persistent and clean, entered in the
- * identity map at bucket (key from the values at values and the key names
- * at pk) and appended to the list at out. */
-static void mark_inserted(lua_State *L, instance *inst, int obj, int values, int expire_idx, int nexpire,
-                          int bucket, int pk, int out, lua_Integer *out_len) {
-    if (nexpire > 0) {
-        lua_createtable(L, 0, nexpire);
-        for (int k = 1; k <= nexpire; k++) {
-            lua_rawgeti(L, expire_idx, k);
-            lua_pushboolean(L, 1);
-            lua_rawset(L, -3);
-        }
-        ag_lua_setuservalue(L, obj, UV_UNLOADED);
-        inst->unloaded = 1;
-    }
-    inst->state = STATE_PERSISTENT;
-    lua_pushnil(L);
-    ag_lua_setuservalue(L, obj, UV_DIRTY);
-    push_identity_key(L, values, pk);
-    if (!lua_isnil(L, -1)) {
-        lua_pushvalue(L, obj);
-        lua_rawset(L, bucket);
-    } else {
-        lua_pop(L, 1);
-    }
-    lua_pushvalue(L, obj);
-    lua_rawseti(L, out, ++*out_len);
-}
-
-static int orm_insert(lua_State *L) {
-    ag_lua_conn *c = ag_lua_check_conn(L, 1);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    lua_settop(L, 4);
-    lua_getfield(L, 4, "returning"); /* 5 */
-    lua_getfield(L, 4, "bucket");    /* 6 */
-    lua_getfield(L, 4, "pk");        /* 7 */
-    lua_getfield(L, 4, "out");       /* 8 */
-    luaL_checktype(L, 6, LUA_TTABLE);
-    luaL_checktype(L, 7, LUA_TTABLE);
-    luaL_checktype(L, 8, LUA_TTABLE);
-    int nret = lua_istable(L, 5) ? (int)lua_rawlen(L, 5) : 0;
-    lua_Integer out_len = (lua_Integer)lua_rawlen(L, 8);
-    int rowid_key = lua_getfield(L, 4, "rowid") == LUA_TSTRING ? lua_gettop(L) : 0; /* 9 */
-    lua_getfield(L, 4, "expire"); /* 10 */
-    int expire_idx = lua_gettop(L);
-    int nexpire = lua_istable(L, expire_idx) ? (int)lua_rawlen(L, expire_idx) : 0;
-    int unmatched_idx = lua_getfield(L, 4, "unmatched") == LUA_TTABLE ? lua_gettop(L) : 0; /* 11 */
-    /* compiled once, its parameters' names pushed once, one result object
-     * reused for every row (it holds the statement, so that a raise cannot
-     * leak it): per object only the bind, the step and the RETURNING row */
-    const ag_compiled *comp = ag_lua_compile_statement(L, c, 2);
-    luaL_checkstack(L, comp->nparams + 16, "too many parameters");
-    int names_base = lua_gettop(L) + 1;
-    for (int i = 0; i < comp->nparams; i++) {
-        const ag_node *b = comp->params[i];
-        if (b->flags & AG_BIND_HAS_VALUE) lua_pushnil(L);
-        else lua_pushlstring(L, b->name, b->name_len);
-    }
-    ag_lua_result *r = ag_lua_new_result(L, 1);
-    int ridx = lua_gettop(L);
-    for (lua_Integer i = 1; lua_rawgeti(L, 3, i) != LUA_TNIL; i++) {
-        int obj = ridx + 1;
-        instance *inst = check_instance(L, obj, "insert");
-        ag_lua_getuservalue(L, obj, UV_VALUES);
-        int values = obj + 1;
-        ag_error err;
-        double started = c->echo ? ag_monotonic_seconds() : 0;
-        ag_stmt *st = ag_conn_prepare_hashed(c->conn, comp->sql, comp->len, comp->hash, 0, &err);
-        if (!st) return ag_lua_raise(L, &err, comp->sql);
-        lua_pushvalue(L, ridx);
-        ag_lua_result_attach(L, r, st); /* takes st */
-        lua_settop(L, values);
-        if (ag_lua_bind_statement(L, c, comp, values, 1, names_base, &err) != 0 ||
-            ag_stmt_execute(st, c->scratch, comp->nparams, &err) != 0) {
-            ag_lua_result_attach(L, r, NULL); /* releases st */
-            return ag_lua_raise(L, &err, comp->sql);
-        }
-        if (unmatched_idx && st->driver->rows_affected(st->dstmt) == 0) { /* (an UPDATE whose row is gone) */
-            lua_pushvalue(L, obj);
-            lua_rawseti(L, unmatched_idx, (lua_Integer)lua_rawlen(L, unmatched_idx) + 1);
-        }
-        lua_settop(L, values);
-        lua_pushvalue(L, ridx);
-        ag_lua_result_attach(L, r, st); /* reads the columns, or finishes a statement without rows */
-        lua_settop(L, values);
-        if (c->echo) {
-            double ms = (ag_monotonic_seconds() - started) * 1e3;
-            ag_lua_push_statement_params(L, 2, ag_engine_dialect(ag_conn_engine(c->conn)), values);
-            ag_lua_echo_statement(L, c, 1, comp->sql, lua_gettop(L), ms);
-            lua_settop(L, values);
-        }
-        if (ag_lua_result_ncols(r) > 0) {
-            ag_lua_result_set_types(L, r, comp->col_types, comp->ncols);
-            if (comp->implicit_returning) {
-                ag_lua_result_take_key(L, r);
-            } else {
-                if (ag_lua_result_next(L, r)) {
-                    for (int k = 0; k < nret && k < ag_lua_result_ncols(r); k++) {
-                        lua_rawgeti(L, 5, k + 1);
-                        ag_lua_result_push(L, r, k);
-                        lua_rawset(L, values);
-                    }
-                }
-                while (ag_lua_result_next(L, r)) {} /* (one row) -- then the statement goes back */
-            }
-        }
-        if (rowid_key) { /* the key is the row id the database gave (SQLite: no RETURNING) */
-            lua_Integer id;
-            if (ag_lua_result_lastrowid(r, &id)) {
-                lua_pushvalue(L, rowid_key);
-                ag_lua_pushint64(L, id);
-                lua_rawset(L, values);
-            }
-        }
-        mark_inserted(L, inst, obj, values, expire_idx, nexpire, 6, 7, 8, &out_len);
-        lua_settop(L, ridx);
-    }
-    return 0;
-}
-
-/* mark_inserted(objs, spec): the same bookkeeping as insert, for instances
- * whose rows another statement inserted (the Session's executemany on
- * PostgreSQL, with keys taken from the table's sequence): spec = {bucket =,
- * pk =, out =, expire = list or nil}. */
-static int orm_mark_inserted(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    lua_getfield(L, 2, "bucket"); /* 3 */
-    lua_getfield(L, 2, "pk");     /* 4 */
-    lua_getfield(L, 2, "out");    /* 5 */
-    lua_getfield(L, 2, "expire"); /* 6 */
-    luaL_checktype(L, 3, LUA_TTABLE);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    luaL_checktype(L, 5, LUA_TTABLE);
-    int nexpire = lua_istable(L, 6) ? (int)lua_rawlen(L, 6) : 0;
-    lua_Integer out_len = (lua_Integer)lua_rawlen(L, 5);
-    for (lua_Integer i = 1; lua_rawgeti(L, 1, i) != LUA_TNIL; i++) { /* 7 */
-        instance *inst = check_instance(L, 7, "mark_inserted");
-        ag_lua_getuservalue(L, 7, UV_VALUES); /* 8 */
-        mark_inserted(L, inst, 7, 8, 6, nexpire, 3, 4, 5, &out_len);
-        lua_settop(L, 6);
-    }
-    return 0;
-}
-
 /* add_new(u, session, list, set) -> true when u was transient and not in a
  * session: it is now pending in session, appended to list and set[u] = true
  * (Session:add's common case, in one call); false otherwise (the Session
  * handles the other states). */
 static int orm_add_new(lua_State *L) {
-    instance *inst = test_instance(L, 1);
+    ag_orm_instance *inst = ag_orm_test_instance(L, 1);
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 4, LUA_TTABLE);
     int ok = inst && inst->state == STATE_TRANSIENT && ag_lua_getuservalue(L, 1, UV_SESSION) == LUA_TNIL;
@@ -1153,42 +709,9 @@ static int orm_add_new(lua_State *L) {
     return 1;
 }
 
-/* dirty_in(set, out [, keys]): appends to the list out the persistent
- * instances among set's values (its keys, with keys true) with a non-empty
- * dirty set (the flush's scan). */
-static int orm_dirty_in(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    int keys = lua_toboolean(L, 3);
-    lua_settop(L, 2);
-    lua_Integer len = (lua_Integer)lua_rawlen(L, 2);
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        if (keys) {
-            lua_pop(L, 1);
-            lua_pushvalue(L, -1);
-        }
-        instance *inst = test_instance(L, -1);
-        if (inst && inst->state == STATE_PERSISTENT) {
-            if (ag_lua_getuservalue(L, -1, UV_DIRTY) == LUA_TTABLE) {
-                lua_pushnil(L);
-                if (lua_next(L, -2)) {
-                    lua_pop(L, 2);
-                    lua_pushvalue(L, -2);
-                    lua_rawseti(L, 2, ++len);
-                }
-            }
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    return 0;
-}
-
-
 /* set_session(u, v): the session slot (user value 4). */
 static int orm_set_session(lua_State *L) {
-    check_instance(L, 1, "set_session");
+    ag_orm_check_instance(L, 1, "set_session");
     lua_settop(L, 2);
     ag_lua_setuservalue(L, 1, UV_SESSION);
     return 0;
@@ -1196,18 +719,18 @@ static int orm_set_session(lua_State *L) {
 
 /* clear_dirty(u): forget which attributes changed (after a flush). */
 static int orm_clear_dirty(lua_State *L) {
-    check_instance(L, 1, "clear_dirty");
+    ag_orm_check_instance(L, 1, "clear_dirty");
     lua_pushnil(L);
     ag_lua_setuservalue(L, 1, UV_DIRTY);
     return 0;
 }
 
 static int orm_is_instance(lua_State *L) {
-    lua_pushboolean(L, test_instance(L, 1) != NULL);
+    lua_pushboolean(L, ag_orm_test_instance(L, 1) != NULL);
     return 1;
 }
 
-void ag_lua_open_instance(lua_State *L) {
+void ag_orm_open(lua_State *L) {
     static const luaL_Reg meta[] = {{"__index", instance_index},
                                     {"__newindex", instance_newindex},
                                     {"__pairs", instance_pairs},
@@ -1231,18 +754,9 @@ void ag_lua_open_instance(lua_State *L) {
                                      {"expire", orm_expire},
                                      {"clear_unloaded", orm_clear_unloaded},
                                      {"set_hooks", orm_set_hooks},
-                                     {"load", orm_load},
-                                     {"step", orm_step},
-                                     {"column", orm_column},
-                                     {"row_instance", orm_row_instance},
-                                     {"insert", orm_insert},
-                                     {"dirty_in", orm_dirty_in},
                                      {"add_new", orm_add_new},
                                      {"values", orm_values},
-                                     {"group_insert", orm_group_insert},
                                      {"detach", orm_detach},
-                                     {"mark_inserted", orm_mark_inserted},
-                                     {"identity_key", orm_identity_key},
                                      {NULL, NULL}};
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
@@ -1254,6 +768,9 @@ void ag_lua_open_instance(lua_State *L) {
     lua_pushinteger(L, ATTR_RELATIONSHIP);
     lua_setfield(L, -2, "relationship");
     lua_setfield(L, -2, "kinds");
-    ag_lua_open_txstate(L);
+    ag_orm_open_load(L);
+    ag_orm_open_persist(L);
+    ag_orm_open_txstate(L);
     lua_setfield(L, -2, "orm");
 }
+
