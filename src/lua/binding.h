@@ -73,7 +73,7 @@ ag_lua_box *ag_lua_push_box(lua_State *L);
 /* Frees the box's resource now and removes the box (at stack index idx). */
 void ag_lua_box_release(lua_State *L, int idx, ag_lua_box *b);
 
-/* ---- type registration helpers (module.c) */
+/* ---- type registration helpers (auxlib.c) */
 /* Creates metatable `name` with methods in a separate table (so __gc is not
  * reachable through __index).  index may be NULL (then __index = methods);
  * otherwise __index is that function with the methods table as upvalue 1. */
@@ -85,13 +85,22 @@ void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, co
 void *ag_lua_check_self(lua_State *L, int idx, const char *tname);
 /* Type name of the value at idx for messages: "nil", "table", "argent.Connection". */
 const char *ag_lua_typename(lua_State *L, int idx);
+void ag_lua_push_null(lua_State *L);
+/* Sets argent.null in the table on top (once, at the module's opening). */
+void ag_lua_open_null(lua_State *L);
+/* Is the value at idx argent.null? */
+int ag_lua_is_null(lua_State *L, int idx);
+
+/* ---- convert.c: Lua values <-> SQL values (the typed ones: sql_binding.h) */
 /* The value at idx as a scalar parameter: a number, string (text, or blob
  * when as_blob), boolean or argent.null.  Returns 0, or -1 (out untouched)
  * for any other value, which the caller reports.  Never raises, never pushes. */
 int ag_lua_to_scalar(lua_State *L, int idx, int as_blob, ag_value *out);
-void ag_lua_push_null(lua_State *L);
-/* Is the value at idx argent.null? */
-int ag_lua_is_null(lua_State *L, int idx);
+/* The same for a parameter of SQL text, or -1 with an ArgumentError in err
+ * naming it (what: "parameter :name", "parameter 2").  Never raises. */
+int ag_lua_to_param(lua_State *L, int idx, ag_value *out, const char *what, ag_error *err);
+/* Pushes a database value as it is (NULL as nil). */
+void ag_lua_push_value(lua_State *L, const ag_value *v);
 
 /* ---- per type */
 void ag_lua_open_url(lua_State *L);
@@ -119,8 +128,8 @@ void ag_lua_conn_busy_begin(ag_lua_conn *c, int busy);
 void ag_lua_conn_busy_end(ag_lua_conn *c);
 /* Pushes a new transaction object for the connection at conn_idx. */
 void ag_lua_push_transaction(lua_State *L, int conn_idx, ag_tx tx);
-/* Echoes an executed statement (conn:execute's echo): to stderr, or to the
- * engine's echo function; params_idx: the list of bound values, or 0. */
+/* Echoes an executed statement (execute.c): to stderr, or to the engine's
+ * echo function; params_idx: the list of bound values, or 0. */
 void ag_lua_echo_statement(lua_State *L, ag_lua_conn *c, int conn_idx, const char *sql, int params_idx, double ms);
 /* Makes the result object for stmt (already executed) of the connection at
  * conn_idx; takes ownership of stmt.  See result.c. */

@@ -1,147 +1,14 @@
 /*
- * module.c -- luaopen_argent_core: registers every userdata type and returns
- * the table that lua/argent/init.lua builds the public module on.
+ * module.c -- luaopen_argent_core, the module's opening (the role of Lua's
+ * linit.c): registers every userdata type and returns the table that
+ * lua/argent/init.lua builds the public module on.  The helpers the binding
+ * files share are auxlib.c's.
  */
 #include <string.h>
 
 #include "lua/binding.h"
 #include "lua/sql_binding.h"
 #include "orm/orm.h"
-
-void ag_lua_new_type(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
-                     lua_CFunction index) {
-    luaL_newmetatable(L, name);
-    luaL_setfuncs(L, meta, 0);
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    if (index) {
-        lua_pushcclosure(L, index, 1);
-    }
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
-
-const char *ag_lua_typename(lua_State *L, int idx) {
-    if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) {
-        const char *name = lua_tostring(L, -1);
-        lua_pop(L, 1); /* the name stays alive in the metatable */
-        return name;
-    }
-    return luaL_typename(L, idx);
-}
-
-/* Pushes the name under which the running C function sits among the
- * methods or metamethods of type tname -- for a call that Lua cannot name,
- * pcall(conn.execute, nil) -- or nil when it is not there. */
-static void push_method_name(lua_State *L, const char *tname) {
-    lua_Debug ar;
-    int top = lua_gettop(L);
-    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "f", &ar)) {
-        lua_pushnil(L);
-        return;
-    }
-    int fn = lua_gettop(L);
-    luaL_getmetatable(L, tname);
-    int places[2] = {lua_gettop(L), 0};
-    if (lua_istable(L, places[0])) {
-        lua_getfield(L, places[0], "__index");
-        if (lua_iscfunction(L, -1)) lua_getupvalue(L, -1, 1); /* ag_lua_new_type's methods */
-        if (lua_istable(L, -1)) places[1] = lua_gettop(L);
-    }
-    for (int i = 0; i < 2; i++) {
-        if (!places[i] || !lua_istable(L, places[i])) continue;
-        lua_pushnil(L);
-        while (lua_next(L, places[i])) {
-            if (lua_rawequal(L, -1, fn) && lua_type(L, -2) == LUA_TSTRING) {
-                lua_pop(L, 1);
-                lua_replace(L, top + 1);
-                lua_settop(L, top + 1);
-                return;
-            }
-            lua_pop(L, 1);
-        }
-    }
-    lua_settop(L, top);
-    lua_pushnil(L);
-}
-
-void *ag_lua_check_self(lua_State *L, int idx, const char *tname) {
-    void *p = luaL_testudata(L, idx, tname);
-    if (p) return p;
-    const char *got = ag_lua_typename(L, idx); /* before the stack grows: idx may be past its top */
-    lua_Debug ar;
-    const char *method = NULL;
-    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar)) method = ar.name;
-    if (!method) {
-        push_method_name(L, tname);
-        method = lua_tostring(L, -1); /* stays on the stack until the raise */
-    }
-    if (!method) method = "method";
-    if (idx == 1)
-        ag_lua_argerror(L, "%s: argument 'self' must be an %s (call it with a colon, as obj:%s(...)), got %s", method,
-                        tname, method, got);
-    ag_lua_argerror(L, "%s: argument #%d must be an %s, got %s", method, idx, tname, got);
-    return NULL;
-}
-
-static int null_key;
-
-int ag_lua_is_null(lua_State *L, int idx) {
-    if (lua_type(L, idx) != LUA_TUSERDATA) return 0;
-    idx = lua_absindex(L, idx);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key);
-    int is = lua_rawequal(L, idx, -1);
-    lua_pop(L, 1);
-    return is;
-}
-
-void ag_lua_push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key); }
-
-int ag_lua_to_scalar(lua_State *L, int idx, int as_blob, ag_value *out) {
-    switch (lua_type(L, idx)) {
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) {
-            out->type = AG_VALUE_INTEGER;
-            out->u.integer = lua_tointeger(L, idx);
-        } else {
-            out->type = AG_VALUE_FLOAT;
-            out->u.number = lua_tonumber(L, idx);
-        }
-        return 0;
-    case LUA_TSTRING:
-        out->type = as_blob ? AG_VALUE_BLOB : AG_VALUE_TEXT;
-        out->u.bytes.data = lua_tolstring(L, idx, &out->u.bytes.len);
-        return 0;
-    case LUA_TBOOLEAN:
-        out->type = AG_VALUE_BOOLEAN;
-        out->u.boolean = lua_toboolean(L, idx);
-        return 0;
-    default:
-        if (ag_lua_is_null(L, idx)) {
-            out->type = AG_VALUE_NULL;
-            return 0;
-        }
-        return -1;
-    }
-}
-
-static int null_tostring(lua_State *L) {
-    lua_pushliteral(L, "argent.null");
-    return 1;
-}
-
-static void open_null(lua_State *L) {
-    lua_newuserdatauv(L, 0, 0);
-    luaL_newmetatable(L, AG_NULL_TYPE);
-    lua_pushcfunction(L, null_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "null"); /* no methods; keep the metatable closed */
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
-    lua_setfield(L, -2, "null");
-}
 
 /* argent.text(sql): raw SQL with :name placeholders, as a clause object. */
 static int text_new(lua_State *L) {
@@ -177,7 +44,7 @@ int luaopen_argent_core(lua_State *L) {
     luaL_checkversion(L);
     lua_newtable(L);
     ag_lua_open_error(L);
-    open_null(L);
+    ag_lua_open_null(L);
     ag_lua_open_json(L); /* json_null, empty_array, json_array_mt */
     open_text(L);
     ag_lua_open_url(L);

@@ -72,48 +72,73 @@ ag_node *ag_lua_check_node(lua_State *L, int idx, const char *what);
  * assigned to; JSON values are encoded, Enum values checked).  hint_idx is
  * the stack index of hint's userdata, or 0.  Raises ArgumentError. */
 ag_node *ag_lua_to_expr(lua_State *L, int idx, int hint_idx, const char *what);
+void ag_lua_open_expression(lua_State *L, int module_idx);
+
+/* ---- statement.c */
+void ag_lua_open_statement(lua_State *L, int module_idx);
+/* Pushes the function that init.lua registered with core.sql.set_execute_hook
+ * and returns 1, or pushes nothing and returns 0 (connection.c). */
+int ag_lua_push_execute_hook(lua_State *L);
+
+/* ---- convert.c: typed values (the scalars: binding.h) */
 /* Reads an argent type object (types.lua) at idx into *out; 0, or -1 if it
  * is not a type object. */
 int ag_lua_to_sqltype(lua_State *L, int idx, ag_sqltype *out);
+/* The name of an argent type ("Integer", "DateTime"), or NULL. */
+const char *ag_lua_type_name(ag_type_kind kind);
 /* Converts the Lua value at idx into a value of type t for binding (JSON is
  * encoded into a string pushed on the stack, which must stay there while
  * out is in use).  Never raises except for memory; -1 with err. */
 int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out, ag_error *err);
-void ag_lua_open_expression(lua_State *L, int module_idx);
 /* Writes s in API.md's date/time form into out (len bytes at most): a "T"
  * separator becomes a space, a fraction loses its trailing zeros (and the
  * point when nothing is left).  Returns the new length. */
 size_t ag_lua_iso_normalize(const char *s, size_t len, char *out);
+/* Pushes a column's value converted by its argent type t (NULL: as it is). */
+void ag_lua_push_typed(lua_State *L, const ag_sqltype *t, const ag_value *v);
+/* Pushes a BIND node's own value (argent.null for NULL), nil when it has none. */
+void ag_lua_push_bind_value(lua_State *L, const ag_node *b);
 
-/* ---- statement.c */
-void ag_lua_open_statement(lua_State *L, int module_idx);
-/* Executes the statement at stmt_idx on the connection at conn_idx with the
- * named parameters at params_idx (0: none); pushes the result.  Returns the
- * SQL text (valid while the statement lives) for echo. */
-const char *ag_lua_execute_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int params_idx);
-/* The same for the statement node already taken from stmt_idx. */
-const char *ag_lua_execute_node(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, ag_node *node,
-                                int params_idx);
-/* The same, with a missing parameter bound as NULL (the ORM's flush binds an
- * instance's values table, where an absent key is NULL). */
-const char *ag_lua_execute_statement_nulls(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx,
-                                           int params_idx);
-/* The pieces of an execution, for the ORM's flush (src/orm/persist.c), which runs
- * one statement per object: the statement at stmt_idx compiled for the
- * connection's dialect (raises), and the binding of its parameters from the
- * table at params_idx into c->scratch (nil_is_null: an absent value is NULL;
- * names_base: 0, or the stack index where the parameters' names were pushed
- * once, nil for a parameter with its own value).  0, or -1 with err. */
+/* ---- execute.c: the one execution path (prepare -> bind -> execute -> echo) */
+/* Grows the connection's parameter buffer to n values.  0, or -1 with err. */
+int ag_lua_conn_scratch(ag_lua_conn *c, int n, ag_error *err);
+/* One execution.  Stack indexes are absolute. */
+typedef struct ag_lua_exec {
+    int conn_idx;             /* the connection's userdata */
+    int result_idx;           /* the result object that will own the statement */
+    const ag_compiled *comp;  /* a compiled statement, or NULL for SQL text: */
+    const char *sql;          /*   the text (kept alive by the caller) */
+    size_t len;
+    int rewrite;              /*   1: :name / ? placeholders rewritten to the driver's; 0: as is */
+    int stmt_idx;             /* the statement's node (comp), for echo */
+    int params_idx;           /* the table of parameters, or 0 */
+    int nil_is_null;          /* comp: an absent parameter is NULL (the ORM's values tables) */
+    int names_base;           /* comp: 0, or where the parameters' names were pushed once (nil for a
+                                 parameter with its own value) */
+    int64_t *affected;        /* NULL, or where to store the rows the statement changed */
+} ag_lua_exec;
+/* Prepares, binds, executes x on c into the result r (at x->result_idx; it
+ * may be reused for one execution after another), reads the types of a
+ * compiled statement's columns and echoes.  Raises; leaves the stack as it
+ * was. */
+void ag_lua_run(lua_State *L, ag_lua_conn *c, const ag_lua_exec *x, ag_lua_result *r);
+/* Executes SQL text with the parameters at params_idx (0: none); pushes the result. */
+void ag_lua_execute_sql(lua_State *L, ag_lua_conn *c, int conn_idx, const char *sql, size_t len, int rewrite,
+                        int params_idx);
+/* Executes the statement at stmt_idx (node: its node when the caller has
+ * tested it, or NULL) with the named parameters at params_idx (0: none);
+ * pushes the result. */
+void ag_lua_execute_node(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, ag_node *node, int params_idx);
+/* The statement at stmt_idx compiled for the connection's dialect (raises). */
 const ag_compiled *ag_lua_compile_statement(lua_State *L, ag_lua_conn *c, int stmt_idx);
-int ag_lua_bind_statement(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, int params_idx, int nil_is_null,
-                          int names_base, ag_error *err);
 /* Pushes the list of the parameter values the statement at stmt_idx was
  * executed with (for echo): its bound values, and the named ones from the
  * table at params_idx (0: none). */
 void ag_lua_push_statement_params(lua_State *L, int stmt_idx, ag_dialect d, int params_idx);
-/* Pushes the function that init.lua registered with core.sql.set_execute_hook
- * and returns 1, or pushes nothing and returns 0 (connection.c). */
-int ag_lua_push_execute_hook(lua_State *L);
+/* conn:executemany(sql, rows) for SQL text: rows (at rows_idx) is a list of
+ * parameter tables or a function returning the next one; pushes the count
+ * of rows affected. */
+int ag_lua_executemany_sql(lua_State *L, ag_lua_conn *c, int conn_idx, const char *sql, size_t len, int rows_idx);
 /* conn:executemany(statement, rows): rows are tables keyed by parameter name.
  * convert_idx 0, or the stack index of insert_many's row conversion
  * (lua/argent/sql.lua): then the rows are an insert's column-value tables,
@@ -122,10 +147,10 @@ int ag_lua_push_execute_hook(lua_State *L);
  * the error or returns the row to bind instead. */
 int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_idx, int rows_idx,
                                  int convert_idx);
-/* For executemany with a row function (connection.c, statement.c): calls the
- * function at fn_idx protected; 1 with the row it returned in `slot`, 0 when
- * it returned nil, or -1 with err and *raised set (its error value then in
- * `slot`).  r numbers the row for the message. */
+/* For executemany with a row function: calls the function at fn_idx
+ * protected; 1 with the row it returned in `slot`, 0 when it returned nil,
+ * or -1 with err and *raised set (its error value then in `slot`).  r
+ * numbers the row for the message. */
 int ag_lua_pull_row(lua_State *L, int fn_idx, int slot, lua_Integer r, int *raised, ag_error *err);
 
 /* ---- schema.c */

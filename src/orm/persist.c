@@ -157,46 +157,23 @@ static int orm_insert(lua_State *L) {
         ag_orm_instance *inst = ag_orm_check_instance(L, obj, "insert");
         ag_lua_getuservalue(L, obj, UV_VALUES);
         int values = obj + 1;
-        ag_error err;
-        double started = c->echo ? ag_monotonic_seconds() : 0;
-        ag_stmt *st = ag_conn_prepare_hashed(c->conn, comp->sql, comp->len, comp->hash, 0, &err);
-        if (!st) return ag_lua_raise(L, &err, comp->sql);
-        lua_pushvalue(L, ridx);
-        ag_lua_result_attach(L, r, st); /* takes st */
-        lua_settop(L, values);
-        if (ag_lua_bind_statement(L, c, comp, values, 1, names_base, &err) != 0 ||
-            ag_stmt_execute(st, c->scratch, comp->nparams, &err) != 0) {
-            ag_lua_result_attach(L, r, NULL); /* releases st */
-            return ag_lua_raise(L, &err, comp->sql);
-        }
-        if (unmatched_idx && st->driver->rows_affected(st->dstmt) == 0) { /* (an UPDATE whose row is gone) */
+        int64_t affected = -1;
+        ag_lua_exec x = {.conn_idx = 1, .result_idx = ridx, .comp = comp, .stmt_idx = 2, .params_idx = values,
+                         .nil_is_null = 1, .names_base = names_base, .affected = unmatched_idx ? &affected : NULL};
+        ag_lua_run(L, c, &x, r); /* sets the columns' types, reads an implicit RETURNING's key */
+        if (unmatched_idx && affected == 0) { /* (an UPDATE whose row is gone) */
             lua_pushvalue(L, obj);
             lua_rawseti(L, unmatched_idx, (lua_Integer)lua_rawlen(L, unmatched_idx) + 1);
         }
-        lua_settop(L, values);
-        lua_pushvalue(L, ridx);
-        ag_lua_result_attach(L, r, st); /* reads the columns, or finishes a statement without rows */
-        lua_settop(L, values);
-        if (c->echo) {
-            double ms = (ag_monotonic_seconds() - started) * 1e3;
-            ag_lua_push_statement_params(L, 2, ag_engine_dialect(ag_conn_engine(c->conn)), values);
-            ag_lua_echo_statement(L, c, 1, comp->sql, lua_gettop(L), ms);
-            lua_settop(L, values);
-        }
-        if (ag_lua_result_ncols(r) > 0) {
-            ag_lua_result_set_types(L, r, comp->col_types, comp->ncols);
-            if (comp->implicit_returning) {
-                ag_lua_result_take_key(L, r);
-            } else {
-                if (ag_lua_result_next(L, r)) {
-                    for (int k = 0; k < nret && k < ag_lua_result_ncols(r); k++) {
-                        lua_rawgeti(L, 5, k + 1);
-                        ag_lua_result_push(L, r, k);
-                        lua_rawset(L, values);
-                    }
+        if (ag_lua_result_ncols(r) > 0 && !comp->implicit_returning) {
+            if (ag_lua_result_next(L, r)) {
+                for (int k = 0; k < nret && k < ag_lua_result_ncols(r); k++) {
+                    lua_rawgeti(L, 5, k + 1);
+                    ag_lua_result_push(L, r, k);
+                    lua_rawset(L, values);
                 }
-                while (ag_lua_result_next(L, r)) {} /* (one row) -- then the statement goes back */
             }
+            while (ag_lua_result_next(L, r)) {} /* (one row) -- then the statement goes back */
         }
         if (rowid_key) { /* the key is the row id the database gave (SQLite: no RETURNING) */
             lua_Integer id;
