@@ -92,10 +92,7 @@ local sqlapi = require "argent.sql"
 local inspect = require "argent.inspect"
 local sqlcore = core.sql
 
-for _, name in ipairs {"Integer", "BigInteger", "SmallInteger", "Float", "Double", "Numeric", "Boolean",
-                       "String", "Text", "Date", "DateTime", "Time", "LargeBinary", "JSON", "Enum"} do
-  argent[name] = types[name]
-end
+for _, name in ipairs(core.type_names) do argent[name] = types[name] end
 argent.types = types
 for _, name in ipairs {"MetaData", "Table", "Column", "ForeignKey", "Index", "UniqueConstraint",
                        "CheckConstraint"} do
@@ -131,7 +128,7 @@ local update_returning_emulated = sqlapi.update_returning_emulated
 sqlcore.set_execute_hook(function(self, stmt, params, execute)
   local tag = sql_tag(stmt)
   stmt, params = prepare_execute(stmt, params)
-  if tag == "UPDATE" and sqlcore.kid(stmt, 3) and self.dialect == "mariadb" then
+  if tag == "UPDATE" and sqlcore.kid(stmt, core.node.UPD.returning) and not self.features.update_returning then
     return update_returning_emulated(self, execute, stmt, params)
   end
   return execute(self, stmt, params)

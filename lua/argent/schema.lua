@@ -31,11 +31,13 @@ local make, list, info = sql.make, sql.list, sql.info
 
 local schema = {}
 
--- node flag values (src/sql/node.h)
-local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT = 1, 2, 4
-local CONS_PRIMARY_KEY, CONS_UNIQUE, CONS_CHECK, CONS_FOREIGN_KEY = 1, 2, 3, 4
-local DDL_IF_NOT_EXISTS, DDL_IF_EXISTS, DDL_UNIQUE = 1, 2, 4
-local FK_ACTIONS = {CASCADE = 1, ["SET NULL"] = 2, ["SET DEFAULT"] = 3, RESTRICT = 4, ["NO ACTION"] = 5}
+-- node flag values: src/sql/node.h's, as argent.core.node exports them
+local N = core.node
+local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT = N.COL_PRIMARY_KEY, N.COL_NOT_NULL, N.COL_AUTOINCREMENT
+local CONS_PRIMARY_KEY, CONS_UNIQUE, CONS_CHECK, CONS_FOREIGN_KEY = N.CONS_PRIMARY_KEY, N.CONS_UNIQUE, N.CONS_CHECK,
+  N.CONS_FOREIGN_KEY
+local DDL_IF_NOT_EXISTS, DDL_IF_EXISTS, DDL_UNIQUE = N.DDL_IF_NOT_EXISTS, N.DDL_IF_EXISTS, N.DDL_UNIQUE
+local FK_ACTIONS = N.FK_ACTIONS
 
 local function check_name(fname, what, v)
   if type(v) ~= "string" or v == "" or v:find("\0", 1, true) then
@@ -575,7 +577,7 @@ function MetaData:create_all(bind)
   with_connection(bind, function(conn)
     local existing = {}
     for _, name in ipairs(inspect.table_names(conn)) do existing[name] = true end
-    if conn.dialect == "postgresql" then
+    if conn.features.native_enum then
       local missing = {}
       for _, t in ipairs(self:sorted_tables()) do
         if not existing[t.name] then missing[#missing + 1] = t end
@@ -592,7 +594,7 @@ function MetaData:create_all(bind)
       if not existing[t.name] then
         conn:execute(t:create_statement())
         for _, stmt in ipairs(t:index_statements()) do conn:execute(stmt) end
-        if conn.dialect == "postgresql" then
+        if conn.features.comments then
           for _, stmt in ipairs(t:comment_statements()) do conn:execute(stmt) end
         end
       end
@@ -614,7 +616,7 @@ function MetaData:drop_all(bind)
         dropped[#dropped + 1] = order[i]
       end
     end
-    if conn.dialect == "postgresql" then
+    if conn.features.native_enum then
       for _, typ in ipairs(schema.enum_types(dropped)) do
         conn:execute(make("DROP_TYPE", 0, DDL_IF_EXISTS, typ.name, 0))
       end

@@ -30,13 +30,12 @@ local Select, Insert, Update, Delete = sql.methods.Select, sql.methods.Insert, s
   sql.methods.Delete
 local Expression, FromClause = sql.methods.Expression, sql.methods.FromClause
 
--- node slots and flags (src/sql/node.h)
-local SEL = {columns = 0, from = 1, where = 2, group_by = 3, having = 4, order_by = 5, limit = 6, offset = 7}
-local COMPOUND = {order_by = 1, limit = 2, offset = 3}
-local INS = {table = 0, columns = 1, rows = 2, returning = 3, conflict_on = 4, conflict_set = 5, key = 6}
-local SEL_DISTINCT, SEL_FOR_UPDATE = 1, 2
-local JOIN_INNER, JOIN_LEFT, JOIN_FULL = 1, 2, 3
-local CONFLICT_NOTHING, CONFLICT_UPDATE = 1, 2
+-- node slots and flags: src/sql/node.h's, as argent.core.node exports them
+local N = core.node
+local SEL, COMPOUND, INS, UPD, DEL = N.SEL, N.COMPOUND, N.INS, N.UPD, N.DEL
+local SEL_DISTINCT, SEL_FOR_UPDATE = N.SEL_DISTINCT, N.SEL_FOR_UPDATE
+local JOIN_INNER, JOIN_LEFT, JOIN_FULL = N.JOIN_INNER, N.JOIN_LEFT, N.JOIN_FULL
+local CONFLICT_NOTHING, CONFLICT_UPDATE = N.CONFLICT_NOTHING, N.CONFLICT_UPDATE
 
 local function describe(v)
   if type(v) == "string" then return ("'%s'"):format(#v > 40 and v:sub(1, 40) .. "..." or v) end
@@ -125,7 +124,7 @@ function M.select(...)
   end
   for i = 1, n do add_columns(cols, tables, args[i], "select", i) end
   if #cols == 0 then raise("ArgumentError", "select: needs at least one column, table or expression") end
-  local s = make("SELECT", 0, 0, nil, 8, list(unpack(cols)))
+  local s = make("SELECT", 0, 0, nil, SEL.count, list(unpack(cols)))
   info(s, {tables = tables, columns = cols})
   return s
 end
@@ -427,7 +426,7 @@ function Select:subquery(name)
   end
   local sq = make("SUBQUERY", 0, 0, name, 1, self)
   local src = self
-  while tag_of(src) == "COMPOUND" do src = sql.kid(sql.kid(src, 0), 0) end
+  while tag_of(src) == "COMPOUND" do src = sql.kid(sql.kid(src, COMPOUND.selects), 0) end
   local c, columns = {}, {}
   for _, col in ipairs((info(src) or {}).columns or {}) do
     local ci = info(col)
@@ -472,15 +471,15 @@ local function compound(op, method)
       end
       members[#members + 1] = q
     end
-    local c = make("COMPOUND", op, 0, nil, 4, list(unpack(members)))
+    local c = make("COMPOUND", op, 0, nil, COMPOUND.count, list(unpack(members)))
     info(c, info(self))
     return c
   end
 end
-Select.union = compound(1, "union")
-Select.union_all = compound(2, "union_all")
-Select.intersect = compound(3, "intersect")
-Select.except_ = compound(4, "except_")
+Select.union = compound(N.COMPOUND_UNION, "union")
+Select.union_all = compound(N.COMPOUND_UNION_ALL, "union_all")
+Select.intersect = compound(N.COMPOUND_INTERSECT, "intersect")
+Select.except_ = compound(N.COMPOUND_EXCEPT, "except_")
 
 function M.union(q, ...) return Select.union(q, ...) end
 function M.union_all(q, ...) return Select.union_all(q, ...) end
@@ -572,7 +571,7 @@ end
 --- insert(table)
 function M.insert(target)
   local t = dml_table(target, "insert")
-  local ins = make("INSERT", 0, 0, nil, 7, t._node, list(), list())
+  local ins = make("INSERT", 0, 0, nil, INS.count, t._node, list(), list())
   info(ins, {table = t, tables = {t}})
   return ins
 end
@@ -743,7 +742,7 @@ end
 
 function M.update(target)
   local t = dml_table(target, "update")
-  local u = make("UPDATE", 0, 0, nil, 4, t._node)
+  local u = make("UPDATE", 0, 0, nil, UPD.count, t._node)
   info(u, {table = t, tables = {t}})
   return u
 end
@@ -767,7 +766,7 @@ function Update:values(v)
       assigns[#assigns + 1] = make("ASSIGN", 0, 0, nil, 2, c, generated_value(c, info(c).onupdate, callbacks, problems))
     end
   end
-  local s = derive(self, 1, list(unpack(assigns)))
+  local s = derive(self, UPD.set, list(unpack(assigns)))
   info(s, copy_info(self, {set = merged, callbacks = next(callbacks) and callbacks or nil, problem = problems[1]}))
   return s
 end
@@ -775,19 +774,19 @@ end
 function Update:where(...)
   check_statement(self, "where", {UPDATE = true})
   if select("#", ...) == 0 then raise("ArgumentError", "where: needs at least one condition") end
-  return keep(conjoin(self, 2, unpack(conditions(self, "where", ...))), self)
+  return keep(conjoin(self, UPD.where, unpack(conditions(self, "where", ...))), self)
 end
 
 function Update:returning(...)
   check_statement(self, "returning", {UPDATE = true})
-  return keep(extend(self, 3, unpack(returning_columns(self, "returning", ...))), self)
+  return keep(extend(self, UPD.returning, unpack(returning_columns(self, "returning", ...))), self)
 end
 
 -- ---------------------------------------------------------------- delete
 
 function M.delete(target)
   local t = dml_table(target, "delete")
-  local d = make("DELETE", 0, 0, nil, 3, t._node)
+  local d = make("DELETE", 0, 0, nil, DEL.count, t._node)
   info(d, {table = t, tables = {t}})
   return d
 end
@@ -795,12 +794,12 @@ end
 function Delete:where(...)
   check_statement(self, "where", {DELETE = true})
   if select("#", ...) == 0 then raise("ArgumentError", "where: needs at least one condition") end
-  return keep(conjoin(self, 1, unpack(conditions(self, "where", ...))), self)
+  return keep(conjoin(self, DEL.where, unpack(conditions(self, "where", ...))), self)
 end
 
 function Delete:returning(...)
   check_statement(self, "returning", {DELETE = true})
-  return keep(extend(self, 2, unpack(returning_columns(self, "returning", ...))), self)
+  return keep(extend(self, DEL.returning, unpack(returning_columns(self, "returning", ...))), self)
 end
 
 -- ---------------------------------------------------------------- execution helpers
@@ -851,15 +850,15 @@ function M.update_returning_emulated(conn, execute, stmt, params)
   if #t.primary_key == 0 then
     raise("NotSupportedError", ("UPDATE ... RETURNING on %s needs a primary key on table %s"):format(conn.dialect, t.name))
   end
-  local where, returning = sql.kid(stmt, 2), sql.kid(stmt, 3)
-  local keys = make("SELECT", 0, SEL_FOR_UPDATE, nil, 8, list(unpack(t.primary_key)), nil, where)
-  local update = keep(derive(stmt, 3, nil), stmt)
+  local where, returning = sql.kid(stmt, UPD.where), sql.kid(stmt, UPD.returning)
+  local keys = make("SELECT", 0, SEL_FOR_UPDATE, nil, SEL.count, list(unpack(t.primary_key)), nil, where)
+  local update = keep(derive(stmt, UPD.returning, nil), stmt)
   local function run()
     local found = {}
     for row in execute(conn, keys, params):rows() do found[#found + 1] = row end
     execute(conn, update, params)
     if #found == 0 then
-      return execute(conn, make("SELECT", 0, 0, nil, 8, returning, nil, sql.literal(false)))
+      return execute(conn, make("SELECT", 0, 0, nil, SEL.count, returning, nil, sql.literal(false)))
     end
     local conds = {}
     for i, row in ipairs(found) do
@@ -868,7 +867,7 @@ function M.update_returning_emulated(conn, execute, stmt, params)
       conds[i] = #eqs == 1 and eqs[1] or sql.and_(unpack(eqs))
     end
     local cond = #conds == 1 and conds[1] or sql.or_(unpack(conds))
-    return execute(conn, make("SELECT", 0, 0, nil, 8, returning, nil, cond, nil, nil, list(unpack(t.primary_key))))
+    return execute(conn, make("SELECT", 0, 0, nil, SEL.count, returning, nil, cond, nil, nil, list(unpack(t.primary_key))))
   end
   if conn:in_transaction() then return run() end
   local tx = conn:begin()

@@ -128,8 +128,7 @@ function Type.__call(base, ...)
   return (makers[base.__type] or plain)(base, ...)
 end
 
-for _, name in ipairs {"Integer", "BigInteger", "SmallInteger", "Float", "Double", "Numeric", "Boolean",
-                       "String", "Text", "Date", "DateTime", "Time", "LargeBinary", "JSON", "Enum"} do
+for _, name in ipairs(core.type_names) do -- the one list, src/lua/convert.c's
   types[name] = setmetatable({__type = name}, Type)
 end
 -- a bare Enum has no values; only Enum(...) is a usable column type

@@ -143,6 +143,12 @@ int ag_lua_result_ncols(const ag_lua_result *r);
 int ag_lua_result_lastrowid(const ag_lua_result *r, lua_Integer *out); /* 1 and *out, or 0 */
 void ag_lua_result_push(lua_State *L, ag_lua_result *r, int col);
 
+/* ---- constants.c */
+/* Sets node, type_names, features and version in the module table on top. */
+void ag_lua_open_constants(lua_State *L);
+/* Pushes the features table of dialect d (engine.features, conn.features). */
+void ag_lua_push_features(lua_State *L, ag_dialect d);
+
 /* module entry points */
 int ag_lua_create_engine(lua_State *L);
 int ag_lua_make_url(lua_State *L);

@@ -196,6 +196,9 @@ static int conn_index(lua_State *L) {
     } else if (key && strcmp(key, "dialect") == 0) {
         ag_lua_getuservalue(L, 1, 1);
         lua_getfield(L, -1, "dialect");
+    } else if (key && strcmp(key, "features") == 0) {
+        ag_lua_getuservalue(L, 1, 1);
+        lua_getfield(L, -1, "features");
     } else {
         lua_pushnil(L);
     }

@@ -68,6 +68,12 @@ static const struct {
     {"Time", AG_TYPE_TIME},       {"LargeBinary", AG_TYPE_BINARY}, {"JSON", AG_TYPE_JSON},
 };
 
+const char *ag_lua_type_name_at(int i, ag_type_kind *kind) {
+    if (i < 0 || i >= (int)(sizeof type_names / sizeof *type_names)) return NULL;
+    if (kind) *kind = type_names[i].kind;
+    return type_names[i].name;
+}
+
 const char *ag_lua_type_name(ag_type_kind kind) {
     for (size_t i = 0; i < sizeof type_names / sizeof *type_names; i++)
         if (type_names[i].kind == kind) return type_names[i].name;

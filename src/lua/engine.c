@@ -284,6 +284,8 @@ static int engine_index(lua_State *L) {
     const char *key = lua_tostring(L, 2);
     if (key && strcmp(key, "dialect") == 0) {
         lua_pushstring(L, ag_dialect_name(ag_engine_dialect(e->engine)));
+    } else if (key && strcmp(key, "features") == 0) {
+        ag_lua_push_features(L, ag_engine_dialect(e->engine));
     } else if (key && strcmp(key, "url") == 0) {
         ag_lua_getuservalue(L, 1, 1);
     } else if (key && strcmp(key, "echo") == 0) {

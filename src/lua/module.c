@@ -74,7 +74,6 @@ int luaopen_argent_core(lua_State *L) {
         lua_settop(L, top);
     }
     lua_setfield(L, -2, "methods");
-    lua_pushliteral(L, "0.1.0");
-    lua_setfield(L, -2, "version");
+    ag_lua_open_constants(L); /* node, type_names, features, version (constants.c) */
     return 1;
 }

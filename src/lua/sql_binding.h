@@ -86,6 +86,10 @@ int ag_lua_push_execute_hook(lua_State *L);
 int ag_lua_to_sqltype(lua_State *L, int idx, ag_sqltype *out);
 /* The name of an argent type ("Integer", "DateTime"), or NULL. */
 const char *ag_lua_type_name(ag_type_kind kind);
+/* The i-th name of argent's types (from 0) and its kind (kind may be NULL),
+ * or NULL past the last: the one list of them (constants.c exports it as
+ * argent.core.type_names, src/orm/instance.c as core.orm.kinds). */
+const char *ag_lua_type_name_at(int i, ag_type_kind *kind);
 /* Converts the Lua value at idx into a value of type t for binding (JSON is
  * encoded into a string pushed on the stack, which must stay there while
  * out is in use).  Never raises except for memory; -1 with err. */

@@ -39,16 +39,27 @@
 
 #include "orm/orm.h"
 
-static const struct {
-    const char *type_name;
-    int kind;
-} attr_kinds[] = {
-    {"Integer", ATTR_INTEGER}, {"BigInteger", ATTR_INTEGER}, {"SmallInteger", ATTR_INTEGER},
-    {"Float", ATTR_FLOAT},     {"Double", ATTR_FLOAT},       {"Numeric", ATTR_NUMERIC},
-    {"Boolean", ATTR_BOOLEAN}, {"String", ATTR_STRING},      {"Text", ATTR_STRING},
-    {"Enum", ATTR_ENUM},       {"Date", ATTR_TEMPORAL},      {"DateTime", ATTR_TEMPORAL},
-    {"Time", ATTR_TEMPORAL},   {"LargeBinary", ATTR_BINARY}, {"JSON", ATTR_JSON},
-};
+/* What an attribute of a column of type kind takes (mapper.attrs[name].kind). */
+static int attr_kind(ag_type_kind kind) {
+    switch (kind) {
+    case AG_TYPE_INTEGER:
+    case AG_TYPE_BIGINT:
+    case AG_TYPE_SMALLINT: return ATTR_INTEGER;
+    case AG_TYPE_FLOAT:
+    case AG_TYPE_DOUBLE: return ATTR_FLOAT;
+    case AG_TYPE_NUMERIC: return ATTR_NUMERIC;
+    case AG_TYPE_BOOLEAN: return ATTR_BOOLEAN;
+    case AG_TYPE_STRING:
+    case AG_TYPE_TEXT: return ATTR_STRING;
+    case AG_TYPE_ENUM: return ATTR_ENUM;
+    case AG_TYPE_DATE:
+    case AG_TYPE_DATETIME:
+    case AG_TYPE_TIME: return ATTR_TEMPORAL;
+    case AG_TYPE_BINARY: return ATTR_BINARY;
+    case AG_TYPE_JSON: return ATTR_JSON;
+    default: return -1;
+    }
+}
 
 
 static const char *const state_names[] = {"transient", "pending", "persistent",
@@ -760,10 +771,13 @@ void ag_orm_open(lua_State *L) {
                                      {NULL, NULL}};
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
-    lua_newtable(L); /* kinds: type name -> ATTR_* */
-    for (size_t i = 0; i < sizeof attr_kinds / sizeof attr_kinds[0]; i++) {
-        lua_pushinteger(L, attr_kinds[i].kind);
-        lua_setfield(L, -2, attr_kinds[i].type_name);
+    lua_newtable(L); /* kinds: type name -> ATTR_* (the names: convert.c's one list) */
+    ag_type_kind type;
+    const char *name;
+    for (int i = 0; (name = ag_lua_type_name_at(i, &type)) != NULL; i++) {
+        if (attr_kind(type) < 0) continue;
+        lua_pushinteger(L, attr_kind(type));
+        lua_setfield(L, -2, name);
     }
     lua_pushinteger(L, ATTR_RELATIONSHIP);
     lua_setfield(L, -2, "relationship");

@@ -141,6 +141,13 @@ enum {
     AG_INS_NSLOTS
 };
 
+/* COMPOUND slots */
+enum { AG_CMP_SELECTS = 0, AG_CMP_ORDER_BY, AG_CMP_LIMIT, AG_CMP_OFFSET, AG_CMP_NSLOTS };
+/* UPDATE slots */
+enum { AG_UPD_TABLE = 0, AG_UPD_SET, AG_UPD_WHERE, AG_UPD_RETURNING, AG_UPD_NSLOTS };
+/* DELETE slots */
+enum { AG_DEL_TABLE = 0, AG_DEL_WHERE, AG_DEL_RETURNING, AG_DEL_NSLOTS };
+
 /* Column flags */
 enum {
     AG_COL_PRIMARY_KEY = 1 << 0,

@@ -30,14 +30,15 @@ local unpack = table.unpack or unpack
 
 local O = {}
 
--- node constants (src/sql/node.h)
-local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT = 1, 2, 4
-local CONS_PRIMARY_KEY, CONS_UNIQUE, CONS_CHECK, CONS_FOREIGN_KEY = 1, 2, 3, 4
-local ALTER = {add_column = 1, drop_column = 2, rename_column = 3, rename_table = 4, column = 5,
-               add_constraint = 6, drop_constraint = 7}
-local SET_TYPE, SET_NULLABLE, SET_DEFAULT = 1, 2, 4
-local DDL_IF_EXISTS, DDL_UNIQUE = 2, 4
-local FK_ACTIONS = {CASCADE = 1, ["SET NULL"] = 2, ["SET DEFAULT"] = 3, RESTRICT = 4, ["NO ACTION"] = 5}
+-- node constants: src/sql/node.h's, as argent.core.node exports them
+local N = core.node
+local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT = N.COL_PRIMARY_KEY, N.COL_NOT_NULL, N.COL_AUTOINCREMENT
+local CONS_PRIMARY_KEY, CONS_UNIQUE, CONS_CHECK, CONS_FOREIGN_KEY = N.CONS_PRIMARY_KEY, N.CONS_UNIQUE, N.CONS_CHECK,
+  N.CONS_FOREIGN_KEY
+local ALTER = N.ALTER
+local SET_TYPE, SET_NULLABLE, SET_DEFAULT = N.SET_TYPE, N.SET_NULLABLE, N.SET_DEFAULT
+local DDL_IF_EXISTS, DDL_UNIQUE = N.DDL_IF_EXISTS, N.DDL_UNIQUE
+local FK_ACTIONS = N.FK_ACTIONS
 local CONSTRAINT_TYPES = {foreignkey = CONS_FOREIGN_KEY, unique = CONS_UNIQUE, check = CONS_CHECK,
                           primary = CONS_PRIMARY_KEY}
 

@@ -29,11 +29,14 @@ local raise = core.error
 
 local R = {}
 
-local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT = 1, 2, 4
-local CONS_PRIMARY_KEY, CONS_UNIQUE, CONS_CHECK, CONS_FOREIGN_KEY = 1, 2, 3, 4
-local ALTER_RENAME_TABLE = 4
-local DDL_UNIQUE = 4
-local FK_ACTIONS = {CASCADE = 1, ["SET NULL"] = 2, ["SET DEFAULT"] = 3, RESTRICT = 4, ["NO ACTION"] = 5}
+-- node constants: src/sql/node.h's, as argent.core.node exports them
+local N = core.node
+local COL_PRIMARY_KEY, COL_NOT_NULL, COL_AUTOINCREMENT = N.COL_PRIMARY_KEY, N.COL_NOT_NULL, N.COL_AUTOINCREMENT
+local CONS_PRIMARY_KEY, CONS_UNIQUE, CONS_CHECK, CONS_FOREIGN_KEY = N.CONS_PRIMARY_KEY, N.CONS_UNIQUE, N.CONS_CHECK,
+  N.CONS_FOREIGN_KEY
+local ALTER_RENAME_TABLE = N.ALTER.rename_table
+local DDL_UNIQUE = N.DDL_UNIQUE
+local FK_ACTIONS = N.FK_ACTIONS
 
 -- (flags are added, not or-ed: Lua 5.1 has no bit operators; the bits are distinct)
 

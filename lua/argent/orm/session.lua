@@ -492,7 +492,7 @@ end
 local function bulk_update_by_key(stmt, rows)
   local inf = core.sql.info(stmt)
   local model = inf and mapper_module.model_of_table(inf.table)
-  if not model or inf.set or core.sql.kid(stmt, 2) then return nil end
+  if not model or inf.set or core.sql.kid(stmt, core.node.UPD.where) then return nil end
   local mapper = rawget(model, "__mapper__")
   local first = rows[1]
   local set, terms = {}, {}
