@@ -18,7 +18,8 @@ ARGENT_DEBIAN_PACKAGES=(
     libedit-dev                      # the REPL's line editing (readline interface, BSD licence)
     tmux                             # the REPL's terminal tests (tests/cli/test_repl_tty.sh)
     graphviz                         # argent schema --format svg (its dot draws the picture)
-    clang                            # clang-format, and a second compiler
+    clang                            # a second compiler
+    clang-format                     # scripts/test.sh checks the C's format (.clang-format)
     libclang-rt-14-dev               # ... with libFuzzer (tests/fuzz)
     python3-alembic python3-psycopg2 python3-pymysql # Alembic, the reference of migrate's tests and bench
     python3-sqlalchemy               # the ORM's oracle (tests/lua/orm/test_against_sqlalchemy.lua)

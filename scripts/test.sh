@@ -36,6 +36,13 @@ extra_port=${ARGENT_PG_EXTRA_PORT:-$((pg_port + 4))}
 # 1. What the build and the tests need.
 argent_install_deps
 
+# ... and the C formatted as .clang-format says (about a second).
+format_dirs=()
+for dir in src include tests/c; do
+    if [ -d "$dir" ]; then format_dirs+=("$dir"); fi
+done
+find "${format_dirs[@]}" -name '*.[ch]' -print0 | sort -z | xargs -0 clang-format --dry-run --Werror
+
 # 2. Both builds, before any server is started.
 cmake -S . -B build -DARGENT_WITH_SQLITE=ON -DARGENT_WITH_POSTGRES=ON -DARGENT_WITH_MARIADB=ON -DARGENT_SANITIZE=OFF
 cmake --build build -j "$jobs"
