@@ -1,7 +1,8 @@
 -- argent.types: the column types of API.md section 4, as Lua values.
 --
 -- A type is a table with `__type` (its name, which the C bindings read:
--- src/lua/expression.c) and its parameters (length, precision, scale,
+-- src/lua/convert.c, whose list of names is argent.core.type_names) and its
+-- parameters (length, precision, scale,
 -- as_number, enums).  Each type is usable as it is (argent.Integer,
 -- argent.String) and callable for parameters (argent.String(128),
 -- argent.Numeric(10, 2), argent.Enum("a", "b")); a call makes a new type

@@ -1,5 +1,5 @@
 -- tests/lua/test_values.lua -- values crossing between Lua and the database,
--- API.md section 1 (binding in src/lua/connection.c, columns in src/lua/result.c).
+-- API.md section 1 (binding in src/lua/execute.c, conversions both ways in src/lua/convert.c).
 --
 -- Every value goes out as a bound parameter and must come back exactly: once
 -- through `SELECT ? AS v` and once through a typed column.  Integers stay
