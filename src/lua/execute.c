@@ -138,23 +138,6 @@ static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int
 
 /* ---- binding a compiled statement's parameters */
 
-void ag_lua_push_statement_params(lua_State *L, int stmt_idx, ag_dialect d, int params_idx) {
-    ag_node *n = ag_lua_test_node(L, stmt_idx);
-    ag_error err;
-    const ag_compiled *c = n ? ag_compile(n, d, &err) : NULL; /* cached: it has just been executed */
-    lua_createtable(L, c ? c->nparams : 0, 0);
-    for (int i = 0; c && i < c->nparams; i++) {
-        const ag_node *b = c->params[i];
-        if (!(b->flags & AG_BIND_HAS_VALUE) && params_idx) {
-            lua_pushlstring(L, b->name, b->name_len);
-            lua_rawget(L, params_idx);
-        } else {
-            ag_lua_push_bind_value(L, b);
-        }
-        lua_rawseti(L, -2, i + 1);
-    }
-}
-
 static int is_statement(const ag_node *n) {
     switch (n->tag) {
     case AG_N_SELECT:
@@ -252,6 +235,23 @@ const ag_compiled *ag_lua_compile_statement(lua_State *L, ag_lua_conn *c, int st
 }
 
 /* ---- echo */
+
+void ag_lua_push_statement_params(lua_State *L, int stmt_idx, ag_dialect d, int params_idx) {
+    ag_node *n = ag_lua_test_node(L, stmt_idx);
+    ag_error err;
+    const ag_compiled *c = n ? ag_compile(n, d, &err) : NULL; /* cached: it has just been executed */
+    lua_createtable(L, c ? c->nparams : 0, 0);
+    for (int i = 0; c && i < c->nparams; i++) {
+        const ag_node *b = c->params[i];
+        if (!(b->flags & AG_BIND_HAS_VALUE) && params_idx) {
+            lua_pushlstring(L, b->name, b->name_len);
+            lua_rawget(L, params_idx);
+        } else {
+            ag_lua_push_bind_value(L, b);
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+}
 
 void ag_lua_echo_statement(lua_State *L, ag_lua_conn *c, int conn_idx, const char *sql, int params_idx, double ms) {
     if (c->echo == 1) {
