@@ -152,8 +152,7 @@ void argent_engine_options_init(argent_engine_options *opts);
  * URL (the message masks the password as ***), a bad option or no URL at
  * all; ARGENT_ERR_INTERFACE when this build has no driver for the database;
  * ARGENT_ERR_MEMORY.  Thread-safe. */
-argent_engine *argent_engine_create(const char *url, const argent_engine_options *opts,
-                                    argent_error *err);
+argent_engine *argent_engine_create(const char *url, const argent_engine_options *opts, argent_error *err);
 
 /* Adds a reference: the engine lives until it is released as many times as
  * it was created and retained.  Returns engine (NULL-safe).  Thread-safe. */
@@ -214,8 +213,7 @@ size_t argent_engine_replica_count(const argent_engine *engine);
 /* Fills *out with the pool status of replica `index` (0-based, below
  * argent_engine_replica_count).  0, or -1 with err (ARGENT_ERR_ARGUMENT) for
  * a NULL engine or out or an index out of range (*out unchanged). */
-int argent_engine_replica_pool_status(argent_engine *engine, size_t index, argent_pool_status *out,
-                                      argent_error *err);
+int argent_engine_replica_pool_status(argent_engine *engine, size_t index, argent_pool_status *out, argent_error *err);
 
 /* Gives the connection back to the pool: an open transaction is rolled back,
  * its results are ended (each must still be freed with argent_result_close,
@@ -384,8 +382,8 @@ typedef struct argent_result argent_result;
  * type tag.  A failed statement inside a transaction leaves the transaction
  * open (roll it back); outside one it changed nothing (except after
  * ARGENT_ERR_MEMORY, which can come once the statement has run). */
-int argent_execute(argent_connection *conn, const char *sql, const argent_value *params,
-                   int nparams, argent_result **out, argent_error *err);
+int argent_execute(argent_connection *conn, const char *sql, const argent_value *params, int nparams,
+                   argent_result **out, argent_error *err);
 
 /* Runs SQL text that has no parameters and returns no rows (DDL, several
  * statements separated by semicolons); passed to the database as written.

@@ -33,9 +33,7 @@ int ag_alloc_should_fail(void) {
 
 void *ag_malloc(size_t size) { return ag_alloc_should_fail() ? NULL : malloc(size); }
 
-void *ag_calloc(size_t count, size_t size) {
-    return ag_alloc_should_fail() ? NULL : calloc(count, size);
-}
+void *ag_calloc(size_t count, size_t size) { return ag_alloc_should_fail() ? NULL : calloc(count, size); }
 
 void *ag_realloc(void *p, size_t size) { return ag_alloc_should_fail() ? NULL : realloc(p, size); }
 

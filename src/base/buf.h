@@ -11,12 +11,13 @@
 #include <stddef.h>
 
 typedef struct ag_buf {
-    char *data;  /* NULL until the first append */
+    char *data; /* NULL until the first append */
     size_t len;
     size_t cap;
 } ag_buf;
 
-#define AG_BUF_INIT {NULL, 0, 0}
+#define AG_BUF_INIT \
+    { NULL, 0, 0 }
 
 int ag_buf_reserve(ag_buf *b, size_t extra);
 int ag_buf_append(ag_buf *b, const char *s, size_t n);

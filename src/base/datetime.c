@@ -83,9 +83,8 @@ int ag_datetime_parse(const char *text, size_t len, ag_datetime *out) {
     memset(out, 0, sizeof *out);
     const char *p = text, *end = text + len;
     if (!text) return -1;
-    if (digits(&p, end, 4, &out->year) != 0 || p >= end || *p++ != '-' ||
-        digits(&p, end, 2, &out->month) != 0 || p >= end || *p++ != '-' ||
-        digits(&p, end, 2, &out->day) != 0)
+    if (digits(&p, end, 4, &out->year) != 0 || p >= end || *p++ != '-' || digits(&p, end, 2, &out->month) != 0 ||
+        p >= end || *p++ != '-' || digits(&p, end, 2, &out->day) != 0)
         return -1;
     if (out->year < 1 || out->month < 1 || out->month > 12 || out->day < 1 ||
         out->day > days_in_month(out->year, out->month))
@@ -94,8 +93,7 @@ int ag_datetime_parse(const char *text, size_t len, ag_datetime *out) {
     if (*p != ' ' && *p != 'T' && *p != 't') return -1;
     p++;
     out->has_time = 1;
-    if (digits(&p, end, 2, &out->hour) != 0 || p >= end || *p++ != ':' ||
-        digits(&p, end, 2, &out->minute) != 0)
+    if (digits(&p, end, 2, &out->hour) != 0 || p >= end || *p++ != ':' || digits(&p, end, 2, &out->minute) != 0)
         return -1;
     if (p < end && *p == ':') {
         p++;
@@ -124,8 +122,8 @@ int ag_datetime_has_offset(const char *text, size_t len) {
 }
 
 size_t ag_datetime_format_utc(const ag_datetime *dt, char *out) {
-    int64_t seconds = days_from_civil(dt->year, dt->month, dt->day) * 86400 +
-                      (int64_t)dt->hour * 3600 + dt->minute * 60 + dt->second;
+    int64_t seconds =
+        days_from_civil(dt->year, dt->month, dt->day) * 86400 + (int64_t)dt->hour * 3600 + dt->minute * 60 + dt->second;
     if (dt->has_offset) seconds -= dt->offset_seconds;
     int64_t days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
     int64_t rest = seconds - days * 86400;
@@ -133,8 +131,8 @@ size_t ag_datetime_format_utc(const ag_datetime *dt, char *out) {
     int month, day;
     civil_from_days(days, &year, &month, &day);
     if (year < 1 || year > 9999) return 0;
-    int n = snprintf(out, AG_DATETIME_TEXT_MAX, "%04d-%02d-%02d %02d:%02d:%02d%s%s+00:00",
-                     (int)year, month, day, (int)(rest / 3600), (int)(rest / 60 % 60),
-                     (int)(rest % 60), dt->fraction[0] ? "." : "", dt->fraction);
+    int n =
+        snprintf(out, AG_DATETIME_TEXT_MAX, "%04d-%02d-%02d %02d:%02d:%02d%s%s+00:00", (int)year, month, day,
+                 (int)(rest / 3600), (int)(rest / 60 % 60), (int)(rest % 60), dt->fraction[0] ? "." : "", dt->fraction);
     return n > 0 && n < AG_DATETIME_TEXT_MAX ? (size_t)n : 0;
 }

@@ -52,9 +52,7 @@ int ag_error_set(ag_error *err, ag_error_kind kind, const char *code, const char
     return -1;
 }
 
-int ag_error_nomem(ag_error *err) {
-    return ag_error_set(err, AG_ERR_MEMORY, NULL, "not enough memory");
-}
+int ag_error_nomem(ag_error *err) { return ag_error_set(err, AG_ERR_MEMORY, NULL, "not enough memory"); }
 
 void ag_error_mask(ag_error *err, const char *secret) {
     if (!err || !secret || !*secret) return;

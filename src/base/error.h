@@ -16,19 +16,19 @@
 
 typedef enum ag_error_kind {
     AG_OK = 0,
-    AG_ERR_ARGUMENT,          /* ArgumentError: bad use of the API */
-    AG_ERR_INTERFACE,         /* InterfaceError: the driver misbehaved or is missing */
-    AG_ERR_OPERATIONAL,       /* OperationalError: connection lost/refused, locked, ... */
-    AG_ERR_INTEGRITY,         /* IntegrityError: unique, not null, foreign key, check */
-    AG_ERR_PROGRAMMING,       /* ProgrammingError: syntax, unknown table or column */
-    AG_ERR_DATA,              /* DataError: a value that does not fit its column */
-    AG_ERR_NOT_SUPPORTED,     /* NotSupportedError */
-    AG_ERR_TIMEOUT,           /* TimeoutError: pool exhausted */
-    AG_ERR_NO_RESULT,         /* NoResultFound */
-    AG_ERR_MULTIPLE_RESULTS,  /* MultipleResultsFound */
-    AG_ERR_DETACHED,          /* DetachedInstanceError */
-    AG_ERR_INVALID_REQUEST,   /* InvalidRequestError: use after close, wrong state */
-    AG_ERR_MEMORY,            /* out of memory (raised as a plain memory error in Lua) */
+    AG_ERR_ARGUMENT,         /* ArgumentError: bad use of the API */
+    AG_ERR_INTERFACE,        /* InterfaceError: the driver misbehaved or is missing */
+    AG_ERR_OPERATIONAL,      /* OperationalError: connection lost/refused, locked, ... */
+    AG_ERR_INTEGRITY,        /* IntegrityError: unique, not null, foreign key, check */
+    AG_ERR_PROGRAMMING,      /* ProgrammingError: syntax, unknown table or column */
+    AG_ERR_DATA,             /* DataError: a value that does not fit its column */
+    AG_ERR_NOT_SUPPORTED,    /* NotSupportedError */
+    AG_ERR_TIMEOUT,          /* TimeoutError: pool exhausted */
+    AG_ERR_NO_RESULT,        /* NoResultFound */
+    AG_ERR_MULTIPLE_RESULTS, /* MultipleResultsFound */
+    AG_ERR_DETACHED,         /* DetachedInstanceError */
+    AG_ERR_INVALID_REQUEST,  /* InvalidRequestError: use after close, wrong state */
+    AG_ERR_MEMORY,           /* out of memory (raised as a plain memory error in Lua) */
     AG_ERR_KIND_COUNT
 } ag_error_kind;
 
@@ -36,8 +36,8 @@ typedef enum ag_error_kind {
 
 typedef struct ag_error {
     ag_error_kind kind;
-    char code[16];   /* SQLSTATE, or SQLite's extended result code in decimal; "" if none */
-    int disconnect;  /* non-zero: the connection is unusable and must be discarded */
+    char code[16];  /* SQLSTATE, or SQLite's extended result code in decimal; "" if none */
+    int disconnect; /* non-zero: the connection is unusable and must be discarded */
     char message[AG_ERROR_MESSAGE_MAX];
 } ag_error;
 

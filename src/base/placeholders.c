@@ -28,13 +28,11 @@
 
 /* Bytes the scanner must look at; everything else is copied as it is. */
 static const unsigned char special_byte[256] = {
-    ['\''] = 1, ['"'] = 1, ['`'] = 1, ['['] = 1, ['-'] = 1, ['#'] = 1,
+    ['\''] = 1, ['"'] = 1, ['`'] = 1,  ['['] = 1, ['-'] = 1, ['#'] = 1,
     ['/'] = 1,  ['$'] = 1, ['\\'] = 1, ['?'] = 1, [':'] = 1,
 };
 
-static int is_name_start(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+static int is_name_start(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
 static int is_name_char(unsigned char c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
 
@@ -50,10 +48,10 @@ typedef struct rewriter {
     ag_dialect dialect;
     ag_error *err;
 
-    char *out;        /* the output, NUL-terminated at the end */
+    char *out; /* the output, NUL-terminated at the end */
     size_t out_len;
-    size_t out_cap;   /* bytes allocated, room for the NUL included */
-    size_t copied;    /* sql[copied..scan position) is not yet in out */
+    size_t out_cap;    /* bytes allocated, room for the NUL included */
+    size_t copied;     /* sql[copied..scan position) is not yet in out */
     size_t marker_end; /* input index just past the last `?`/`:name` replaced (SIZE_MAX: none) */
 
     ag_param_style style;
@@ -62,9 +60,9 @@ typedef struct rewriter {
 
     int nnames, names_cap;
     char **names;
-    uint32_t *name_hash;   /* name_hash[k] is the hash of names[k] */
-    int *table;            /* open addressing over names; -1 = empty; NULL while few names */
-    size_t table_cap;      /* a power of two */
+    uint32_t *name_hash; /* name_hash[k] is the hash of names[k] */
+    int *table;          /* open addressing over names; -1 = empty; NULL while few names */
+    size_t table_cap;    /* a power of two */
 } rewriter;
 
 /* Past this many names a hash table replaces the linear search. */
@@ -340,15 +338,9 @@ static int scan(rewriter *r) {
             i = skip_quoted(sql, len, i, '\'', escapes);
             break;
         }
-        case '"':
-            i = skip_quoted(sql, len, i, '"', d == AG_DIALECT_MARIADB);
-            break;
-        case '`':
-            i = pg ? i + 1 : skip_quoted(sql, len, i, '`', 0);
-            break;
-        case '[':
-            i = d == AG_DIALECT_SQLITE ? skip_until_byte(sql, len, i + 1, ']') : i + 1;
-            break;
+        case '"': i = skip_quoted(sql, len, i, '"', d == AG_DIALECT_MARIADB); break;
+        case '`': i = pg ? i + 1 : skip_quoted(sql, len, i, '`', 0); break;
+        case '[': i = d == AG_DIALECT_SQLITE ? skip_until_byte(sql, len, i + 1, ']') : i + 1; break;
         case '-':
             if (next == '-' && (d != AG_DIALECT_MARIADB || i + 2 >= len || (unsigned char)sql[i + 2] <= ' ')) {
                 i = skip_until_byte(sql, len, i + 2, '\n');
@@ -356,12 +348,8 @@ static int scan(rewriter *r) {
                 i++;
             }
             break;
-        case '#':
-            i = d == AG_DIALECT_MARIADB ? skip_until_byte(sql, len, i + 1, '\n') : i + 1;
-            break;
-        case '/':
-            i = next == '*' ? skip_block_comment(sql, len, i, pg) : i + 1;
-            break;
+        case '#': i = d == AG_DIALECT_MARIADB ? skip_until_byte(sql, len, i + 1, '\n') : i + 1; break;
+        case '/': i = next == '*' ? skip_block_comment(sql, len, i, pg) : i + 1; break;
         case '$':
             /* After an identifier character the '$' is part of the identifier (a$b). */
             i = pg && !is_ident_char(prev) ? skip_dollar_quote(sql, len, i) : i + 1;
@@ -394,9 +382,7 @@ static int scan(rewriter *r) {
                 i++;
             }
             break;
-        default:
-            i++;
-            break;
+        default: i++; break;
         }
     }
     return flush(r, len);

@@ -32,7 +32,7 @@ typedef enum ag_param_style {
 } ag_param_style;
 
 typedef struct ag_rewritten_sql {
-    char *sql;             /* the SQL for the driver (malloc'd, NUL-terminated) */
+    char *sql; /* the SQL for the driver (malloc'd, NUL-terminated) */
     size_t sql_len;
     ag_param_style style;
     /* The driver receives nslots parameters, in order.  slot_source[i] is the
@@ -41,18 +41,17 @@ typedef struct ag_rewritten_sql {
      * On PostgreSQL a name used twice is one slot ($n reused); on SQLite and
      * MariaDB every occurrence is its own slot. */
     int nslots;
-    int *slot_source;      /* malloc'd, nslots entries (NULL when nslots == 0) */
-    int nnames;            /* NAMED: distinct names, in order of first appearance */
-    char **names;          /* malloc'd array of malloc'd NUL-terminated names */
-    int npositional;       /* POSITIONAL: how many `?` the user wrote */
+    int *slot_source; /* malloc'd, nslots entries (NULL when nslots == 0) */
+    int nnames;       /* NAMED: distinct names, in order of first appearance */
+    char **names;     /* malloc'd array of malloc'd NUL-terminated names */
+    int npositional;  /* POSITIONAL: how many `?` the user wrote */
 } ag_rewritten_sql;
 
 /* Rewrites sql (len bytes) for dialect.  Returns 0 and fills *out (release
  * with ag_rewritten_sql_free), or -1 with err set (AG_ERR_ARGUMENT for mixed
  * styles, an unterminated quote or comment is NOT an error: the text is passed
  * on and the database reports it; AG_ERR_MEMORY when memory runs out). */
-int ag_rewrite_placeholders(const char *sql, size_t len, ag_dialect dialect, ag_rewritten_sql *out,
-                            ag_error *err);
+int ag_rewrite_placeholders(const char *sql, size_t len, ag_dialect dialect, ag_rewritten_sql *out, ag_error *err);
 
 void ag_rewritten_sql_free(ag_rewritten_sql *r);
 

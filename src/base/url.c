@@ -93,8 +93,8 @@ typedef struct parse_ctx {
 } parse_ctx;
 
 static int is_scheme_char(unsigned char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '+' ||
-           ch == '-' || ch == '.';
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '-' ||
+           ch == '.';
 }
 
 /* Chooses the span to mask (see the file comment).  The span is a superset of
@@ -391,8 +391,8 @@ static int parse_after_scheme(parse_ctx *c, ag_url *url, size_t off, ag_error *e
             const char *colon = memchr(s + off, ':', info_end - off);
             size_t user_end = colon ? (size_t)(colon - s) : info_end;
             if (decode_component(c, off, user_end - off, "user name", 1, &url->username, err) != 0) return -1;
-            if (colon && decode_component(c, user_end + 1, info_end - user_end - 1, "password", 1, &url->password,
-                                          err) != 0)
+            if (colon &&
+                decode_component(c, user_end + 1, info_end - user_end - 1, "password", 1, &url->password, err) != 0)
                 return -1;
         }
         if (parse_hosts(c, url, host_off, auth_end - host_off, err) != 0) return -1;

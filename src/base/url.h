@@ -34,14 +34,14 @@ typedef struct ag_url_host {
 } ag_url_host;
 
 typedef struct ag_url {
-    char *drivername;  /* the scheme as written, e.g. "postgresql+psycopg2" */
+    char *drivername; /* the scheme as written, e.g. "postgresql+psycopg2" */
     ag_dialect dialect;
-    char *driver;      /* the part after '+', or NULL */
-    char *username;    /* NULL when absent */
-    char *password;    /* NULL when absent */
-    char *host;        /* NULL when absent */
-    int port;          /* 0 when absent; 1..65535 otherwise */
-    char *database;    /* NULL when absent; ":memory:" for in-memory SQLite */
+    char *driver;   /* the part after '+', or NULL */
+    char *username; /* NULL when absent */
+    char *password; /* NULL when absent */
+    char *host;     /* NULL when absent */
+    int port;       /* 0 when absent; 1..65535 otherwise */
+    char *database; /* NULL when absent; ":memory:" for in-memory SQLite */
     ag_url_param *query;
     size_t nquery;
     ag_url_host *more_hosts; /* the hosts after the first of a list (PostgreSQL); NULL when one */

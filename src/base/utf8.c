@@ -29,22 +29,14 @@ ag_utf8_status ag_utf8_check(const char *text, size_t len, size_t *where) {
         }
         size_t need;
         unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c == 0xE0)
-            need = 2, lo = 0xA0;
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-            need = 2;
-        else if (c == 0xED)
-            need = 2, hi = 0x9F; /* no UTF-16 surrogates */
-        else if (c == 0xF0)
-            need = 3, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3)
-            need = 3;
-        else if (c == 0xF4)
-            need = 3, hi = 0x8F;
-        else
-            goto invalid;
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c == 0xE0) need = 2, lo = 0xA0;
+        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) need = 2;
+        else if (c == 0xED) need = 2, hi = 0x9F; /* no UTF-16 surrogates */
+        else if (c == 0xF0) need = 3, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3) need = 3;
+        else if (c == 0xF4) need = 3, hi = 0x8F;
+        else goto invalid;
         if (len - i <= need || p[i + 1] < lo || p[i + 1] > hi) goto invalid;
         for (size_t k = 2; k <= need; k++)
             if (p[i + k] < 0x80 || p[i + k] > 0xBF) goto invalid;

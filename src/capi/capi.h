@@ -48,12 +48,8 @@ struct argent_result {
     argent_result *prev, *next; /* on conn->results */
 };
 
-static inline ag_engine *ag_capi_engine(argent_engine *engine) {
-    return (ag_engine *)(void *)engine;
-}
-static inline argent_engine *ag_capi_public_engine(ag_engine *engine) {
-    return (argent_engine *)(void *)engine;
-}
+static inline ag_engine *ag_capi_engine(argent_engine *engine) { return (ag_engine *)(void *)engine; }
+static inline argent_engine *ag_capi_public_engine(ag_engine *engine) { return (argent_engine *)(void *)engine; }
 
 /* Copies a core error into the caller's public one (err may be NULL).
  * Returns -1, for `return ag_capi_fail(...)`. */

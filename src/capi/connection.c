@@ -19,8 +19,7 @@
 void argent_connection_close(argent_connection *conn) {
     if (!conn) return;
     ag_capi_results_orphan(conn);
-    ag_conn_close(
-        conn->conn); /* releases the statements, rolls back, checks in, drops the engine */
+    ag_conn_close(conn->conn); /* releases the statements, rolls back, checks in, drops the engine */
     free(conn->scratch);
     free(conn);
 }
@@ -58,27 +57,24 @@ static int convert_param(const argent_value *in, int index, ag_value *out, argen
     case ARGENT_TEXT:
     case ARGENT_BLOB:
         if (!in->v.bytes.data && in->v.bytes.len)
-            return ag_capi_failf(err, ARGENT_ERR_ARGUMENT,
-                                 "parameter %d has %zu bytes at a NULL pointer", index + 1,
+            return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "parameter %d has %zu bytes at a NULL pointer", index + 1,
                                  in->v.bytes.len);
         out->type = in->type == ARGENT_TEXT ? AG_VALUE_TEXT : AG_VALUE_BLOB;
         out->u.bytes.data = in->v.bytes.data ? in->v.bytes.data : "";
         out->u.bytes.len = in->v.bytes.len;
         return 0;
     }
-    return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "parameter %d has an unknown type tag %d",
-                         index + 1, (int)in->type);
+    return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "parameter %d has an unknown type tag %d", index + 1, (int)in->type);
 }
 
 /* Fills conn->scratch with the statement's slots from the caller's params.
  * Returns the slot count, or -1 with err (nothing executed). */
-static int bind_params(argent_connection *conn, ag_stmt *stmt, const argent_value *params,
-                       int nparams, argent_error *err) {
+static int bind_params(argent_connection *conn, ag_stmt *stmt, const argent_value *params, int nparams,
+                       argent_error *err) {
     const ag_rewritten_sql *map = &stmt->params;
     int wanted = map->style == AG_PARAMS_NAMED ? map->nnames : map->nslots;
     if (nparams != wanted)
-        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT,
-                             "the statement takes %d parameter%s but %d %s given", wanted,
+        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "the statement takes %d parameter%s but %d %s given", wanted,
                              wanted == 1 ? "" : "s", nparams, nparams == 1 ? "was" : "were");
     if (ensure_scratch(conn, map->nslots, err) != 0) return -1;
     for (int i = 0; i < map->nslots; i++) {
@@ -112,18 +108,15 @@ static int copy_names(argent_result *r, ag_stmt *stmt, argent_error *err) {
     return 0;
 }
 
-int argent_execute(argent_connection *conn, const char *sql, const argent_value *params,
-                   int nparams, argent_result **out, argent_error *err) {
+int argent_execute(argent_connection *conn, const char *sql, const argent_value *params, int nparams,
+                   argent_result **out, argent_error *err) {
     if (out) *out = NULL;
     if (!conn || !sql)
-        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_execute: %s is NULL",
-                             conn ? "sql" : "conn");
+        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_execute: %s is NULL", conn ? "sql" : "conn");
     if (nparams < 0)
-        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_execute: nparams is negative (%d)",
-                             nparams);
+        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_execute: nparams is negative (%d)", nparams);
     if (nparams > 0 && !params)
-        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT,
-                             "argent_execute: nparams is %d but params is NULL", nparams);
+        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_execute: nparams is %d but params is NULL", nparams);
     argent_result *r = NULL;
     if (out) {
         r = ag_calloc(1, sizeof *r);
@@ -181,8 +174,7 @@ int argent_execute(argent_connection *conn, const char *sql, const argent_value 
 
 int argent_execute_script(argent_connection *conn, const char *sql, argent_error *err) {
     if (!conn || !sql)
-        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_execute_script: %s is NULL",
-                             conn ? "sql" : "conn");
+        return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_execute_script: %s is NULL", conn ? "sql" : "conn");
     ag_error cerr;
     if (ag_conn_exec_simple(conn->conn, sql, &cerr) != 0) return ag_capi_fail(err, &cerr);
     return 0;
@@ -213,13 +205,9 @@ static int begin(argent_connection *conn, int nested, argent_tx *tx, argent_erro
     return 0;
 }
 
-int argent_begin(argent_connection *conn, argent_tx *tx, argent_error *err) {
-    return begin(conn, 0, tx, err);
-}
+int argent_begin(argent_connection *conn, argent_tx *tx, argent_error *err) { return begin(conn, 0, tx, err); }
 
-int argent_begin_nested(argent_connection *conn, argent_tx *tx, argent_error *err) {
-    return begin(conn, 1, tx, err);
-}
+int argent_begin_nested(argent_connection *conn, argent_tx *tx, argent_error *err) { return begin(conn, 1, tx, err); }
 
 int argent_commit(argent_connection *conn, argent_tx tx, argent_error *err) {
     if (!conn) return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_commit: conn is NULL");
@@ -239,6 +227,4 @@ int argent_tx_is_active(const argent_connection *conn, argent_tx tx) {
     return conn ? ag_conn_tx_active(conn->conn, to_core_tx(tx)) : 0;
 }
 
-int argent_in_transaction(const argent_connection *conn) {
-    return conn ? ag_conn_in_transaction(conn->conn) : 0;
-}
+int argent_in_transaction(const argent_connection *conn) { return conn ? ag_conn_in_transaction(conn->conn) : 0; }

@@ -24,13 +24,11 @@ void argent_engine_options_init(argent_engine_options *opts) {
     opts->prepare = core.prepare;
 }
 
-argent_engine *argent_engine_create(const char *url, const argent_engine_options *opts,
-                                    argent_error *err) {
+argent_engine *argent_engine_create(const char *url, const argent_engine_options *opts, argent_error *err) {
     if (!url) {
         url = getenv("DB_CONNECTION_STRING");
         if (!url || !*url) {
-            ag_capi_failf(err, ARGENT_ERR_ARGUMENT,
-                          "create_engine: no URL given and DB_CONNECTION_STRING is not set");
+            ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "create_engine: no URL given and DB_CONNECTION_STRING is not set");
             return NULL;
         }
     }
@@ -50,8 +48,7 @@ argent_engine *argent_engine_create(const char *url, const argent_engine_options
         core.nreplicas = opts->nreplicas;
         if (opts->nconnect_args) {
             if (!opts->connect_args) {
-                ag_capi_failf(err, ARGENT_ERR_ARGUMENT,
-                              "create_engine: nconnect_args is %zu but connect_args is NULL",
+                ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "create_engine: nconnect_args is %zu but connect_args is NULL",
                               opts->nconnect_args);
                 return NULL;
             }
@@ -64,8 +61,7 @@ argent_engine *argent_engine_create(const char *url, const argent_engine_options
             for (size_t i = 0; i < opts->nconnect_args; i++) {
                 const argent_connect_arg *a = &opts->connect_args[i];
                 if (!a->key || !a->value) {
-                    ag_capi_failf(err, ARGENT_ERR_ARGUMENT,
-                                  "create_engine: connect_args[%zu] has a NULL %s", i,
+                    ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "create_engine: connect_args[%zu] has a NULL %s", i,
                                   a->key ? "value" : "key");
                     free(args);
                     return NULL;
@@ -122,8 +118,7 @@ size_t argent_engine_replica_count(const argent_engine *engine) {
     return engine ? ag_engine_replica_count((const ag_engine *)(const void *)engine) : 0;
 }
 
-int argent_engine_replica_pool_status(argent_engine *engine, size_t index, argent_pool_status *out,
-                                      argent_error *err) {
+int argent_engine_replica_pool_status(argent_engine *engine, size_t index, argent_pool_status *out, argent_error *err) {
     if (!engine || !out)
         return ag_capi_failf(err, ARGENT_ERR_ARGUMENT, "argent_engine_replica_pool_status: %s is NULL",
                              engine ? "out" : "engine");
@@ -164,9 +159,7 @@ static argent_connection *connect_with(argent_engine *engine, int readonly, arge
     return conn;
 }
 
-argent_connection *argent_connect(argent_engine *engine, argent_error *err) {
-    return connect_with(engine, 0, err);
-}
+argent_connection *argent_connect(argent_engine *engine, argent_error *err) { return connect_with(engine, 0, err); }
 
 argent_connection *argent_connect_readonly(argent_engine *engine, argent_error *err) {
     return connect_with(engine, 1, err);

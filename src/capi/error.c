@@ -26,14 +26,11 @@ SAME_KIND(ARGENT_ERR_INVALID_REQUEST, AG_ERR_INVALID_REQUEST);
 SAME_KIND(ARGENT_ERR_MEMORY, AG_ERR_MEMORY);
 SAME_KIND(ARGENT_ERR_MEMORY + 1, AG_ERR_KIND_COUNT);
 _Static_assert(ARGENT_ERROR_MESSAGE_MAX == AG_ERROR_MESSAGE_MAX, "message sizes differ");
-_Static_assert(sizeof(((argent_error *)0)->code) == sizeof(((ag_error *)0)->code),
-               "code sizes differ");
+_Static_assert(sizeof(((argent_error *)0)->code) == sizeof(((ag_error *)0)->code), "code sizes differ");
 
 const char *argent_version(void) { return ARGENT_VERSION; }
 
-const char *argent_error_kind_name(argent_error_kind kind) {
-    return ag_error_kind_name((ag_error_kind)kind);
-}
+const char *argent_error_kind_name(argent_error_kind kind) { return ag_error_kind_name((ag_error_kind)kind); }
 
 int ag_capi_fail(argent_error *err, const ag_error *core) {
     if (!err) return -1;

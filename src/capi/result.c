@@ -22,16 +22,13 @@
  * knows it only after the last row. */
 static void detach(argent_result *r, ag_capi_result_state state) {
     if (r->stmt) {
-        if (state == AG_CAPI_RESULT_DONE)
-            r->rowcount = r->stmt->driver->rows_affected(r->stmt->dstmt);
+        if (state == AG_CAPI_RESULT_DONE) r->rowcount = r->stmt->driver->rows_affected(r->stmt->dstmt);
         ag_stmt_release(r->stmt);
         r->stmt = NULL;
     }
     if (r->conn) {
-        if (r->prev)
-            r->prev->next = r->next;
-        else
-            r->conn->results = r->next;
+        if (r->prev) r->prev->next = r->next;
+        else r->conn->results = r->next;
         if (r->next) r->next->prev = r->prev;
         r->prev = r->next = NULL;
         r->conn = NULL;
@@ -48,11 +45,9 @@ int argent_result_next(argent_result *res, argent_error *err) {
     switch (res->state) {
     case AG_CAPI_RESULT_DONE: return 0;
     case AG_CAPI_RESULT_ORPHANED:
-        return ag_capi_failf(err, ARGENT_ERR_INVALID_REQUEST,
-                             "the connection of this result is closed");
+        return ag_capi_failf(err, ARGENT_ERR_INVALID_REQUEST, "the connection of this result is closed");
     case AG_CAPI_RESULT_FAILED:
-        return ag_capi_failf(err, ARGENT_ERR_INVALID_REQUEST,
-                             "this result ended with an error; its rows are gone");
+        return ag_capi_failf(err, ARGENT_ERR_INVALID_REQUEST, "this result ended with an error; its rows are gone");
     case AG_CAPI_RESULT_PENDING:
     case AG_CAPI_RESULT_ROW: break;
     }
@@ -187,8 +182,7 @@ double argent_result_column_double(argent_result *res, int col) {
 
 /* The column's conversion buffer, emptied; NULL when memory runs out. */
 static ag_buf *convert_buffer(argent_result *res, int col) {
-    if (!res->convert && !(res->convert = ag_calloc((size_t)res->ncols, sizeof *res->convert)))
-        return NULL;
+    if (!res->convert && !(res->convert = ag_calloc((size_t)res->ncols, sizeof *res->convert))) return NULL;
     ag_buf *b = &res->convert[col];
     ag_buf_reset(b);
     return b;
@@ -216,9 +210,7 @@ const char *argent_result_column_text(argent_result *res, int col, size_t *len) 
         break;
     }
     case AG_VALUE_BOOLEAN: rc = ag_buf_append_str(b, v.u.boolean ? "true" : "false"); break;
-    default:
-        rc = ag_buf_append(b, v.u.bytes.data, v.u.bytes.len);
-        break; /* text or blob, NUL-terminated */
+    default: rc = ag_buf_append(b, v.u.bytes.data, v.u.bytes.len); break; /* text or blob, NUL-terminated */
     }
     if (rc != 0 || !b->data) return NULL;
     if (len) *len = b->len;

@@ -28,12 +28,9 @@ struct command {
 
 static const struct command commands[] = {
     {"run", "run FILE [ARGS...]", "run a Lua 5.4 script (arg and ... as in lua)", ag_cli_run},
-    {"repl", "repl [URL] [-m MODULE]", "a Lua and SQL prompt with db, session, models",
-     ag_cli_repl},
-    {"schema", "schema [URL] [-m MODULE]", "draw the tables (--format dot|mermaid|svg)",
-     ag_cli_schema},
-    {"migrate", "migrate [-d DIR] COMMAND", "schema migrations (argent migrate --help)",
-     ag_cli_migrate},
+    {"repl", "repl [URL] [-m MODULE]", "a Lua and SQL prompt with db, session, models", ag_cli_repl},
+    {"schema", "schema [URL] [-m MODULE]", "draw the tables (--format dot|mermaid|svg)", ag_cli_schema},
+    {"migrate", "migrate [-d DIR] COMMAND", "schema migrations (argent migrate --help)", ag_cli_migrate},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -41,8 +38,7 @@ static const struct command commands[] = {
 void ag_cli_usage(FILE *out) {
     fprintf(out, "usage: %s COMMAND [ARGS...]\n\ncommands:\n", AG_CLI_PROGNAME);
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
-        if (commands[i].run)
-            fprintf(out, "  %-24s %s\n", commands[i].synopsis, commands[i].summary);
+        if (commands[i].run) fprintf(out, "  %-24s %s\n", commands[i].synopsis, commands[i].summary);
     }
     fprintf(out, "  %-24s %s\n", "help", "show this help");
     fprintf(out, "  %-24s %s\n", "--version", "show the versions of argent and Lua");
@@ -85,15 +81,13 @@ static void tune_allocator(void) {
 int main(int argc, char **argv) {
     tune_allocator();
     const char *prog = argc > 0 && argv[0] ? argv[0] : AG_CLI_PROGNAME;
-    if (argc >= 3 && strcmp(argv[1], "help") == 0 && find_command(argv[2]) &&
-        find_command(argv[2])->run) {
+    if (argc >= 3 && strcmp(argv[1], "help") == 0 && find_command(argv[2]) && find_command(argv[2])->run) {
         /* argent help COMMAND: the command's own --help */
         char help[] = "--help";
         char *args[] = {argv[2], help, NULL};
         return find_command(argv[2])->run(prog, 2, args);
     }
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0) {
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         ag_cli_usage(stdout);
         return AG_CLI_EXIT_OK;
     }

@@ -37,9 +37,7 @@ static int migrate_body(lua_State *L) {
         return 1;
     }
     lua_Integer code = lua_tointeger(L, -1);
-    m->status = code == AG_CLI_EXIT_USAGE ? AG_CLI_EXIT_USAGE
-                : code == 0               ? AG_CLI_EXIT_OK
-                                          : AG_CLI_EXIT_ERROR;
+    m->status = code == AG_CLI_EXIT_USAGE ? AG_CLI_EXIT_USAGE : code == 0 ? AG_CLI_EXIT_OK : AG_CLI_EXIT_ERROR;
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if !defined(ARGENT_LUA_DIR) || !defined(ARGENT_BUILD_DIR) || !defined(ARGENT_SOURCE_DIR) ||        \
+#if !defined(ARGENT_LUA_DIR) || !defined(ARGENT_BUILD_DIR) || !defined(ARGENT_SOURCE_DIR) || \
     !defined(ARGENT_LUA_ABI) || !defined(ARGENT_INSTALL_LMOD) || !defined(ARGENT_INSTALL_CMOD)
 #error "the ARGENT_* directories must be defined (CMakeLists.txt)"
 #endif
@@ -56,8 +56,8 @@ int ag_cli_module_paths(char *path, size_t path_size, char *cpath, size_t cpath_
                       prefix, prefix);
         w2 = snprintf(cpath, cpath_size, "%s/" ARGENT_INSTALL_CMOD "/?.so;", prefix);
     } else {
-        w1 = snprintf(path, path_size, "%s", ARGENT_LUA_DIR "/?.lua;" ARGENT_LUA_DIR "/?/init.lua;" ARGENT_SOURCE_DIR
-                                             "/?.lua;");
+        w1 = snprintf(path, path_size, "%s",
+                      ARGENT_LUA_DIR "/?.lua;" ARGENT_LUA_DIR "/?/init.lua;" ARGENT_SOURCE_DIR "/?.lua;");
         /* <build>/lib, not <build>: there "argent" is this command's file name */
         w2 = snprintf(cpath, cpath_size, "%s", ARGENT_BUILD_DIR "/lib/?.so;");
     }

@@ -49,16 +49,16 @@
 
 #include "argent.h"
 
-#define REPL_USAGE                                                                                 \
-    "usage: argent repl [URL] [-m MODULE]... [-e CODE]... [--read-only]\n"                         \
-    "\n"                                                                                           \
-    "  URL          the database (default: $DB_CONNECTION_STRING, else sqlite:// in memory)\n"     \
-    "  -m MODULE    require MODULE; its models become globals (repeatable)\n"                      \
-    "  -e CODE      run CODE (Lua, SQL or a dot command) and exit, instead of reading input\n"     \
-    "  --read-only  refuse writes (the database's own read-only mode)\n"                           \
-    "\n"                                                                                           \
-    "Globals: argent, db (the engine), session, the models (or T.<table>, reflected).\n"           \
-    "Type .help at the prompt for the dot commands.  History: ~/.argent_history\n"                 \
+#define REPL_USAGE \
+    "usage: argent repl [URL] [-m MODULE]... [-e CODE]... [--read-only]\n" \
+    "\n" \
+    "  URL          the database (default: $DB_CONNECTION_STRING, else sqlite:// in memory)\n" \
+    "  -m MODULE    require MODULE; its models become globals (repeatable)\n" \
+    "  -e CODE      run CODE (Lua, SQL or a dot command) and exit, instead of reading input\n" \
+    "  --read-only  refuse writes (the database's own read-only mode)\n" \
+    "\n" \
+    "Globals: argent, db (the engine), session, the models (or T.<table>, reflected).\n" \
+    "Type .help at the prompt for the dot commands.  History: ~/.argent_history\n" \
     "(ARGENT_HISTORY; empty for none).\n"
 
 struct repl_args {
@@ -92,8 +92,7 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
     pthread_mutex_lock(&cancel_lock);
-    while (cancel_handled < atomic_load(&cancel_requested))
-        pthread_cond_wait(&cancel_handled_cond, &cancel_lock);
+    while (cancel_handled < atomic_load(&cancel_requested)) pthread_cond_wait(&cancel_handled_cond, &cancel_lock);
     int hit = cancel_hit;
     pthread_mutex_unlock(&cancel_lock);
     if (!hit) luaL_error(L, "interrupted");
@@ -304,8 +303,7 @@ static char **complete(const char *text, int start, int end) {
         m[i] = strdup(s ? s : "");
         lua_pop(L, 1);
         if (!m[i]) break;
-        if (i == 1)
-            common = strlen(m[1]);
+        if (i == 1) common = strlen(m[1]);
         else
             while (common > 0 && strncmp(m[1], m[i], common) != 0) common--;
     }
@@ -326,8 +324,7 @@ static int lua_terminal_width(lua_State *L) {
     struct winsize ws;
     if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         lua_pushinteger(L, ws.ws_col);
-    else
-        lua_pushnil(L);
+    else lua_pushnil(L);
     return 1;
 }
 
@@ -351,10 +348,8 @@ static int lua_ask(lua_State *L) {
     char *line = NULL;
     int got = read_terminal_line(prompt, &line);
     evaluating = 1;
-    if (got == LINE_OK)
-        lua_pushstring(L, line);
-    else
-        lua_pushnil(L);
+    if (got == LINE_OK) lua_pushstring(L, line);
+    else lua_pushnil(L);
     free(line);
     return 1;
 }
@@ -404,8 +399,7 @@ static void run_terminal(lua_State *L) {
             break;
         }
         if (line[strspn(line, " \t")] != '\0') {
-            HIST_ENTRY *last =
-                history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
+            HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
             if (!last || strcmp(last->line, line) != 0) {
                 add_history(line);
                 if (history) write_history(history);
@@ -577,8 +571,8 @@ int ag_cli_repl(const char *prog, int argc, char **argv) {
             fprintf(stderr, "%s: repl: unknown option '%s'\n%s", AG_CLI_PROGNAME, a, REPL_USAGE);
             status = AG_CLI_EXIT_USAGE;
         } else if (args.url) {
-            fprintf(stderr, "%s: repl: one URL only, got '%s' after '%s'\n%s", AG_CLI_PROGNAME, a,
-                    args.url, REPL_USAGE);
+            fprintf(stderr, "%s: repl: one URL only, got '%s' after '%s'\n%s", AG_CLI_PROGNAME, a, args.url,
+                    REPL_USAGE);
             status = AG_CLI_EXIT_USAGE;
         } else {
             args.url = a;

@@ -26,13 +26,13 @@
 
 extern char **environ;
 
-#define SCHEMA_USAGE                                                                               \
-    "usage: argent schema [URL] [-m MODULE]... [--format dot|mermaid|svg]\n"                       \
-    "\n"                                                                                           \
-    "  URL           the database to reflect when no -m is given (default: "                       \
-    "$DB_CONNECTION_STRING)\n"                                                                     \
-    "  -m MODULE     draw the models of MODULE (a Base or a table of models; repeatable)\n"        \
-    "  --format F    dot (Graphviz, the default), mermaid (an erDiagram) or svg (needs\n"          \
+#define SCHEMA_USAGE \
+    "usage: argent schema [URL] [-m MODULE]... [--format dot|mermaid|svg]\n" \
+    "\n" \
+    "  URL           the database to reflect when no -m is given (default: " \
+    "$DB_CONNECTION_STRING)\n" \
+    "  -m MODULE     draw the models of MODULE (a Base or a table of models; repeatable)\n" \
+    "  --format F    dot (Graphviz, the default), mermaid (an erDiagram) or svg (needs\n" \
     "                Graphviz's dot)\n"
 
 struct schema_args {
@@ -66,8 +66,7 @@ static int draw_svg(const char *text, size_t len) {
         if (rc == ENOENT)
             ag_cli_message("schema: svg needs Graphviz's dot on the PATH (Debian: apt-get install "
                            "graphviz); --format dot writes its input");
-        else
-            fprintf(stderr, "%s: schema: cannot run dot: %s\n", AG_CLI_PROGNAME, strerror(rc));
+        else fprintf(stderr, "%s: schema: cannot run dot: %s\n", AG_CLI_PROGNAME, strerror(rc));
         return -1;
     }
     void (*old)(int) = signal(SIGPIPE, SIG_IGN); /* a dot that dies is reported below */
@@ -151,8 +150,7 @@ int ag_cli_schema(const char *prog, int argc, char **argv) {
             status = AG_CLI_EXIT_OK;
         } else if (strcmp(a, "-m") == 0 || strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "%s: schema: %s needs a value\n%s", AG_CLI_PROGNAME, a,
-                        SCHEMA_USAGE);
+                fprintf(stderr, "%s: schema: %s needs a value\n%s", AG_CLI_PROGNAME, a, SCHEMA_USAGE);
                 status = AG_CLI_EXIT_USAGE;
             } else if (a[1] == 'm') {
                 modules[args.nmodules++] = argv[++i];
@@ -162,12 +160,11 @@ int ag_cli_schema(const char *prog, int argc, char **argv) {
         } else if (strncmp(a, "--format=", 9) == 0) {
             args.format = a + 9;
         } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "%s: schema: unknown option '%s'\n%s", AG_CLI_PROGNAME, a,
-                    SCHEMA_USAGE);
+            fprintf(stderr, "%s: schema: unknown option '%s'\n%s", AG_CLI_PROGNAME, a, SCHEMA_USAGE);
             status = AG_CLI_EXIT_USAGE;
         } else if (args.url) {
-            fprintf(stderr, "%s: schema: one URL only, got '%s' after '%s'\n%s", AG_CLI_PROGNAME, a,
-                    args.url, SCHEMA_USAGE);
+            fprintf(stderr, "%s: schema: one URL only, got '%s' after '%s'\n%s", AG_CLI_PROGNAME, a, args.url,
+                    SCHEMA_USAGE);
             status = AG_CLI_EXIT_USAGE;
         } else {
             args.url = a;
@@ -175,15 +172,14 @@ int ag_cli_schema(const char *prog, int argc, char **argv) {
     }
     if (status < 0 && strcmp(args.format, "dot") != 0 && strcmp(args.format, "mermaid") != 0 &&
         strcmp(args.format, "svg") != 0) {
-        fprintf(stderr, "%s: schema: unknown format '%s' (dot, mermaid or svg)\n%s",
-                AG_CLI_PROGNAME, args.format, SCHEMA_USAGE);
+        fprintf(stderr, "%s: schema: unknown format '%s' (dot, mermaid or svg)\n%s", AG_CLI_PROGNAME, args.format,
+                SCHEMA_USAGE);
         status = AG_CLI_EXIT_USAGE;
     }
     if (status < 0 && args.nmodules == 0 && !args.url) {
         const char *env = getenv("DB_CONNECTION_STRING");
         if (!env || !env[0]) {
-            fprintf(stderr,
-                    "%s: schema: give a URL (or DB_CONNECTION_STRING) to reflect, or -m MODULE\n%s",
+            fprintf(stderr, "%s: schema: give a URL (or DB_CONNECTION_STRING) to reflect, or -m MODULE\n%s",
                     AG_CLI_PROGNAME, SCHEMA_USAGE);
             status = AG_CLI_EXIT_USAGE;
         }

@@ -45,10 +45,8 @@ void ag_cli_message(const char *msg) {
 static int message_handler(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-            msg = lua_tostring(L, -1);
-        else
-            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+        else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
     luaL_traceback(L, L, msg, 1);
     return 1;
@@ -100,10 +98,8 @@ static int run_lua_init(lua_State *L) {
     }
     if (init == NULL) return LUA_OK;
     int status;
-    if (init[0] == '@')
-        status = luaL_loadfile(L, init + 1);
-    else
-        status = luaL_loadbuffer(L, init, strlen(init), name);
+    if (init[0] == '@') status = luaL_loadfile(L, init + 1);
+    else status = luaL_loadbuffer(L, init, strlen(init), name);
     if (status == LUA_OK) status = ag_cli_docall(L, 0, 0);
     return ag_cli_report(L, status);
 }

@@ -39,7 +39,7 @@ typedef struct ag_mariadb_field {
  * day, hour, minute, second, microseconds 4 bytes, and for TIME a sign and
  * 4 bytes of days), or the string's bytes.  Returns 0, or -1 when memory
  * ran out, or when this build has no MariaDB driver. */
-int ag_mariadb_decode_binary(const ag_mariadb_field *field, const unsigned char *bytes, size_t len,
-                             ag_decoded_fn use, void *ctx);
+int ag_mariadb_decode_binary(const ag_mariadb_field *field, const unsigned char *bytes, size_t len, ag_decoded_fn use,
+                             void *ctx);
 
 #endif

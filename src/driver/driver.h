@@ -55,7 +55,7 @@ typedef struct ag_connect_params {
     const char *isolation_level; /* NULL (database default), "READ COMMITTED", "REPEATABLE READ",
                                     "SERIALIZABLE", "READ UNCOMMITTED"; "AUTOCOMMIT" is handled
                                     by the engine and never reaches the driver */
-    int no_prepare; /* PostgreSQL behind a transaction-mode pooler (create_engine's prepare =
+    int no_prepare;              /* PostgreSQL behind a transaction-mode pooler (create_engine's prepare =
                        false): no named prepared statements and no startup `options`; the
                        engine sends isolation_level with each BEGIN instead */
 } ag_connect_params;
@@ -67,14 +67,14 @@ typedef int (*ag_row_source)(void *ctx, ag_value *params, int nparams, ag_error 
 
 /* Transaction status as the database sees it. */
 typedef enum ag_tx_status {
-    AG_TX_IDLE = 0,     /* no transaction open (autocommit) */
-    AG_TX_ACTIVE = 1,   /* inside BEGIN ... */
-    AG_TX_FAILED = 2,   /* inside a transaction that an error aborted (PostgreSQL) */
-    AG_TX_UNKNOWN = -1  /* the connection is broken */
+    AG_TX_IDLE = 0,    /* no transaction open (autocommit) */
+    AG_TX_ACTIVE = 1,  /* inside BEGIN ... */
+    AG_TX_FAILED = 2,  /* inside a transaction that an error aborted (PostgreSQL) */
+    AG_TX_UNKNOWN = -1 /* the connection is broken */
 } ag_tx_status;
 
 typedef struct ag_driver {
-    const char *name;  /* "sqlite", "postgresql" */
+    const char *name; /* "sqlite", "postgresql" */
     ag_dialect dialect;
 
     /* Opens a connection.  SQLite: foreign keys on, busy timeout (connect_args
@@ -100,8 +100,7 @@ typedef struct ag_driver {
     /* Prepares one statement (len bytes of sql, NUL-terminated as well).
      * SQLite uses SQLITE_PREPARE_PERSISTENT; PostgreSQL PQprepare with a name
      * unique on the connection.  0 and *out, or -1 with err. */
-    int (*prepare)(ag_driver_conn *conn, const char *sql, size_t len, ag_driver_stmt **out,
-                   ag_error *err);
+    int (*prepare)(ag_driver_conn *conn, const char *sql, size_t len, ag_driver_stmt **out, ag_error *err);
 
     /* Releases a statement (DEALLOCATE on PostgreSQL when the connection is
      * still usable).  Never fails. */
@@ -154,8 +153,8 @@ typedef struct ag_driver {
      * engine opens one when none is open) so that a failure rolls back all
      * of it.  After it returns the connection is usable again (PostgreSQL has
      * left pipeline mode, even on error). */
-    int (*execute_many)(ag_driver_stmt *stmt, int nparams, ag_row_source next, void *ctx,
-                        int64_t *rows_affected, ag_error *err);
+    int (*execute_many)(ag_driver_stmt *stmt, int nparams, ag_row_source next, void *ctx, int64_t *rows_affected,
+                        ag_error *err);
 
     /* Asks the database to stop what conn is running now.  The one slot that
      * another thread may call while the connection's owner is inside

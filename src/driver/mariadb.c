@@ -287,8 +287,7 @@ static ag_error_kind kind_for_errno(unsigned int e) {
 }
 
 static int is_disconnect(unsigned int e) {
-    return e == 2006 || e == 2013 || e == 2055 || e == 1927 || e == 4031 || e == 2014 ||
-           e == 2002 || e == 2003;
+    return e == 2006 || e == 2013 || e == 2055 || e == 1927 || e == 4031 || e == 2014 || e == 2002 || e == 2003;
 }
 
 /* Cuts a quoted value out of a message: after `prefix`, the text up to the
@@ -310,19 +309,17 @@ static void cut_value(char *msg, const char *prefix, const char *upto) {
 
 static void trim_message(ag_error *err) {
     size_t n = strlen(err->message);
-    while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == '\r' ||
-                     err->message[n - 1] == ' ' || err->message[n - 1] == '\t'))
+    while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == '\r' || err->message[n - 1] == ' ' ||
+                     err->message[n - 1] == '\t'))
         err->message[--n] = '\0';
 }
 
 /* Fills err from an error number, SQLSTATE and message. */
-static int set_error(ag_driver_conn *c, ag_error *err, unsigned int e, const char *state,
-                     const char *msg) {
+static int set_error(ag_driver_conn *c, ag_error *err, unsigned int e, const char *state, const char *msg) {
     ag_error_kind kind = kind_for_errno(e);
     if (kind == AG_OK) kind = kind_for_sqlstate(state);
     if (!msg || !*msg) msg = "MariaDB error";
-    ag_error_set(err, kind, state && *state && strcmp(state, "00000") != 0 ? state : NULL,
-                 "%s [%u]", msg, e);
+    ag_error_set(err, kind, state && *state && strcmp(state, "00000") != 0 ? state : NULL, "%s [%u]", msg, e);
     /* The values a message may quote (driver.h: messages hold no parameter values). */
     cut_value(err->message, "Duplicate entry ", "' for key");
     cut_value(err->message, "value: ", "' for column");
@@ -379,8 +376,7 @@ static int wait_pending(ag_driver_conn *c) {
         if (c->pending_status & MYSQL_WAIT_READ) pfd.events |= POLLIN;
         if (c->pending_status & MYSQL_WAIT_WRITE) pfd.events |= POLLOUT;
         if (c->pending_status & MYSQL_WAIT_EXCEPT) pfd.events |= POLLPRI;
-        int timeout =
-            (c->pending_status & MYSQL_WAIT_TIMEOUT) ? (int)mysql_get_timeout_value_ms(c->my) : -1;
+        int timeout = (c->pending_status & MYSQL_WAIT_TIMEOUT) ? (int)mysql_get_timeout_value_ms(c->my) : -1;
         int n = poll(&pfd, 1, timeout);
         if (n < 0 && errno == EINTR) continue;
         int ready = 0;
@@ -430,8 +426,8 @@ static int parse_seconds(const char *key, const char *v, unsigned int *out, ag_e
     errno = 0;
     long n = strtol(v, &end, 10);
     if (errno || end == v || *end || n < 0 || n > 86400 * 365)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
-                            "MariaDB connect arg %s must be a number of seconds, got '%s'", key, v);
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "MariaDB connect arg %s must be a number of seconds, got '%s'",
+                            key, v);
     *out = (unsigned int)n;
     return 0;
 }
@@ -450,10 +446,8 @@ static int parse_options(const ag_connect_params *params, my_options *o, ag_erro
         const char *k = params->args[i].key, *v = params->args[i].value;
         if (!v) v = "";
         if (strcmp(k, "charset") == 0) {
-            if (strcasecmp(v, "utf8mb4") == 0)
-                o->charset = "utf8mb4";
-            else if (strcasecmp(v, "utf8mb3") == 0 || strcasecmp(v, "utf8") == 0)
-                o->charset = "utf8mb3";
+            if (strcasecmp(v, "utf8mb4") == 0) o->charset = "utf8mb4";
+            else if (strcasecmp(v, "utf8mb3") == 0 || strcasecmp(v, "utf8") == 0) o->charset = "utf8mb3";
             else
                 return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                                     "MariaDB charset must be utf8mb4 or utf8mb3 (argent exchanges "
@@ -473,12 +467,9 @@ static int parse_options(const ag_connect_params *params, my_options *o, ag_erro
         } else if (strcmp(k, "ssl_ca") == 0) {
             o->ssl_ca = v;
         } else if (strcmp(k, "ssl_mode") == 0) {
-            if (strcasecmp(v, "DISABLED") == 0)
-                o->ssl = 0;
-            else if (strcasecmp(v, "REQUIRED") == 0)
-                o->ssl = 1;
-            else if (strcasecmp(v, "VERIFY_IDENTITY") == 0)
-                o->ssl = 2;
+            if (strcasecmp(v, "DISABLED") == 0) o->ssl = 0;
+            else if (strcasecmp(v, "REQUIRED") == 0) o->ssl = 1;
+            else if (strcasecmp(v, "VERIFY_IDENTITY") == 0) o->ssl = 2;
             else
                 return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                                     "MariaDB ssl_mode must be DISABLED, REQUIRED or "
@@ -517,8 +508,7 @@ static int my_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     const ag_url *url = params->url;
     const char *isolation = NULL;
     if (params->isolation_level && !(isolation = isolation_value(params->isolation_level)))
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "invalid isolation_level '%s'",
-                            params->isolation_level);
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "invalid isolation_level '%s'", params->isolation_level);
     my_options o;
     if (parse_options(params, &o, err) != 0) return -1;
 
@@ -526,8 +516,7 @@ static int my_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     snprintf(init, sizeof init,
              "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
              "'STRICT_ALL_TABLES')%s%s%s",
-             isolation ? ", SESSION tx_isolation = '" : "", isolation ? isolation : "",
-             isolation ? "'" : "");
+             isolation ? ", SESSION tx_isolation = '" : "", isolation ? isolation : "", isolation ? "'" : "");
 
     ag_driver_conn *c = ag_calloc(1, sizeof *c);
     if (!c || (url && url->password && !(c->password = ag_strdup(url->password)))) {
@@ -613,8 +602,7 @@ static int my_cancel(ag_driver_conn *c, ag_error *err) {
     char sql[48];
     snprintf(sql, sizeof sql, "KILL QUERY %lu", c->thread_id);
     int rc = 0;
-    if (!mysql_real_connect(k, c->kill_host, c->kill_user, c->password, NULL, c->kill_port,
-                            c->kill_socket, 0) ||
+    if (!mysql_real_connect(k, c->kill_host, c->kill_user, c->password, NULL, c->kill_port, c->kill_socket, 0) ||
         mysql_real_query(k, sql, (unsigned long)strlen(sql)) != 0) {
         /* not set_error(c, ...): a failure here says nothing about c's own link */
         set_error(NULL, err, mysql_errno(k), mysql_sqlstate(k), mysql_error(k));
@@ -643,14 +631,11 @@ static int my_ping(ag_driver_conn *c, ag_error *err) {
 static int my_exec_simple(ag_driver_conn *c, const char *sql, ag_error *err) {
     release_wire(c);
     if (error_if_broken(c, err)) return -1;
-    if (mysql_real_query(c->my, sql, (unsigned long)strlen(sql)) != 0)
-        return error_from_conn(c, err);
+    if (mysql_real_query(c->my, sql, (unsigned long)strlen(sql)) != 0) return error_from_conn(c, err);
     for (;;) { /* every statement's result, so that the connection is ready again */
         MYSQL_RES *r = mysql_store_result(c->my);
-        if (r)
-            mysql_free_result(r);
-        else if (mysql_field_count(c->my) != 0)
-            return error_from_conn(c, err);
+        if (r) mysql_free_result(r);
+        else if (mysql_field_count(c->my) != 0) return error_from_conn(c, err);
         int rc = mysql_next_result(c->my);
         if (rc > 0) return error_from_conn(c, err);
         if (rc < 0) return 0;
@@ -660,8 +645,7 @@ static int my_exec_simple(ag_driver_conn *c, const char *sql, ag_error *err) {
 static ag_tx_status my_transaction_status(ag_driver_conn *c) {
     if (c->broken) return AG_TX_UNKNOWN;
     unsigned int status = 0;
-    if (mariadb_get_infov(c->my, MARIADB_CONNECTION_SERVER_STATUS, &status) != 0)
-        return AG_TX_UNKNOWN;
+    if (mariadb_get_infov(c->my, MARIADB_CONNECTION_SERVER_STATUS, &status) != 0) return AG_TX_UNKNOWN;
     return (status & SERVER_STATUS_IN_TRANS) ? AG_TX_ACTIVE : AG_TX_IDLE;
 }
 
@@ -691,8 +675,7 @@ static int starts_with_keyword(const char *p, const char *end, const char *kw) {
     if ((size_t)(end - p) < n || strncasecmp(p, kw, n) != 0) return 0;
     if (p + n == end) return 1;
     char ch = p[n];
-    return !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-             ch == '_');
+    return !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_');
 }
 
 static void free_names(my_names *n) {
@@ -773,8 +756,7 @@ static void free_stmt(ag_driver_stmt *s) {
     free(s);
 }
 
-static int my_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_stmt **out,
-                      ag_error *err) {
+static int my_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_stmt **out, ag_error *err) {
     *out = NULL;
     release_wire(c);
     if (error_if_broken(c, err)) return -1;
@@ -796,8 +778,7 @@ static int my_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
     mysql_stmt_attr_set(s->st, STMT_ATTR_UPDATE_MAX_LENGTH, &off);
     const char *p = skip_blank(sql, sql + len), *end = sql + len;
     s->is_insert = starts_with_keyword(p, end, "INSERT") || starts_with_keyword(p, end, "REPLACE");
-    s->is_dml = s->is_insert || starts_with_keyword(p, end, "UPDATE") ||
-                starts_with_keyword(p, end, "DELETE");
+    s->is_dml = s->is_insert || starts_with_keyword(p, end, "UPDATE") || starts_with_keyword(p, end, "DELETE");
     s->nparams = (int)mysql_stmt_param_count(s->st);
     unsigned int ncols = mysql_stmt_field_count(s->st);
     size_t np = (size_t)(s->nparams ? s->nparams : 1);
@@ -806,8 +787,8 @@ static int my_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
     s->pdoubles = ag_calloc(np, sizeof *s->pdoubles);
     s->plens = ag_calloc(np, sizeof *s->plens);
     s->row = ag_calloc(np, sizeof *s->row);
-    if (!s->pbind || !s->pints || !s->pdoubles || !s->plens || !s->row ||
-        alloc_columns(s, ncols) != 0 || build_names(s, ncols) != 0) {
+    if (!s->pbind || !s->pints || !s->pdoubles || !s->plens || !s->row || alloc_columns(s, ncols) != 0 ||
+        build_names(s, ncols) != 0) {
         mysql_stmt_close(s->st);
         free_stmt(s);
         return ag_error_nomem(err);
@@ -992,8 +973,7 @@ static int bind_column(ag_driver_stmt *s, int i) {
             if (!(col->data = ag_malloc(MY_STRING_INITIAL))) return -1;
             col->cap = MY_STRING_INITIAL;
         }
-        b->buffer_type =
-            col->kind == CK_BLOB || col->kind == CK_BIT ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+        b->buffer_type = col->kind == CK_BLOB || col->kind == CK_BIT ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
         b->buffer = col->data;
         b->buffer_length = col->cap;
         break;
@@ -1049,8 +1029,7 @@ static int my_execute(ag_driver_stmt *s, const ag_value *params, int nparams, ag
     s->affected = -1;
     s->insert_id = 0;
     if (nparams != s->nparams)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given",
-                            s->nparams, nparams);
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given", s->nparams, nparams);
     release_wire(c);
     if (s->bulk) bulk_abandon(s);
     if (error_if_broken(c, err)) return -1;
@@ -1069,8 +1048,7 @@ static int complete_truncated(ag_driver_stmt *s, ag_error *err) {
     int grown = 0;
     for (int i = 0; i < s->ncols; i++) {
         my_column *col = &s->cols[i];
-        if ((col->kind != CK_TEXT && col->kind != CK_BLOB && col->kind != CK_BIT &&
-             col->kind != CK_WHOLE) ||
+        if ((col->kind != CK_TEXT && col->kind != CK_BLOB && col->kind != CK_BIT && col->kind != CK_WHOLE) ||
             col->is_null || !col->data || col->length < col->cap)
             continue;
         unsigned long have = col->cap, need = col->length + 1;
@@ -1087,8 +1065,7 @@ static int complete_truncated(ag_driver_stmt *s, ag_error *err) {
             b.buffer = col->data + have;
             b.buffer_length = need - have;
             b.length = &got;
-            if (mysql_stmt_fetch_column(s->st, &b, (unsigned int)i, have) != 0)
-                return error_from_stmt(s, err);
+            if (mysql_stmt_fetch_column(s->st, &b, (unsigned int)i, have) != 0) return error_from_stmt(s, err);
         }
         col->data[col->length] = '\0';
         s->rbind[i].buffer = col->data;
@@ -1255,8 +1232,7 @@ static void my_column_value(ag_driver_stmt *s, int col, ag_value *out) {
         return;
     case CK_BIT: {
         uint64_t u = 0;
-        for (unsigned long i = 0; i < c->length && i < 8; i++)
-            u = u << 8 | (unsigned char)c->data[i];
+        for (unsigned long i = 0; i < c->length && i < 8; i++) u = u << 8 | (unsigned char)c->data[i];
         out->type = AG_VALUE_INTEGER;
         out->u.integer = (int64_t)u;
         return;
@@ -1270,10 +1246,8 @@ static void my_column_value(ag_driver_stmt *s, int col, ag_value *out) {
         int fits = digits > 0 && digits <= 19;
         for (; fits && i < c->length; i++) {
             unsigned d = (unsigned char)p[i] - '0';
-            if (d > 9 || u > (limit - d) / 10)
-                fits = 0;
-            else
-                u = u * 10 + d;
+            if (d > 9 || u > (limit - d) / 10) fits = 0;
+            else u = u * 10 + d;
         }
         if (fits) {
             out->type = AG_VALUE_INTEGER;
@@ -1393,9 +1367,7 @@ static bulk *bulk_create(ag_driver_stmt *s, int64_t *total) {
 }
 
 /* Booleans travel as integers, so they share a column type. */
-static ag_value_type bulk_type(ag_value_type t) {
-    return t == AG_VALUE_BOOLEAN ? AG_VALUE_INTEGER : t;
-}
+static ag_value_type bulk_type(ag_value_type t) { return t == AG_VALUE_BOOLEAN ? AG_VALUE_INTEGER : t; }
 
 /* Does row fit the filling batch's column types? */
 static int bulk_fits(const bulk *b, const ag_value *row) {
@@ -1422,17 +1394,12 @@ static int bulk_add(bulk *b, const ag_value *row) {
         c->lens[r] = 0;
         if (t == AG_VALUE_NULL) continue;
         c->type = t;
-        if (v->type == AG_VALUE_INTEGER)
-            c->ints[r] = (long long)v->u.integer;
-        else if (v->type == AG_VALUE_BOOLEAN)
-            c->ints[r] = v->u.boolean ? 1 : 0;
-        else if (v->type == AG_VALUE_FLOAT)
-            c->doubles[r] = v->u.number;
-        else { /* text or blob: copied, the source's memory is not ours past this row */
-            c->offs[r] = bt->arena.len;
+        if (v->type == AG_VALUE_INTEGER) c->ints[r] = (long long)v->u.integer;
+        else if (v->type == AG_VALUE_BOOLEAN) c->ints[r] = v->u.boolean ? 1 : 0;
+        else if (v->type == AG_VALUE_FLOAT) c->doubles[r] = v->u.number;
+        else { /* text or blob: copied, the source's memory is not ours past this row */ c->offs[r] = bt->arena.len;
             c->lens[r] = (unsigned long)v->u.bytes.len;
-            if (v->u.bytes.len && ag_buf_append(&bt->arena, v->u.bytes.data, v->u.bytes.len) != 0)
-                return -1;
+            if (v->u.bytes.len && ag_buf_append(&bt->arena, v->u.bytes.data, v->u.bytes.len) != 0) return -1;
         }
     }
     bt->rows++;
@@ -1488,8 +1455,7 @@ static int bulk_send(bulk *b, int last, ag_error *err) {
         }
         c->type = AG_VALUE_NULL;
     }
-    if (mysql_stmt_attr_set(s->st, STMT_ATTR_ARRAY_SIZE, &rows) != 0 ||
-        mysql_stmt_bind_param(s->st, bt->binds) != 0) {
+    if (mysql_stmt_attr_set(s->st, STMT_ATTR_ARRAY_SIZE, &rows) != 0 || mysql_stmt_bind_param(s->st, bt->binds) != 0) {
         ag_buf_reset(&bt->arena);
         return error_from_stmt(s, err);
     }
@@ -1508,8 +1474,8 @@ static int bulk_send(bulk *b, int last, ag_error *err) {
     return 0;
 }
 
-static int many_bulk(ag_driver_stmt *s, const ag_value *first, ag_row_source next, void *ctx,
-                     int64_t *total, ag_error *err) {
+static int many_bulk(ag_driver_stmt *s, const ag_value *first, ag_row_source next, void *ctx, int64_t *total,
+                     ag_error *err) {
     bulk *b = bulk_create(s, total);
     if (!b) return ag_error_nomem(err);
     int rc = 0;
@@ -1524,8 +1490,7 @@ static int many_bulk(ag_driver_stmt *s, const ag_value *first, ag_row_source nex
             break;
         }
         bulk_batch *bt = &b->batch[b->cur];
-        if ((bt->rows >= MY_BULK_BATCH || bt->arena.len >= MY_BULK_BYTES) &&
-            bulk_send(b, 0, err) != 0) {
+        if ((bt->rows >= MY_BULK_BATCH || bt->arena.len >= MY_BULK_BYTES) && bulk_send(b, 0, err) != 0) {
             rc = -1;
             break;
         }
@@ -1556,8 +1521,8 @@ static int many_bulk(ag_driver_stmt *s, const ag_value *first, ag_row_source nex
     return rc;
 }
 
-static int my_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, void *ctx,
-                           int64_t *rows_affected, ag_error *err) {
+static int my_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, void *ctx, int64_t *rows_affected,
+                           ag_error *err) {
     ag_driver_conn *c = s->conn;
     *rows_affected = 0;
     if (c->owner != s) release_wire(c);
@@ -1565,8 +1530,7 @@ static int my_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, v
     s->affected = -1;
     s->insert_id = 0;
     if (nparams != s->nparams)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given",
-                            s->nparams, nparams);
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given", s->nparams, nparams);
     release_wire(c);
     if (s->bulk) bulk_abandon(s);
     if (error_if_broken(c, err)) return -1;
@@ -1586,8 +1550,7 @@ static int my_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, v
     } else {
         for (;;) { /* one execute per row; rows a statement returns are dropped */
             fill_params(s, s->row);
-            if ((s->nparams && mysql_stmt_bind_param(s->st, s->pbind) != 0) ||
-                mysql_stmt_execute(s->st) != 0) {
+            if ((s->nparams && mysql_stmt_bind_param(s->st, s->pbind) != 0) || mysql_stmt_execute(s->st) != 0) {
                 rc = error_from_stmt(s, err);
                 break;
             }
@@ -1652,8 +1615,8 @@ static unsigned long read_le(const unsigned char *p, size_t len, size_t at, int 
     return v;
 }
 
-int ag_mariadb_decode_binary(const ag_mariadb_field *field, const unsigned char *bytes, size_t len,
-                             ag_decoded_fn use, void *ctx) {
+int ag_mariadb_decode_binary(const ag_mariadb_field *field, const unsigned char *bytes, size_t len, ag_decoded_fn use,
+                             void *ctx) {
     /* one row of one column, bound and read as prepare_result and
      * my_column_value do, with what mysql_stmt_fetch would have stored */
     MYSQL_FIELD f;

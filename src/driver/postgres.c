@@ -115,14 +115,7 @@ enum {
 };
 
 /* What a bound value is, for matching it against a variant's parameter types. */
-typedef enum pg_param_kind {
-    PK_NULL,
-    PK_INTEGER,
-    PK_FLOAT,
-    PK_BOOLEAN,
-    PK_TEXT,
-    PK_BYTES
-} pg_param_kind;
+typedef enum pg_param_kind { PK_NULL, PK_INTEGER, PK_FLOAT, PK_BOOLEAN, PK_TEXT, PK_BYTES } pg_param_kind;
 
 /* How a result column is decoded (from its type OID, once per execute). */
 typedef enum pg_column_kind { CK_TEXT, CK_INTEGER, CK_FLOAT, CK_BOOLEAN, CK_BYTEA } pg_column_kind;
@@ -130,8 +123,8 @@ typedef enum pg_column_kind { CK_TEXT, CK_INTEGER, CK_FLOAT, CK_BOOLEAN, CK_BYTE
 /* One server-side prepared statement of a statement. */
 typedef struct pg_variant {
     char name[40]; /* "" for the unnamed statement (no_prepare) */
-    Oid *sent;   /* nparams types given to Parse (0 = left to the server) */
-    Oid *server; /* nparams types the server settled on */
+    Oid *sent;     /* nparams types given to Parse (0 = left to the server) */
+    Oid *server;   /* nparams types the server settled on */
 } pg_variant;
 
 typedef enum pg_state {
@@ -155,8 +148,8 @@ struct ag_driver_conn {
     int no_prepare;                  /* unnamed statements only (a transaction-mode pooler) */
     ag_buf deallocate_sql;           /* "DEALLOCATE ag_1;DEALLOCATE ag_7;..." queued */
     int deallocate_count;
-    char *password; /* masked out of every message; NULL if none */
-    int broken;     /* left in a state we cannot recover from */
+    char *password;   /* masked out of every message; NULL if none */
+    int broken;       /* left in a state we cannot recover from */
     PGcancel *cancel; /* made at connect, for pg_cancel from another thread; NULL if libpq had none */
 };
 
@@ -198,9 +191,7 @@ struct ag_driver_stmt {
 /* ------------------------------------------------------------------ errors */
 
 /* What a failure that a transaction-mode pooler causes says. */
-#define POOLER_HINT                                                                                        \
-    " (behind a transaction-mode pooler such as PgBouncer, use create_engine(url, {prepare = false}))"
-
+#define POOLER_HINT " (behind a transaction-mode pooler such as PgBouncer, use create_engine(url, {prepare = false}))"
 
 static ag_error_kind kind_for_sqlstate(const char *s) {
     if (!s || strlen(s) < 2) return AG_ERR_OPERATIONAL;
@@ -218,8 +209,8 @@ static ag_error_kind kind_for_sqlstate(const char *s) {
 
 static void trim_message(ag_error *err) {
     size_t n = strlen(err->message);
-    while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == '\r' ||
-                     err->message[n - 1] == ' ' || err->message[n - 1] == '\t'))
+    while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == '\r' || err->message[n - 1] == ' ' ||
+                     err->message[n - 1] == '\t'))
         err->message[--n] = '\0';
 }
 
@@ -240,8 +231,7 @@ static int finish_error(ag_driver_conn *c, ag_error *err) {
 /* An error libpq reports on the connection (send failed, link lost). */
 static int error_from_conn(ag_driver_conn *c, ag_error *err) {
     const char *msg = PQerrorMessage(c->pg);
-    ag_error_set(err, AG_ERR_OPERATIONAL, NULL, "%s",
-                 msg && *msg ? msg : "PostgreSQL connection failed");
+    ag_error_set(err, AG_ERR_OPERATIONAL, NULL, "%s", msg && *msg ? msg : "PostgreSQL connection failed");
     return finish_error(c, err);
 }
 
@@ -272,18 +262,15 @@ static int error_from_result(ag_driver_conn *c, const PGresult *r, ag_error *err
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     char detail_buf[AG_ERROR_MESSAGE_MAX];
-    const char *detail = detail_without_values(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL), detail_buf,
-                                               sizeof detail_buf);
+    const char *detail =
+        detail_without_values(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL), detail_buf, sizeof detail_buf);
     ag_error_kind kind = kind_for_sqlstate(state);
     /* a named statement missing or already there: a pooler moved the session */
-    int pooled = state && !c->no_prepare && (strcmp(state, "26000") == 0 || strcmp(state, "42P05") == 0) &&
-                 primary && strstr(primary, c->name_prefix);
-    if (primary && pooled)
-        ag_error_set(err, kind, state, "%s%s", primary, POOLER_HINT);
-    else if (primary && detail)
-        ag_error_set(err, kind, state, "%s\n%s", primary, detail);
-    else if (primary)
-        ag_error_set(err, kind, state, "%s", primary);
+    int pooled = state && !c->no_prepare && (strcmp(state, "26000") == 0 || strcmp(state, "42P05") == 0) && primary &&
+                 strstr(primary, c->name_prefix);
+    if (primary && pooled) ag_error_set(err, kind, state, "%s%s", primary, POOLER_HINT);
+    else if (primary && detail) ag_error_set(err, kind, state, "%s\n%s", primary, detail);
+    else if (primary) ag_error_set(err, kind, state, "%s", primary);
     else {
         const char *msg = PQresultErrorMessage(r);
         if (!msg || !*msg) msg = PQerrorMessage(c->pg);
@@ -398,8 +385,8 @@ static int64_t parse_int64(const char *p);
 /* PQcmdTuples for INSERT/UPDATE/DELETE/MERGE, -1 for anything else. */
 static int64_t affected_of(const PGresult *r) {
     const char *st = PQcmdStatus((PGresult *)r);
-    if (strncmp(st, "INSERT ", 7) == 0 || strncmp(st, "UPDATE ", 7) == 0 ||
-        strncmp(st, "DELETE ", 7) == 0 || strncmp(st, "MERGE ", 6) == 0)
+    if (strncmp(st, "INSERT ", 7) == 0 || strncmp(st, "UPDATE ", 7) == 0 || strncmp(st, "DELETE ", 7) == 0 ||
+        strncmp(st, "MERGE ", 6) == 0)
         return parse_int64(PQcmdTuples((PGresult *)r));
     return -1;
 }
@@ -427,11 +414,10 @@ static void buffer_rest(ag_driver_stmt *s) {
             if (st == PGRES_TUPLES_OK) {
                 s->affected = affected_of(r);
             } else if (!s->has_deferred) {
-                if (is_error_status(st))
-                    error_from_result(c, r, &s->deferred);
+                if (is_error_status(st)) error_from_result(c, r, &s->deferred);
                 else
-                    ag_error_set(&s->deferred, AG_ERR_INTERFACE, NULL,
-                                 "unexpected PostgreSQL result status %s", PQresStatus(st));
+                    ag_error_set(&s->deferred, AG_ERR_INTERFACE, NULL, "unexpected PostgreSQL result status %s",
+                                 PQresStatus(st));
                 s->has_deferred = 1;
             }
         }
@@ -481,8 +467,7 @@ static void format_double(double d, char *out, size_t size) {
         if (strtod(out, NULL) == d) break;
     }
     for (char *p = out; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == 'e' || *p == 'E'))
-            *p = '.';
+        if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == 'e' || *p == 'E')) *p = '.';
 }
 
 /* Valid UTF-8 without zero bytes (what PostgreSQL accepts as text)? */
@@ -506,24 +491,15 @@ static int is_plain_utf8(const unsigned char *p, size_t n) {
         if (c == 0) return 0;
         size_t need;
         unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c == 0xE0)
-            need = 2, lo = 0xA0;
-        else if (c >= 0xE1 && c <= 0xEC)
-            need = 2;
-        else if (c == 0xED)
-            need = 2, hi = 0x9F; /* no UTF-16 surrogates */
-        else if (c >= 0xEE && c <= 0xEF)
-            need = 2;
-        else if (c == 0xF0)
-            need = 3, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3)
-            need = 3;
-        else if (c == 0xF4)
-            need = 3, hi = 0x8F;
-        else
-            return 0;
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c == 0xE0) need = 2, lo = 0xA0;
+        else if (c >= 0xE1 && c <= 0xEC) need = 2;
+        else if (c == 0xED) need = 2, hi = 0x9F; /* no UTF-16 surrogates */
+        else if (c >= 0xEE && c <= 0xEF) need = 2;
+        else if (c == 0xF0) need = 3, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3) need = 3;
+        else if (c == 0xF4) need = 3, hi = 0x8F;
+        else return 0;
         if (n - i <= need) return 0;
         if (p[i + 1] < lo || p[i + 1] > hi) return 0;
         for (size_t k = 2; k <= need; k++)
@@ -646,13 +622,13 @@ static int kind_fits(unsigned char kind, Oid sent, Oid server) {
     switch (kind) {
     case PK_NULL: return 1;
     case PK_INTEGER:
-        return server == OID_INT8 || server == OID_INT4 || server == OID_INT2 ||
-               server == OID_NUMERIC || server == OID_FLOAT8 || server == OID_FLOAT4;
+        return server == OID_INT8 || server == OID_INT4 || server == OID_INT2 || server == OID_NUMERIC ||
+               server == OID_FLOAT8 || server == OID_FLOAT4;
     case PK_FLOAT: return server == OID_FLOAT8 || server == OID_FLOAT4 || server == OID_NUMERIC;
     case PK_BOOLEAN: return server == OID_BOOL;
     case PK_TEXT:
-        return sent == 0 || server == OID_TEXT || server == OID_VARCHAR || server == OID_BPCHAR ||
-               server == OID_NAME || server == OID_UNKNOWN;
+        return sent == 0 || server == OID_TEXT || server == OID_VARCHAR || server == OID_BPCHAR || server == OID_NAME ||
+               server == OID_UNKNOWN;
     case PK_BYTES: return server == OID_BYTEA;
     default: return 0;
     }
@@ -679,14 +655,11 @@ static int find_variant(ag_driver_stmt *s) {
  * all inferred) and describes it, in one pipelined round trip.  On success
  * returns 0, *name_out the name and *desc_out the description (caller
  * clears).  The wire must be free. */
-static int prepare_named(ag_driver_stmt *s, const Oid *types, char *name_out, PGresult **desc_out,
-                         ag_error *err) {
+static int prepare_named(ag_driver_stmt *s, const Oid *types, char *name_out, PGresult **desc_out, ag_error *err) {
     ag_driver_conn *c = s->conn;
     *desc_out = NULL;
-    if (c->no_prepare)
-        name_out[0] = '\0'; /* the unnamed statement: described here, parsed again by each execute */
-    else
-        snprintf(name_out, sizeof ((pg_variant *)0)->name, "%s%lu", c->name_prefix, ++c->name_counter);
+    if (c->no_prepare) name_out[0] = '\0'; /* the unnamed statement: described here, parsed again by each execute */
+    else snprintf(name_out, sizeof((pg_variant *)0)->name, "%s%lu", c->name_prefix, ++c->name_counter);
     if (!PQenterPipelineMode(c->pg)) return error_from_conn(c, err);
     if (!PQsendPrepare(c->pg, name_out, s->sql, types ? s->nparams : 0, types) ||
         !PQsendDescribePrepared(c->pg, name_out) || !PQpipelineSync(c->pg)) {
@@ -744,8 +717,8 @@ static void queue_deallocate(ag_driver_conn *c, const char *name) {
 }
 
 static void flush_deallocations(ag_driver_conn *c) {
-    if (c->deallocate_count < PG_DEALLOCATE_BATCH || c->owner || c->broken ||
-        PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+    if (c->deallocate_count < PG_DEALLOCATE_BATCH || c->owner || c->broken || PQstatus(c->pg) != CONNECTION_OK ||
+        PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         return;
     PGresult *r = PQexec(c->pg, c->deallocate_sql.data);
     PQclear(r); /* a name already gone (DEALLOCATE ALL by the user) does no harm */
@@ -754,9 +727,7 @@ static void flush_deallocations(ag_driver_conn *c) {
 }
 
 /* May execute add a server-side variant?  Never without prepared statements. */
-static int may_add_variant(const ag_driver_stmt *s) {
-    return !s->conn->no_prepare && s->nvariants < PG_MAX_VARIANTS;
-}
+static int may_add_variant(const ag_driver_stmt *s) { return !s->conn->no_prepare && s->nvariants < PG_MAX_VARIANTS; }
 
 /* The parameter types of an execution through the unnamed statement.
  * Without prepared statements (no_prepare), values that fit the types the
@@ -815,8 +786,7 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     if (params->isolation_level && !params->no_prepare) { /* no_prepare: BEGIN ISOLATION LEVEL (the engine) */
         isolation = isolation_option(params->isolation_level);
         if (!isolation)
-            return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "invalid isolation_level '%s'",
-                                params->isolation_level);
+            return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "invalid isolation_level '%s'", params->isolation_level);
     }
 
     const char *user_options = NULL, *password = url ? url->password : NULL;
@@ -826,11 +796,9 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
         const char *key = params->args[i].key, *value = params->args[i].value;
         if (!is_conninfo_keyword(defs, key)) {
             PQconninfoFree(defs);
-            return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
-                                "unknown PostgreSQL connection option '%s'", key);
+            return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "unknown PostgreSQL connection option '%s'", key);
         }
-        if (strcmp(key, "client_encoding") == 0 && strcasecmp(value, "UTF8") != 0 &&
-            strcasecmp(value, "UTF-8") != 0) {
+        if (strcmp(key, "client_encoding") == 0 && strcasecmp(value, "UTF8") != 0 && strcasecmp(value, "UTF-8") != 0) {
             PQconninfoFree(defs);
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                                 "client_encoding must be UTF8 (argent exchanges text as UTF-8)");
@@ -863,8 +831,7 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
             any_port = 1;
         }
     }
-    if (isolation)
-        bad |= ag_buf_printf(&options, " -c default_transaction_isolation=%s", isolation);
+    if (isolation) bad |= ag_buf_printf(&options, " -c default_transaction_isolation=%s", isolation);
     if (user_options) bad |= ag_buf_printf(&options, " %s", user_options);
 
     size_t cap = params->nargs + 8;
@@ -890,8 +857,7 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
     if (url && url->password) ADD_KEYWORD("password", url->password);
     if (url && url->database) ADD_KEYWORD("dbname", url->database);
     for (size_t i = 0; i < params->nargs; i++)
-        if (strcmp(params->args[i].key, "options") != 0)
-            ADD_KEYWORD(params->args[i].key, params->args[i].value);
+        if (strcmp(params->args[i].key, "options") != 0) ADD_KEYWORD(params->args[i].key, params->args[i].value);
     if (!params->no_prepare) ADD_KEYWORD("options", options.data);
     ADD_KEYWORD("client_encoding", "UTF8");
 #undef ADD_KEYWORD
@@ -947,8 +913,8 @@ static int pg_connect(const ag_connect_params *params, ag_driver_conn **out, ag_
          * "does not exist" instead of running that client's statement. */
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        uint64_t nonce = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 30) ^ ((uint64_t)getpid() << 20) ^
-                         (uint64_t)(uintptr_t)c;
+        uint64_t nonce =
+            (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 30) ^ ((uint64_t)getpid() << 20) ^ (uint64_t)(uintptr_t)c;
         snprintf(c->name_prefix, sizeof c->name_prefix, "ag%" PRIx64 "_", nonce);
     }
     *out = c;
@@ -1050,11 +1016,9 @@ static void free_stmt(ag_driver_stmt *s) {
     free(s);
 }
 
-static int pg_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_stmt **out,
-                      ag_error *err) {
+static int pg_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_stmt **out, ag_error *err) {
     *out = NULL;
-    if (memchr(sql, '\0', len))
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "SQL text contains a zero byte");
+    if (memchr(sql, '\0', len)) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "SQL text contains a zero byte");
     release_wire(c);
     if (error_if_broken(c, err)) return -1;
     ag_driver_stmt *s = ag_calloc(1, sizeof *s);
@@ -1089,8 +1053,8 @@ static int pg_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
     s->numbers = ag_calloc(np, sizeof *s->numbers);
     s->row = ag_calloc(np, sizeof *s->row);
     s->col_kinds = ag_calloc(nc, sizeof *s->col_kinds);
-    if (!ok || !s->values || !s->lengths || !s->formats || !s->kinds || !s->want || !s->numbers ||
-        !s->row || !s->col_kinds) {
+    if (!ok || !s->values || !s->lengths || !s->formats || !s->kinds || !s->want || !s->numbers || !s->row ||
+        !s->col_kinds) {
         queue_deallocate(c, s->variants[0].name);
         free_stmt(s);
         return ag_error_nomem(err);
@@ -1155,10 +1119,9 @@ static int send_execution(ag_driver_stmt *s, ag_error *err) {
     ag_driver_conn *c = s->conn;
     int v = find_variant(s);
     if (v < 0 && may_add_variant(s) && (v = add_variant(s, err)) < 0) return -1;
-    int sent = v >= 0 ? PQsendQueryPrepared(c->pg, s->variants[v].name, s->nparams, s->values,
-                                            s->lengths, s->formats, 0)
-                      : PQsendQueryParams(c->pg, s->sql, s->nparams, unnamed_types(s), s->values, s->lengths,
-                                          s->formats, 0);
+    int sent =
+        v >= 0 ? PQsendQueryPrepared(c->pg, s->variants[v].name, s->nparams, s->values, s->lengths, s->formats, 0)
+               : PQsendQueryParams(c->pg, s->sql, s->nparams, unnamed_types(s), s->values, s->lengths, s->formats, 0);
     if (!sent) return error_from_conn(c, err);
     return 0;
 }
@@ -1168,8 +1131,7 @@ static int pg_execute(ag_driver_stmt *s, const ag_value *params, int nparams, ag
     pg_reset(s);
     s->affected = -1;
     if (nparams != s->nparams)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given",
-                            s->nparams, nparams);
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given", s->nparams, nparams);
     release_wire(c);
     if (error_if_broken(c, err)) return -1;
     if (bind_values(s, params, err) != 0) return -1;
@@ -1207,11 +1169,8 @@ static int pg_execute(ag_driver_stmt *s, const ag_value *params, int nparams, ag
         failed = 1;
         break;
     default:
-        if (is_error_status(st))
-            error_from_result(c, r, err);
-        else
-            ag_error_set(err, AG_ERR_INTERFACE, NULL, "unexpected PostgreSQL result status %s",
-                         PQresStatus(st));
+        if (is_error_status(st)) error_from_result(c, r, err);
+        else ag_error_set(err, AG_ERR_INTERFACE, NULL, "unexpected PostgreSQL result status %s", PQresStatus(st));
         failed = 1;
         break;
     }
@@ -1245,8 +1204,7 @@ static int pg_fetch(ag_driver_stmt *s, ag_error *err) {
         c->owner = NULL;
         s->state = ST_IDLE;
         int failed = 0;
-        if (st == PGRES_TUPLES_OK)
-            s->affected = affected_of(r);
+        if (st == PGRES_TUPLES_OK) s->affected = affected_of(r);
         else {
             error_from_result(c, r, err);
             failed = 1;
@@ -1415,11 +1373,9 @@ static int read_batch(ag_driver_conn *c, int pending, int64_t *total, ag_error *
             int64_t n = affected_of(r);
             if (n > 0) *total += n;
         } else if (st != PGRES_PIPELINE_ABORTED && !*failed) {
-            if (is_error_status(st))
-                error_from_result(c, r, err);
+            if (is_error_status(st)) error_from_result(c, r, err);
             else
-                ag_error_set(err, AG_ERR_NOT_SUPPORTED, NULL,
-                             "unexpected PostgreSQL result status %s in executemany",
+                ag_error_set(err, AG_ERR_NOT_SUPPORTED, NULL, "unexpected PostgreSQL result status %s in executemany",
                              PQresStatus(st));
             *failed = 1;
         }
@@ -1432,15 +1388,14 @@ static int read_batch(ag_driver_conn *c, int pending, int64_t *total, ag_error *
     return -1;
 }
 
-static int pg_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, void *ctx,
-                           int64_t *rows_affected, ag_error *err) {
+static int pg_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, void *ctx, int64_t *rows_affected,
+                           ag_error *err) {
     ag_driver_conn *c = s->conn;
     *rows_affected = 0;
     if (s->state != ST_IDLE || s->cur) pg_reset(s);
     s->affected = -1;
     if (nparams != s->nparams)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given",
-                            s->nparams, nparams);
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given", s->nparams, nparams);
     release_wire(c);
     if (error_if_broken(c, err)) return -1;
 
@@ -1457,10 +1412,10 @@ static int pg_execute_many(ag_driver_stmt *s, int nparams, ag_row_source next, v
     int source_failed = 0;
     for (;;) {
         int v = find_variant(s);
-        int sent = v >= 0 ? PQsendQueryPrepared(c->pg, s->variants[v].name, s->nparams, s->values,
-                                                s->lengths, s->formats, 0)
-                          : PQsendQueryParams(c->pg, s->sql, s->nparams, unnamed_types(s), s->values,
-                                              s->lengths, s->formats, 0);
+        int sent =
+            v >= 0
+                ? PQsendQueryPrepared(c->pg, s->variants[v].name, s->nparams, s->values, s->lengths, s->formats, 0)
+                : PQsendQueryParams(c->pg, s->sql, s->nparams, unnamed_types(s), s->values, s->lengths, s->formats, 0);
         if (!sent) {
             error_from_conn(c, err);
             failed = lost = 1;

@@ -26,8 +26,8 @@ int ag_postgres_decode_text(unsigned int type_oid, const char *text, size_t len,
 #endif
 
 #ifndef ARGENT_WITH_MARIADB
-int ag_mariadb_decode_binary(const ag_mariadb_field *field, const unsigned char *bytes, size_t len,
-                             ag_decoded_fn use, void *ctx) {
+int ag_mariadb_decode_binary(const ag_mariadb_field *field, const unsigned char *bytes, size_t len, ag_decoded_fn use,
+                             void *ctx) {
     return -1;
 }
 #endif

@@ -123,16 +123,13 @@ static int set_error(ag_error *err, sqlite3 *db, int code, int in_memory, const 
     char num[16];
     snprintf(num, sizeof num, "%d", code);
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
-    if (suffix)
-        ag_error_set(err, error_kind(code), num, "%s: %s", msg, suffix);
-    else
-        ag_error_set(err, error_kind(code), num, "%s", msg);
+    if (suffix) ag_error_set(err, error_kind(code), num, "%s: %s", msg, suffix);
+    else ag_error_set(err, error_kind(code), num, "%s", msg);
     size_t n = strlen(err->message);
-    while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == '\r'))
-        err->message[--n] = '\0';
+    while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == '\r')) err->message[--n] = '\0';
     int primary = code & 0xff;
-    if (!in_memory && (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB ||
-                       primary == SQLITE_IOERR || code == SQLITE_READONLY_DBMOVED))
+    if (!in_memory && (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB || primary == SQLITE_IOERR ||
+                       code == SQLITE_READONLY_DBMOVED))
         err->disconnect = 1;
     return -1;
 }
@@ -174,8 +171,7 @@ static int starts_with_keyword(const char *sql, const char *end, const char *kw)
     if ((size_t)(end - p) < n || sqlite3_strnicmp(p, kw, (int)n) != 0) return 0;
     if (p + n == end) return 1;
     char c = p[n]; /* "INSERTED" is not "INSERT" */
-    return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '_');
+    return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
 }
 
 /* ---------------------------------------------------------------- columns */
@@ -215,8 +211,7 @@ static stmt_columns *columns_build(sqlite3_stmt *s) {
         c->names[i] = out;
         out += len + 1;
         const char *decl = sqlite3_column_decltype(s, i);
-        c->is_boolean[i] =
-            decl && (sqlite3_stricmp(decl, "BOOLEAN") == 0 || sqlite3_stricmp(decl, "BOOL") == 0);
+        c->is_boolean[i] = decl && (sqlite3_stricmp(decl, "BOOLEAN") == 0 || sqlite3_stricmp(decl, "BOOL") == 0);
     }
     return c;
 }
@@ -256,11 +251,9 @@ typedef struct sqlite_options {
     int read_uncommitted;
 } sqlite_options;
 
-static const char *const journal_modes[] = {"DELETE", "TRUNCATE", "PERSIST", "MEMORY",
-                                            "WAL",    "OFF",      NULL};
+static const char *const journal_modes[] = {"DELETE", "TRUNCATE", "PERSIST", "MEMORY", "WAL", "OFF", NULL};
 static const char *const open_modes[] = {"ro", "rw", "rwc", NULL};
-static const char *const synchronous_modes[] = {"OFF", "NORMAL", "FULL", "EXTRA", "0",
-                                                "1",   "2",      "3",    NULL};
+static const char *const synchronous_modes[] = {"OFF", "NORMAL", "FULL", "EXTRA", "0", "1", "2", "3", NULL};
 
 /* The table's spelling of value (case-insensitive), or NULL.  Only these
  * spellings are pasted into PRAGMA text, never the user's own. */
@@ -309,8 +302,7 @@ static int parse_options(const ag_connect_params *params, sqlite_options *o, ag_
         } else if (strcmp(key, "mode") == 0) {
             if (!(o->mode = lookup(open_modes, value)))
                 return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
-                                    "sqlite connect arg mode: unknown mode '%s' (ro, rw or rwc)",
-                                    value);
+                                    "sqlite connect arg mode: unknown mode '%s' (ro, rw or rwc)", value);
         } else if (strcmp(key, "synchronous") == 0) {
             if (!(o->synchronous = lookup(synchronous_modes, value)))
                 return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
@@ -320,13 +312,11 @@ static int parse_options(const ag_connect_params *params, sqlite_options *o, ag_
         } else if (strcmp(key, "foreign_keys") == 0) {
             if ((o->foreign_keys = parse_bool(value)) < 0)
                 return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
-                                    "sqlite connect arg foreign_keys must be on or off, got '%s'",
-                                    value);
+                                    "sqlite connect arg foreign_keys must be on or off, got '%s'", value);
         } else if (strcmp(key, "check_same_thread") == 0) {
             if (parse_bool(value) < 0)
                 return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
-                                    "sqlite connect arg check_same_thread must be true or false, got '%s'",
-                                    value);
+                                    "sqlite connect arg check_same_thread must be true or false, got '%s'", value);
         } else {
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                                 "unknown sqlite connect arg '%s' (known: busy_timeout, "
@@ -340,10 +330,8 @@ static int parse_options(const ag_connect_params *params, sqlite_options *o, ag_
      * ignored, so that one engine configuration works on every dialect. */
     const char *level = params->isolation_level;
     if (level) {
-        static const char *const levels[] = {"SERIALIZABLE", "READ COMMITTED", "REPEATABLE READ",
-                                             "AUTOCOMMIT", NULL};
-        if (sqlite3_stricmp(level, "READ UNCOMMITTED") == 0)
-            o->read_uncommitted = 1;
+        static const char *const levels[] = {"SERIALIZABLE", "READ COMMITTED", "REPEATABLE READ", "AUTOCOMMIT", NULL};
+        if (sqlite3_stricmp(level, "READ UNCOMMITTED") == 0) o->read_uncommitted = 1;
         else if (!lookup(levels, level))
             return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "unknown isolation level '%s'", level);
     }
@@ -386,8 +374,7 @@ static int sqlite_connect(const ag_connect_params *params, ag_driver_conn **out,
     if (parse_options(params, &o, err)) return -1;
     int read_only = strcmp(o.mode, "ro") == 0;
     const char *journal_mode = o.journal_mode;
-    if (!journal_mode && !in_memory && !read_only && strcmp(o.mode, "rwc") == 0 &&
-        is_new_database(path))
+    if (!journal_mode && !in_memory && !read_only && strcmp(o.mode, "rwc") == 0 && is_new_database(path))
         journal_mode = "WAL";
 
     /* Debian's SQLite is built with SQLITE_USE_URI, which reads any name
@@ -432,11 +419,9 @@ static int sqlite_connect(const ag_connect_params *params, ag_driver_conn **out,
     /* Reading the header tells a file that is not a database (SQLITE_NOTADB)
      * now rather than at the first statement; it takes a read lock, waiting
      * busy_timeout for a writer that is committing. */
-    if (!in_memory && (rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL)) != SQLITE_OK)
-        goto fail;
+    if (!in_memory && (rc = sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
     /* The pragmas' values come from the tables above, never from user text. */
-    if (journal_mode && (rc = set_journal_mode(db, journal_mode, o.busy_timeout_ms)) != SQLITE_OK)
-        goto fail;
+    if (journal_mode && (rc = set_journal_mode(db, journal_mode, o.busy_timeout_ms)) != SQLITE_OK) goto fail;
     if (o.synchronous) {
         snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", o.synchronous);
         if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK) goto fail;
@@ -497,25 +482,21 @@ static ag_tx_status sqlite_transaction_status(ag_driver_conn *conn) {
 
 /* ------------------------------------------------------------- statements */
 
-static int sqlite_prepare(ag_driver_conn *conn, const char *sql, size_t len, ag_driver_stmt **out,
-                          ag_error *err) {
+static int sqlite_prepare(ag_driver_conn *conn, const char *sql, size_t len, ag_driver_stmt **out, ag_error *err) {
     *out = NULL;
-    if (len >= INT_MAX)
-        return ag_error_set(err, AG_ERR_DATA, NULL, "SQL text too long (%zu bytes)", len);
+    if (len >= INT_MAX) return ag_error_set(err, AG_ERR_DATA, NULL, "SQL text too long (%zu bytes)", len);
     /* Leading empty statements would make SQLite prepare nothing. */
     const char *end = sql + len;
     const char *start = skip_separators(sql, end);
     sqlite3_stmt *s = NULL;
     const char *tail = NULL;
     /* The length counts the terminating NUL, which spares SQLite a copy of the text. */
-    int rc = sqlite3_prepare_v3(conn->db, start, (int)(end - start) + 1, SQLITE_PREPARE_PERSISTENT,
-                                &s, &tail);
+    int rc = sqlite3_prepare_v3(conn->db, start, (int)(end - start) + 1, SQLITE_PREPARE_PERSISTENT, &s, &tail);
     if (rc != SQLITE_OK) return set_error(err, conn->db, rc, conn->in_memory, NULL);
     if (!s) return ag_error_set(err, AG_ERR_PROGRAMMING, NULL, "empty SQL statement");
     if (tail && tail < end && skip_separators(tail, end) != end) {
         sqlite3_finalize(s);
-        if (*tail == '\0')
-            return ag_error_set(err, AG_ERR_PROGRAMMING, NULL, "SQL text contains a NUL byte");
+        if (*tail == '\0') return ag_error_set(err, AG_ERR_PROGRAMMING, NULL, "SQL text contains a NUL byte");
         return ag_error_set(err, AG_ERR_PROGRAMMING, NULL,
                             "only one statement at a time can be executed; use exec_driver_sql "
                             "without parameters for scripts");
@@ -538,11 +519,9 @@ static int sqlite_prepare(ag_driver_conn *conn, const char *sql, size_t len, ag_
     if (!sqlite3_stmt_readonly(s)) {
         /* A writing WITH is a WITH ... INSERT/UPDATE/DELETE (a WITH ... SELECT
          * is read-only), so it counts changes too. */
-        st->is_insert =
-            starts_with_keyword(start, end, "INSERT") || starts_with_keyword(start, end, "REPLACE");
+        st->is_insert = starts_with_keyword(start, end, "INSERT") || starts_with_keyword(start, end, "REPLACE");
         st->is_dml = st->is_insert || starts_with_keyword(start, end, "UPDATE") ||
-                     starts_with_keyword(start, end, "DELETE") ||
-                     starts_with_keyword(start, end, "WITH");
+                     starts_with_keyword(start, end, "DELETE") || starts_with_keyword(start, end, "WITH");
     }
     st->rows_affected = -1;
     *out = st;
@@ -588,8 +567,8 @@ static int step_failed(ag_driver_stmt *st, int rc, ag_error *err) {
  * SQLITE_TRANSIENT (SQLite copies) otherwise.  Every parameter is rebound on
  * each execution, so no sqlite3_clear_bindings is needed: stale STATIC
  * pointers left from an earlier execution are never read. */
-static int bind_values(ag_driver_stmt *st, const ag_value *params, int n,
-                       sqlite3_destructor_type lifetime, ag_error *err) {
+static int bind_values(ag_driver_stmt *st, const ag_value *params, int n, sqlite3_destructor_type lifetime,
+                       ag_error *err) {
     sqlite3_stmt *s = st->stmt;
     for (int i = 0; i < n; i++) {
         const ag_value *v = &params[i];
@@ -602,24 +581,21 @@ static int bind_values(ag_driver_stmt *st, const ag_value *params, int n,
         case AG_VALUE_TEXT:
             /* A NULL data pointer would bind SQL NULL: empty text must stay text. */
             if (!v->u.bytes.data && v->u.bytes.len)
-                return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "parameter %d: text without data",
-                                    i + 1);
-            rc = sqlite3_bind_text64(s, i + 1, v->u.bytes.data ? v->u.bytes.data : "",
-                                     v->u.bytes.len, lifetime, SQLITE_UTF8);
+                return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "parameter %d: text without data", i + 1);
+            rc = sqlite3_bind_text64(s, i + 1, v->u.bytes.data ? v->u.bytes.data : "", v->u.bytes.len, lifetime,
+                                     SQLITE_UTF8);
             break;
         case AG_VALUE_BLOB:
             if (v->u.bytes.len == 0) {
                 rc = sqlite3_bind_zeroblob(s, i + 1, 0); /* an empty blob, not NULL */
             } else {
                 if (!v->u.bytes.data)
-                    return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
-                                        "parameter %d: blob without data", i + 1);
+                    return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "parameter %d: blob without data", i + 1);
                 rc = sqlite3_bind_blob64(s, i + 1, v->u.bytes.data, v->u.bytes.len, lifetime);
             }
             break;
         default:
-            return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "parameter %d: unknown value type %d",
-                                i + 1, (int)v->type);
+            return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "parameter %d: unknown value type %d", i + 1, (int)v->type);
         }
         if (rc != SQLITE_OK) {
             char where[32];
@@ -632,8 +608,7 @@ static int bind_values(ag_driver_stmt *st, const ag_value *params, int n,
 
 static int check_param_count(const ag_driver_stmt *st, int nparams, ag_error *err) {
     if (nparams == st->nparams) return 0;
-    return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given",
-                        st->nparams, nparams);
+    return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "statement takes %d parameters, %d given", st->nparams, nparams);
 }
 
 static int sqlite_execute(ag_driver_stmt *st, const ag_value *params, int nparams, ag_error *err) {
@@ -768,8 +743,8 @@ static void sqlite_reset(ag_driver_stmt *st) { stmt_rewind(st); }
 /* bind/step/reset per row, with the row source's values bound in place: the
  * row is stepped to completion before the source is asked for the next one.
  * last_insert_id is unknown afterwards (it would describe only the last row). */
-static int sqlite_execute_many(ag_driver_stmt *st, int nparams, ag_row_source next, void *ctx,
-                               int64_t *rows_affected, ag_error *err) {
+static int sqlite_execute_many(ag_driver_stmt *st, int nparams, ag_row_source next, void *ctx, int64_t *rows_affected,
+                               ag_error *err) {
     stmt_rewind(st);
     st->rows_affected = -1;
     st->has_last_id = 0;

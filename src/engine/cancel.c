@@ -33,10 +33,8 @@ void ag_engine_track_checkout(ag_conn *conn) {
 void ag_engine_untrack_checkout(ag_conn *conn) {
     ag_engine *e = conn->engine;
     pthread_mutex_lock(&e->checkouts_lock);
-    if (conn->checkout_prev)
-        conn->checkout_prev->checkout_next = conn->checkout_next;
-    else
-        e->checkouts = conn->checkout_next;
+    if (conn->checkout_prev) conn->checkout_prev->checkout_next = conn->checkout_next;
+    else e->checkouts = conn->checkout_next;
     if (conn->checkout_next) conn->checkout_next->checkout_prev = conn->checkout_prev;
     conn->checkout_prev = conn->checkout_next = NULL;
     pthread_mutex_unlock(&e->checkouts_lock);
@@ -44,14 +42,12 @@ void ag_engine_untrack_checkout(ag_conn *conn) {
 
 static int cancel_slot(ag_slot *slot, ag_error *err) {
     if (!slot->driver->cancel)
-        return ag_error_set(err, AG_ERR_NOT_SUPPORTED, NULL,
-                            "the %s driver cannot cancel a statement", slot->driver->name);
+        return ag_error_set(err, AG_ERR_NOT_SUPPORTED, NULL, "the %s driver cannot cancel a statement",
+                            slot->driver->name);
     return slot->driver->cancel(slot->dconn, err);
 }
 
-static int is_busy(ag_conn *conn) {
-    return atomic_load_explicit(&conn->busy, memory_order_relaxed);
-}
+static int is_busy(ag_conn *conn) { return atomic_load_explicit(&conn->busy, memory_order_relaxed); }
 
 int ag_conn_cancel(ag_conn *conn, ag_error *err) {
     if (!conn) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "cancel: the connection is NULL");

@@ -23,7 +23,7 @@ typedef struct stmt_cache {
     ag_stmt *lru_head; /* most recently used */
     ag_stmt *lru_tail;
     int count;
-    unsigned generation;  /* the engine's schema generation these statements were prepared in */
+    unsigned generation; /* the engine's schema generation these statements were prepared in */
 } stmt_cache;
 
 /* The cache key's hash: the text's, with the raw flag mixed in (the same
@@ -163,8 +163,7 @@ ag_stmt *ag_conn_prepare(ag_conn *conn, const char *sql, size_t len, int rewrite
     return ag_conn_prepare_hashed(conn, sql, len, ag_hash_sql(sql, len), rewrite, err);
 }
 
-ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint64_t hash, int rewrite,
-                                ag_error *err) {
+ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint64_t hash, int rewrite, ag_error *err) {
     int raw = !rewrite;
     uint64_t h = key_hash(hash, raw);
     stmt_cache *c = cache_for(conn);
@@ -276,8 +275,8 @@ int ag_stmt_fetch(ag_stmt *stmt, ag_error *err) {
     return 0;
 }
 
-int ag_stmt_execute_many(ag_stmt *stmt, int nparams, ag_row_source next, void *ctx,
-                         int64_t *rows_affected, ag_error *err) {
+int ag_stmt_execute_many(ag_stmt *stmt, int nparams, ag_row_source next, void *ctx, int64_t *rows_affected,
+                         ag_error *err) {
     ag_conn *conn = stmt->conn;
     /* All or nothing: in a transaction of its own when none is open, under a
      * savepoint of its own inside the caller's (so that a failing row leaves
@@ -337,8 +336,7 @@ int ag_conn_exec_simple(ag_conn *conn, const char *sql, ag_error *err) {
 /* ---- transactions (the stack lives on the slot: it is the database connection's state) */
 
 int ag_conn_in_transaction(const ag_conn *conn) {
-    return conn->slot->tx_depth > 0 ||
-           conn->engine->driver->transaction_status(conn->slot->dconn) != AG_TX_IDLE;
+    return conn->slot->tx_depth > 0 || conn->engine->driver->transaction_status(conn->slot->dconn) != AG_TX_IDLE;
 }
 
 int ag_conn_tx_active(const ag_conn *conn, ag_tx tx) {

@@ -41,8 +41,7 @@ static int file_exists(const char *path) {
     return n == sizeof got && memcmp(got, header, sizeof got) == 0;
 }
 
-static int sqlite_op(const ag_driver *driver, const ag_url *url, db_op op, int lenient,
-                     ag_error *err) {
+static int sqlite_op(const ag_driver *driver, const ag_url *url, db_op op, int lenient, ag_error *err) {
     if (ag_url_is_sqlite_memory(url)) return op == DB_EXISTS ? 1 : 0;
     const char *path = url->database;
     int exists = file_exists(path);
@@ -50,8 +49,7 @@ static int sqlite_op(const ag_driver *driver, const ag_url *url, db_op op, int l
     if (op == DB_CREATE) {
         if (exists) {
             if (lenient) return 0;
-            return ag_error_set(err, AG_ERR_PROGRAMMING, NULL, "database \"%s\" already exists",
-                                path);
+            return ag_error_set(err, AG_ERR_PROGRAMMING, NULL, "database \"%s\" already exists", path);
         }
         /* Opening through the driver makes the file a database (and applies
          * the URL's options, so a bad one is reported here too). */
@@ -74,8 +72,7 @@ static int sqlite_op(const ag_driver *driver, const ag_url *url, db_op op, int l
         if (ag_buf_printf(&name, "%s%s", path, suffixes[i]) != 0) {
             rc = ag_error_nomem(err);
         } else if (unlink(name.data) != 0 && errno != ENOENT) {
-            rc = ag_error_set(err, AG_ERR_OPERATIONAL, NULL, "cannot remove %s: %s", name.data,
-                              strerror(errno));
+            rc = ag_error_set(err, AG_ERR_OPERATIONAL, NULL, "cannot remove %s: %s", name.data, strerror(errno));
         }
     }
     ag_buf_free(&name);
@@ -98,11 +95,10 @@ static int append_identifier(ag_buf *sql, const char *name, ag_dialect dialect) 
 }
 
 /* 1 or 0: does the server have the database `name`? -1 with err. */
-static int server_has(const ag_driver *driver, ag_driver_conn *conn, ag_dialect dialect,
-                      const char *name, ag_error *err) {
-    const char *sql = dialect == AG_DIALECT_MARIADB
-                          ? "SELECT 1 FROM information_schema.schemata WHERE schema_name = ?"
-                          : "SELECT 1 FROM pg_database WHERE datname = $1";
+static int server_has(const ag_driver *driver, ag_driver_conn *conn, ag_dialect dialect, const char *name,
+                      ag_error *err) {
+    const char *sql = dialect == AG_DIALECT_MARIADB ? "SELECT 1 FROM information_schema.schemata WHERE schema_name = ?"
+                                                    : "SELECT 1 FROM pg_database WHERE datname = $1";
     ag_driver_stmt *stmt = NULL;
     if (driver->prepare(conn, sql, strlen(sql), &stmt, err) != 0) return -1;
     ag_value param = {.type = AG_VALUE_TEXT};
@@ -116,9 +112,7 @@ static int server_has(const ag_driver *driver, ag_driver_conn *conn, ag_dialect 
 
 static int server_op(const ag_driver *driver, ag_url *url, db_op op, int lenient, ag_error *err) {
     const char *name = url->database;
-    if (!name || !*name)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "%s: the URL names no database",
-                            op_names[op]);
+    if (!name || !*name) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "%s: the URL names no database", op_names[op]);
     /* The maintenance database, with everything else of the URL. */
     char *target = url->database;
     url->database = url->dialect == AG_DIALECT_POSTGRESQL ? "postgres" : NULL;
@@ -148,8 +142,7 @@ static int server_op(const ag_driver *driver, ag_url *url, db_op op, int lenient
                 (op == DB_CREATE && url->dialect == AG_DIALECT_MARIADB &&
                  ag_buf_append_str(&sql, " CHARACTER SET utf8mb4")))
                 rc = ag_error_nomem(err);
-            else
-                rc = driver->exec_simple(conn, sql.data, err);
+            else rc = driver->exec_simple(conn, sql.data, err);
             ag_buf_free(&sql);
         }
     }
@@ -163,19 +156,15 @@ static int run(const char *s, size_t len, db_op op, int lenient, ag_error *err) 
     const ag_driver *driver = ag_driver_for(url->dialect);
     int rc;
     if (!driver)
-        rc = ag_error_set(err, AG_ERR_INTERFACE, NULL, "%s: this build has no %s driver",
-                          op_names[op], ag_dialect_name(url->dialect));
-    else if (url->dialect == AG_DIALECT_SQLITE)
-        rc = sqlite_op(driver, url, op, lenient, err);
-    else
-        rc = server_op(driver, url, op, lenient, err);
+        rc = ag_error_set(err, AG_ERR_INTERFACE, NULL, "%s: this build has no %s driver", op_names[op],
+                          ag_dialect_name(url->dialect));
+    else if (url->dialect == AG_DIALECT_SQLITE) rc = sqlite_op(driver, url, op, lenient, err);
+    else rc = server_op(driver, url, op, lenient, err);
     ag_url_free(url);
     return rc;
 }
 
-int ag_database_exists(const char *url, size_t len, ag_error *err) {
-    return run(url, len, DB_EXISTS, 0, err);
-}
+int ag_database_exists(const char *url, size_t len, ag_error *err) { return run(url, len, DB_EXISTS, 0, err); }
 
 int ag_database_create(const char *url, size_t len, int if_not_exists, ag_error *err) {
     return run(url, len, DB_CREATE, if_not_exists, err);

@@ -30,7 +30,8 @@ static int check_options(const ag_engine_options *o, ag_error *err) {
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "max_overflow must be >= 0 (or -1 for no limit), got %d",
                             o->max_overflow);
     if (o->pool_size == 0 && o->max_overflow == 0)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "pool_size and max_overflow are both 0: no connection could ever be made");
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
+                            "pool_size and max_overflow are both 0: no connection could ever be made");
     if (!(o->pool_timeout >= 0))
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "pool_timeout must be a number of seconds >= 0");
     if (o->statement_cache_size < 0)
@@ -73,8 +74,8 @@ static int copy_args(const ag_engine_options *options, const ag_url *url, ag_url
     if (!total) return 0;
     if (!(*out = ag_calloc(total, sizeof **out))) return -1;
     for (size_t i = 0; i < total; i++) {
-        const ag_url_param *src = i < options->nconnect_args ? &options->connect_args[i]
-                                                            : &url->query[i - options->nconnect_args];
+        const ag_url_param *src =
+            i < options->nconnect_args ? &options->connect_args[i] : &url->query[i - options->nconnect_args];
         (*out)[i].key = copy_string(src->key);
         (*out)[i].value = copy_string(src->value);
         *count = i + 1;
@@ -102,8 +103,7 @@ static void free_engine(ag_engine *e) {
 
 /* One pool per replica URL, with the primary's options, always pre-pinging
  * (a replica that went away is then skipped, not handed out). */
-static int add_replicas(ag_engine *e, const ag_engine_options *options, const ag_pool_config *primary,
-                        ag_error *err) {
+static int add_replicas(ag_engine *e, const ag_engine_options *options, const ag_pool_config *primary, ag_error *err) {
     if (!options->nreplicas) return 0;
     if (!options->replicas)
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "create_engine: nreplicas is %zu but replicas is NULL",
@@ -133,8 +133,7 @@ static int add_replicas(ag_engine *e, const ag_engine_options *options, const ag
     return 0;
 }
 
-ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_options *options,
-                            ag_error *err) {
+ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_options *options, ag_error *err) {
     ag_engine_options defaults;
     if (!options) {
         ag_engine_options_init(&defaults);

@@ -25,16 +25,16 @@ typedef struct ag_conn ag_conn;
 typedef struct ag_stmt ag_stmt;
 
 typedef struct ag_engine_options {
-    int pool_size;              /* 5 */
-    int max_overflow;           /* 10; -1 no limit */
-    double pool_timeout;        /* 30 s */
-    double pool_recycle;        /* -1 never */
-    int pool_pre_ping;          /* 0 */
-    const char *isolation_level;  /* NULL, or one of the four levels, or "AUTOCOMMIT" */
-    int statement_cache_size;   /* 128; 0 disables the cache */
+    int pool_size;                    /* 5 */
+    int max_overflow;                 /* 10; -1 no limit */
+    double pool_timeout;              /* 30 s */
+    double pool_recycle;              /* -1 never */
+    int pool_pre_ping;                /* 0 */
+    const char *isolation_level;      /* NULL, or one of the four levels, or "AUTOCOMMIT" */
+    int statement_cache_size;         /* 128; 0 disables the cache */
     const ag_url_param *connect_args; /* copied */
     size_t nconnect_args;
-    int prepare;                /* 1; 0: no named prepared statements (PostgreSQL behind a
+    int prepare;                 /* 1; 0: no named prepared statements (PostgreSQL behind a
                                    transaction-mode pooler; ArgumentError on other databases) */
     const char *const *replicas; /* URLs of read replicas (copied), each with a pool of its own
                                     (the same options and connect_args); NULL when none */
@@ -46,8 +46,7 @@ void ag_engine_options_init(ag_engine_options *options);
 /* Parses url and makes an engine (no connection is opened yet).  The result
  * has one reference.  NULL with err: ArgumentError for a bad URL or option,
  * InterfaceError when this build has no driver for the dialect. */
-ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_options *options,
-                            ag_error *err);
+ag_engine *ag_engine_create(const char *url, size_t url_len, const ag_engine_options *options, ag_error *err);
 void ag_engine_retain(ag_engine *engine);
 /* Drops a reference; the last one disposes the pool and frees the engine. */
 void ag_engine_release(ag_engine *engine);
@@ -91,18 +90,18 @@ int ag_conn_fail(ag_conn *conn, const ag_error *err);
 /* ---- statements */
 
 struct ag_stmt {
-    ag_conn *conn;              /* the connection using it now (NULL when idle in the cache) */
+    ag_conn *conn; /* the connection using it now (NULL when idle in the cache) */
     ag_slot *slot;
     ag_driver_stmt *dstmt;
     const ag_driver *driver;
-    ag_rewritten_sql params;    /* the placeholder map (style NONE when not rewritten) */
-    char *key;                  /* SQL as the user wrote it; cache key */
+    ag_rewritten_sql params; /* the placeholder map (style NONE when not rewritten) */
+    char *key;               /* SQL as the user wrote it; cache key */
     size_t key_len;
     uint64_t hash;
-    int raw;                    /* prepared without rewriting (exec_driver_sql) */
-    int cached;                 /* lives in the slot's cache (else freed on release) */
-    int executing;              /* has rows to read, or may have */
-    int ddl;                    /* CREATE / DROP / ALTER ...: running it outdates every cached statement */
+    int raw;       /* prepared without rewriting (exec_driver_sql) */
+    int cached;    /* lives in the slot's cache (else freed on release) */
+    int executing; /* has rows to read, or may have */
+    int ddl;       /* CREATE / DROP / ALTER ...: running it outdates every cached statement */
     ag_stmt *lru_prev, *lru_next, *hash_next;
     ag_stmt *open_prev, *open_next; /* the connection's statements in use */
 };
@@ -114,8 +113,7 @@ ag_stmt *ag_conn_prepare(ag_conn *conn, const char *sql, size_t len, int rewrite
 
 /* The same for SQL whose ag_hash_sql (base/hash.h) the caller has already
  * (a compiled statement keeps it): the text is not hashed again. */
-ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint64_t hash, int rewrite,
-                                ag_error *err);
+ag_stmt *ag_conn_prepare_hashed(ag_conn *conn, const char *sql, size_t len, uint64_t hash, int rewrite, ag_error *err);
 
 /* Ends the caller's use: resets the statement and gives it back to the cache
  * (or finalizes it when it is not cached).  NULL-safe. */
@@ -132,8 +130,8 @@ int ag_stmt_fetch(ag_stmt *stmt, ag_error *err);
  * its own when none is open, else inside a savepoint of its own, so that a
  * failure leaves nothing behind and the caller's transaction as it was
  * (except under isolation_level AUTOCOMMIT, where nothing is atomic). */
-int ag_stmt_execute_many(ag_stmt *stmt, int nparams, ag_row_source next, void *ctx,
-                         int64_t *rows_affected, ag_error *err);
+int ag_stmt_execute_many(ag_stmt *stmt, int nparams, ag_row_source next, void *ctx, int64_t *rows_affected,
+                         ag_error *err);
 
 /* ---- transactions
  * A transaction handle names one level: 1 the transaction, 2.. savepoints.

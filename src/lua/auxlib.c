@@ -114,4 +114,3 @@ void ag_lua_open_null(lua_State *L) {
     lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
     lua_setfield(L, -2, "null");
 }
-

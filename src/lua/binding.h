@@ -41,15 +41,14 @@ typedef struct ag_lua_conn {
     ag_value *scratch; /* parameter buffer, reused per statement */
     int scratch_cap;
     int echo;
-    int busy; /* executemany is pulling rows from a Lua function: the connection is not to be used */
+    int busy;                /* executemany is pulling rows from a Lua function: the connection is not to be used */
     ag_tx deferred_rollback; /* a transaction collected while busy, rolled back when executemany ends
                                 (depth 0: none) */
 } ag_lua_conn;
 
 /* ---- errors (error.c) */
 /* Pushes an error object. sql may be NULL. */
-void ag_lua_push_error(lua_State *L, const char *kind, const char *message, const char *code,
-                       const char *sql);
+void ag_lua_push_error(lua_State *L, const char *kind, const char *message, const char *code, const char *sql);
 /* Raises err as an error object (never returns). */
 int ag_lua_raise(lua_State *L, const ag_error *err, const char *sql);
 /* Raises Lua's memory error: the string "not enough memory", as Lua raises
@@ -110,7 +109,7 @@ void ag_lua_open_transaction(lua_State *L);
 void ag_lua_open_result(lua_State *L);
 /* Sets database_exists, create_database, drop_database on the table on top (database.c). */
 void ag_lua_open_database(lua_State *L);
-void ag_lua_open_fs(lua_State *L);      /* argent.core.fs (fs.c) */
+void ag_lua_open_fs(lua_State *L); /* argent.core.fs (fs.c) */
 
 /* Pushes a URL object holding a copy of url. */
 void ag_lua_push_url(lua_State *L, const ag_url *url);

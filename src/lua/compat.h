@@ -131,7 +131,8 @@ static inline int ag_lua_isinteger_(lua_State *L, int idx) {
 
 static inline lua_Integer ag_lua_checkinteger_(lua_State *L, int arg) {
     lua_Number d = luaL_checknumber(L, arg);
-    if (!(d == floor(d) && fabs(d) <= AG_LUA_EXACT_DOUBLE)) luaL_argerror(L, arg, "number has no integer representation");
+    if (!(d == floor(d) && fabs(d) <= AG_LUA_EXACT_DOUBLE))
+        luaL_argerror(L, arg, "number has no integer representation");
     return (lua_Integer)d;
 }
 #define luaL_checkinteger(L, a) ag_lua_checkinteger_((L), (a))

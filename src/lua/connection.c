@@ -145,8 +145,9 @@ static int conn_executemany(lua_State *L) {
     ag_lua_conn *c = ag_lua_check_conn(L, 1);
     if (ag_lua_test_node(L, 2)) { /* a statement built with argent: rows keyed by parameter name */
         if (!lua_istable(L, 3) && !lua_isfunction(L, 3))
-            return ag_lua_argerror(L, "executemany: argument 'rows' must be a list of parameter tables or a "
-                                      "function returning the next one, got %s",
+            return ag_lua_argerror(L,
+                                   "executemany: argument 'rows' must be a list of parameter tables or a "
+                                   "function returning the next one, got %s",
                                    ag_lua_typename(L, 3));
         int convert_idx = lua_isfunction(L, 4) ? 4 : 0; /* rows keyed by column (init.lua's insert path) */
         lua_settop(L, convert_idx ? 4 : 3);
@@ -155,8 +156,9 @@ static int conn_executemany(lua_State *L) {
     size_t len;
     const char *sql = check_sql(L, 2, &len, "executemany");
     if (!lua_istable(L, 3) && !lua_isfunction(L, 3))
-        return ag_lua_argerror(L, "executemany: argument 'rows' must be a list of parameter tables or a function "
-                                  "returning the next one, got %s",
+        return ag_lua_argerror(L,
+                               "executemany: argument 'rows' must be a list of parameter tables or a function "
+                               "returning the next one, got %s",
                                ag_lua_typename(L, 3));
     lua_settop(L, 3);
     return ag_lua_executemany_sql(L, c, 1, sql, len, 3);

@@ -50,9 +50,8 @@ static void open_node(lua_State *L) {
                                    {"key", AG_INS_KEY},
                                    {"count", AG_INS_NSLOTS},
                                    {NULL, 0}};
-    static const constant upd[] = {{"table", AG_UPD_TABLE},         {"set", AG_UPD_SET},
-                                   {"where", AG_UPD_WHERE},         {"returning", AG_UPD_RETURNING},
-                                   {"count", AG_UPD_NSLOTS},        {NULL, 0}};
+    static const constant upd[] = {{"table", AG_UPD_TABLE},         {"set", AG_UPD_SET},      {"where", AG_UPD_WHERE},
+                                   {"returning", AG_UPD_RETURNING}, {"count", AG_UPD_NSLOTS}, {NULL, 0}};
     static const constant del[] = {{"table", AG_DEL_TABLE},
                                    {"where", AG_DEL_WHERE},
                                    {"returning", AG_DEL_RETURNING},
@@ -66,9 +65,9 @@ static void open_node(lua_State *L) {
                                      {"add_constraint", AG_ALTER_ADD_CONSTRAINT},
                                      {"drop_constraint", AG_ALTER_DROP_CONSTRAINT},
                                      {NULL, 0}};
-    static const constant fk_actions[] = {{"CASCADE", AG_FK_CASCADE},     {"SET NULL", AG_FK_SET_NULL},
+    static const constant fk_actions[] = {{"CASCADE", AG_FK_CASCADE},         {"SET NULL", AG_FK_SET_NULL},
                                           {"SET DEFAULT", AG_FK_SET_DEFAULT}, {"RESTRICT", AG_FK_RESTRICT},
-                                          {"NO ACTION", AG_FK_NO_ACTION}, {NULL, 0}};
+                                          {"NO ACTION", AG_FK_NO_ACTION},     {NULL, 0}};
     static const constant flags[] = {{"SEL_DISTINCT", AG_SEL_DISTINCT},
                                      {"SEL_FOR_UPDATE", AG_SEL_FOR_UPDATE},
                                      {"JOIN_INNER", AG_JOIN_INNER},

@@ -48,8 +48,7 @@ int ag_lua_to_scalar(lua_State *L, int idx, int as_blob, ag_value *out) {
 
 int ag_lua_to_param(lua_State *L, int idx, ag_value *out, const char *what, ag_error *err) {
     if (ag_lua_to_scalar(L, idx, 0, out) == 0) return 0;
-    if (lua_isnil(L, idx))
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "%s is nil; use argent.null for NULL", what);
+    if (lua_isnil(L, idx)) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "%s is nil; use argent.null for NULL", what);
     return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                         "%s is a %s; parameters must be strings, numbers, booleans or argent.null", what,
                         lua_typename(L, lua_type(L, idx)));
@@ -61,10 +60,10 @@ static const struct {
     const char *name;
     ag_type_kind kind;
 } type_names[] = {
-    {"Integer", AG_TYPE_INTEGER}, {"BigInteger", AG_TYPE_BIGINT}, {"SmallInteger", AG_TYPE_SMALLINT},
-    {"Float", AG_TYPE_FLOAT},     {"Double", AG_TYPE_DOUBLE},     {"Numeric", AG_TYPE_NUMERIC},
-    {"Boolean", AG_TYPE_BOOLEAN}, {"String", AG_TYPE_STRING},     {"Text", AG_TYPE_TEXT},
-    {"Enum", AG_TYPE_ENUM},       {"Date", AG_TYPE_DATE},         {"DateTime", AG_TYPE_DATETIME},
+    {"Integer", AG_TYPE_INTEGER}, {"BigInteger", AG_TYPE_BIGINT},  {"SmallInteger", AG_TYPE_SMALLINT},
+    {"Float", AG_TYPE_FLOAT},     {"Double", AG_TYPE_DOUBLE},      {"Numeric", AG_TYPE_NUMERIC},
+    {"Boolean", AG_TYPE_BOOLEAN}, {"String", AG_TYPE_STRING},      {"Text", AG_TYPE_TEXT},
+    {"Enum", AG_TYPE_ENUM},       {"Date", AG_TYPE_DATE},          {"DateTime", AG_TYPE_DATETIME},
     {"Time", AG_TYPE_TIME},       {"LargeBinary", AG_TYPE_BINARY}, {"JSON", AG_TYPE_JSON},
 };
 
@@ -223,8 +222,7 @@ int ag_lua_convert_in(lua_State *L, int idx, const ag_sqltype *t, ag_value *out,
     case LUA_TTABLE:
         return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
                             "a Lua table cannot be a SQL value here (only JSON columns take tables)");
-    default:
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "a %s cannot be a SQL value", ag_lua_typename(L, idx));
+    default: return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "a %s cannot be a SQL value", ag_lua_typename(L, idx));
     }
 }
 
@@ -320,7 +318,8 @@ void ag_lua_push_typed(lua_State *L, const ag_sqltype *t, const ag_value *v) {
             /* SQLite keeps NUMERIC as a number: give it back with the column's scale */
             char text[64];
             double d = v->type == AG_VALUE_INTEGER ? (double)v->u.integer : v->u.number;
-            if (v->type == AG_VALUE_INTEGER && t->scale == 0) snprintf(text, sizeof text, "%lld", (long long)v->u.integer);
+            if (v->type == AG_VALUE_INTEGER && t->scale == 0)
+                snprintf(text, sizeof text, "%lld", (long long)v->u.integer);
             else if (t->length || t->scale) snprintf(text, sizeof text, "%.*f", (int)t->scale, d);
             else snprintf(text, sizeof text, "%.17g", d);
             lua_pushstring(L, text);

@@ -15,8 +15,7 @@
 static const char *check_url_text(lua_State *L, const char *fname, size_t *len) {
     if (lua_isnoneornil(L, 1)) {
         const char *env = getenv("DB_CONNECTION_STRING");
-        if (!env || !*env)
-            ag_lua_argerror(L, "%s: no URL given and DB_CONNECTION_STRING is not set", fname);
+        if (!env || !*env) ag_lua_argerror(L, "%s: no URL given and DB_CONNECTION_STRING is not set", fname);
         lua_pushstring(L, env);
         lua_replace(L, 1);
     } else if (luaL_testudata(L, 1, AG_URL_TYPE)) {
@@ -26,8 +25,7 @@ static const char *check_url_text(lua_State *L, const char *fname, size_t *len) 
         lua_call(L, 2, 1);
         lua_replace(L, 1);
     } else if (lua_type(L, 1) != LUA_TSTRING) {
-        ag_lua_argerror(L, "%s: argument 'url' must be a string or URL, got %s", fname,
-                        ag_lua_typename(L, 1));
+        ag_lua_argerror(L, "%s: argument 'url' must be a string or URL, got %s", fname, ag_lua_typename(L, 1));
     }
     return lua_tolstring(L, 1, len);
 }
@@ -36,8 +34,7 @@ static const char *check_url_text(lua_State *L, const char *fname, size_t *len) 
 static int check_flag(lua_State *L, const char *fname, const char *key) {
     if (lua_isnoneornil(L, 2)) return 0;
     if (!lua_istable(L, 2))
-        return ag_lua_argerror(L, "%s: argument 'options' must be a table, got %s", fname,
-                               ag_lua_typename(L, 2));
+        return ag_lua_argerror(L, "%s: argument 'options' must be a table, got %s", fname, ag_lua_typename(L, 2));
     lua_pushnil(L);
     while (lua_next(L, 2)) { /* every key must be known */
         lua_pop(L, 1);
@@ -49,8 +46,7 @@ static int check_flag(lua_State *L, const char *fname, const char *key) {
     lua_getfield(L, 2, key);
     int t = lua_type(L, -1);
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
-        return ag_lua_argerror(L, "%s: option '%s' must be a boolean, got %s", fname, key,
-                               ag_lua_typename(L, -1));
+        return ag_lua_argerror(L, "%s: option '%s' must be a boolean, got %s", fname, key, ag_lua_typename(L, -1));
     int on = lua_toboolean(L, -1);
     lua_pop(L, 1);
     return on;

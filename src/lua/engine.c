@@ -85,8 +85,8 @@ static ag_url_param *opt_connect_args(lua_State *L, int idx, size_t *count) {
         } else if (t == LUA_TSTRING || t == LUA_TNUMBER) {
             lua_pushstring(L, lua_tostring(L, -1));
         } else {
-            ag_lua_argerror(L, "create_engine: connect_args['%s'] must be a string, number or boolean, got %s",
-                            key, ag_lua_typename(L, -1));
+            ag_lua_argerror(L, "create_engine: connect_args['%s'] must be a string, number or boolean, got %s", key,
+                            ag_lua_typename(L, -1));
         }
         params[i].key = (char *)key;
         params[i].value = (char *)lua_tostring(L, -1);
@@ -134,8 +134,7 @@ int ag_lua_create_engine(lua_State *L) {
     const char *url;
     if (lua_isnil(L, 1)) {
         url = getenv("DB_CONNECTION_STRING");
-        if (!url || !*url)
-            return ag_lua_argerror(L, "create_engine: no URL given and DB_CONNECTION_STRING is not set");
+        if (!url || !*url) return ag_lua_argerror(L, "create_engine: no URL given and DB_CONNECTION_STRING is not set");
         lua_pushstring(L, url);
         lua_replace(L, 1);
     } else if (luaL_testudata(L, 1, AG_URL_TYPE)) {

@@ -38,8 +38,7 @@ static int error_tostring(lua_State *L) {
     return 1;
 }
 
-void ag_lua_push_error(lua_State *L, const char *kind, const char *message, const char *code,
-                       const char *sql) {
+void ag_lua_push_error(lua_State *L, const char *kind, const char *message, const char *code, const char *sql) {
     lua_createtable(L, 0, 4);
     lua_pushstring(L, kind);
     lua_setfield(L, -2, "kind");

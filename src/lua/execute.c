@@ -43,8 +43,7 @@ int ag_lua_conn_scratch(ag_lua_conn *c, int n, ag_error *err) {
  * statement's names as Lua strings made beforehand (executemany: pushing a
  * name can allocate, and an allocation error must not be raised inside the
  * driver's execute_many).  Returns the slot count, or -1 with err. */
-static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int nslots, int names_idx,
-                       ag_error *err) {
+static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int nslots, int names_idx, ag_error *err) {
     const ag_rewritten_sql *p = &stmt->params;
     if (ag_lua_conn_scratch(c, nslots, err) != 0) return -1;
     if (idx == 0) {
@@ -77,8 +76,8 @@ static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int
             snprintf(what, sizeof what, "parameter :%s", name);
             if (lua_isnil(L, -1)) {
                 lua_pop(L, 1);
-                return ag_error_set(err, AG_ERR_ARGUMENT, NULL,
-                                    "missing parameter :%s (use argent.null for NULL)", name);
+                return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "missing parameter :%s (use argent.null for NULL)",
+                                    name);
             }
             int rc = ag_lua_to_param(L, -1, &c->scratch[i], what, err);
             lua_pop(L, 1); /* the string stays referenced by the table */
@@ -92,8 +91,8 @@ static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int
                 int known = 0;
                 for (int i = 0; i < p->nnames && !known; i++) known = strcmp(p->names[i], key) == 0;
                 if (!known) {
-                    ag_error_set(err, AG_ERR_ARGUMENT, NULL, "unknown parameter '%s': the statement has no :%s",
-                                 key, key);
+                    ag_error_set(err, AG_ERR_ARGUMENT, NULL, "unknown parameter '%s': the statement has no :%s", key,
+                                 key);
                     lua_pop(L, 1);
                     return -1;
                 }
@@ -121,8 +120,8 @@ static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int
         if (lua_tointeger(L, -1) > max_index) max_index = lua_tointeger(L, -1);
     }
     if (max_index < nslots)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "the statement takes %d parameter%s but %d %s given",
-                            nslots, nslots == 1 ? "" : "s", (int)max_index, max_index == 1 ? "was" : "were");
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "the statement takes %d parameter%s but %d %s given", nslots,
+                            nslots == 1 ? "" : "s", (int)max_index, max_index == 1 ? "was" : "were");
     for (int i = 0; i < nslots; i++) {
         lua_rawgeti(L, idx, i + 1);
         snprintf(what, sizeof what, "parameter %d", i + 1);
@@ -131,8 +130,8 @@ static int bind_params(lua_State *L, ag_lua_conn *c, ag_stmt *stmt, int idx, int
         if (rc) return -1;
     }
     if (count > nslots || max_index > nslots)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "the statement takes %d parameter%s but %d were given",
-                            nslots, nslots == 1 ? "" : "s", (int)(max_index > count ? max_index : count));
+        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "the statement takes %d parameter%s but %d were given", nslots,
+                            nslots == 1 ? "" : "s", (int)(max_index > count ? max_index : count));
     return nslots;
 }
 
@@ -165,8 +164,8 @@ static void mariadb_utc_datetimes(const ag_compiled *comp, ag_value *values) {
     for (int i = 0; i < comp->nparams; i++) {
         const ag_node *b = comp->params[i];
         ag_value *v = &values[i];
-        if (b->type.kind == AG_TYPE_DATETIME && b->type.timezone && v->type == AG_VALUE_TEXT &&
-            v->u.bytes.len > 6 && memcmp(v->u.bytes.data + v->u.bytes.len - 6, "+00:00", 6) == 0)
+        if (b->type.kind == AG_TYPE_DATETIME && b->type.timezone && v->type == AG_VALUE_TEXT && v->u.bytes.len > 6 &&
+            memcmp(v->u.bytes.data + v->u.bytes.len - 6, "+00:00", 6) == 0)
             v->u.bytes.len -= 6;
     }
 }
@@ -217,8 +216,9 @@ static int bind_compiled(lua_State *L, ag_lua_conn *c, const ag_compiled *comp, 
 
 static const ag_compiled *compile_node(lua_State *L, ag_lua_conn *c, int stmt_idx, ag_node *n) {
     if (!n || !is_statement(n))
-        ag_lua_argerror(L, "execute: argument 'statement' must be SQL text or a statement (select, insert, "
-                           "update, delete, DDL), got %s",
+        ag_lua_argerror(L,
+                        "execute: argument 'statement' must be SQL text or a statement (select, insert, "
+                        "update, delete, DDL), got %s",
                         n ? ag_node_tag_name(n->tag) : ag_lua_typename(L, stmt_idx));
     ag_error err;
     const ag_compiled *comp = ag_compile(n, ag_engine_dialect(ag_conn_engine(c->conn)), &err);
@@ -303,9 +303,9 @@ void ag_lua_run(lua_State *L, ag_lua_conn *c, const ag_lua_exec *x, ag_lua_resul
     lua_pushvalue(L, x->result_idx);
     ag_lua_result_attach(L, r, st); /* the result owns the statement from here on */
     lua_settop(L, top);
-    int n = comp ? (bind_compiled(L, c, comp, x->params_idx, x->nil_is_null, x->names_base, &err) == 0 ? comp->nparams
-                                                                                                        : -1)
-                 : bind_params(L, c, st, x->params_idx, stmt_slot_count(st), 0, &err);
+    int n =
+        comp ? (bind_compiled(L, c, comp, x->params_idx, x->nil_is_null, x->names_base, &err) == 0 ? comp->nparams : -1)
+             : bind_params(L, c, st, x->params_idx, stmt_slot_count(st), 0, &err);
     if (n < 0 || ag_stmt_execute(st, c->scratch, n, &err) != 0) {
         ag_lua_result_attach(L, r, NULL); /* releases the statement */
         ag_lua_raise(L, &err, sql);
@@ -334,7 +334,11 @@ void ag_lua_execute_sql(lua_State *L, ag_lua_conn *c, int conn_idx, const char *
     conn_idx = lua_absindex(L, conn_idx);
     if (params_idx) params_idx = lua_absindex(L, params_idx);
     ag_lua_result *r = ag_lua_new_result(L, conn_idx);
-    ag_lua_exec x = {.conn_idx = conn_idx, .result_idx = lua_gettop(L), .sql = sql, .len = len, .rewrite = rewrite,
+    ag_lua_exec x = {.conn_idx = conn_idx,
+                     .result_idx = lua_gettop(L),
+                     .sql = sql,
+                     .len = len,
+                     .rewrite = rewrite,
                      .params_idx = params_idx};
     ag_lua_run(L, c, &x, r);
 }
@@ -345,7 +349,10 @@ void ag_lua_execute_node(lua_State *L, ag_lua_conn *c, int conn_idx, int stmt_id
     if (params_idx) params_idx = lua_absindex(L, params_idx);
     const ag_compiled *comp = compile_node(L, c, stmt_idx, node ? node : ag_lua_test_node(L, stmt_idx));
     ag_lua_result *r = ag_lua_new_result(L, conn_idx);
-    ag_lua_exec x = {.conn_idx = conn_idx, .result_idx = lua_gettop(L), .comp = comp, .stmt_idx = stmt_idx,
+    ag_lua_exec x = {.conn_idx = conn_idx,
+                     .result_idx = lua_gettop(L),
+                     .comp = comp,
+                     .stmt_idx = stmt_idx,
                      .params_idx = params_idx};
     ag_lua_run(L, c, &x, r);
 }
@@ -541,8 +548,8 @@ static int many_next(void *p, ag_value *params, int nparams, ag_error *err) {
         lua_rawgeti(L, m->rows_idx, m->next);
     }
     if (!lua_istable(L, -1)) {
-        ag_error_set(err, AG_ERR_ARGUMENT, NULL, "executemany: row %lld must be a table, got %s",
-                     (long long)m->next, lua_typename(L, lua_type(L, -1)));
+        ag_error_set(err, AG_ERR_ARGUMENT, NULL, "executemany: row %lld must be a table, got %s", (long long)m->next,
+                     lua_typename(L, lua_type(L, -1)));
         return -1;
     }
     int bound;
@@ -695,7 +702,7 @@ static lua_Integer check_column_rows(lua_State *L, const ag_compiled *comp, int 
             lua_pushvalue(L, convert_idx);
             lua_pushinteger(L, r);
             lua_pushvalue(L, row);
-            lua_call(L, 2, 1); /* raises for a bad row */
+            lua_call(L, 2, 1);                    /* raises for a bad row */
             memset(seen_key, 0, sizeof seen_key); /* Lua ran: trust no remembered key */
             if (lua_isnil(L, fixed)) {
                 lua_newtable(L);
@@ -779,8 +786,8 @@ int ag_lua_executemany_statement(lua_State *L, ag_lua_conn *c, int conn_idx, int
     int rc = 0;
     if (count > 0) {
         if (ag_lua_conn_scratch(c, comp->nparams > 0 ? comp->nparams : 1, &err) != 0) rc = -1;
-        many_ctx m = {L,     c,        comp,        rows_idx,  fixed_idx, convert_idx != 0, names_base, base, 1,
-                      count, source,   row_slot,    convert_idx, names_idx, 0,               protect_names};
+        many_ctx m = {L, c,     comp,   rows_idx, fixed_idx,   convert_idx != 0, names_base, base,
+                      1, count, source, row_slot, convert_idx, names_idx,        0,          protect_names};
         ag_lua_conn_busy_begin(c, source);
         if (rc == 0) rc = ag_stmt_execute_many(st, comp->nparams, many_next, &m, &affected, &err);
         ag_lua_conn_busy_end(c);

@@ -145,8 +145,7 @@ ag_node *ag_lua_to_expr(lua_State *L, int idx, int hint_idx, const char *what) {
         lua_pop(L, 1);
     }
     if (lua_type(L, idx) == LUA_TFUNCTION)
-        ag_lua_argerror(L, "%s is a Lua function; compare with a value or a SQL expression (call the function?)",
-                        what);
+        ag_lua_argerror(L, "%s is a Lua function; compare with a value or a SQL expression (call the function?)", what);
     if (hint.kind == AG_TYPE_ENUM) check_enum(L, idx, hint_idx);
     int top = lua_gettop(L);
     ag_value v;
@@ -197,8 +196,8 @@ static ag_node *push_unary(lua_State *L, int op, int ix, const char *what) {
 
 static void check_self(lua_State *L, const char *method) {
     if (!ag_lua_test_node(L, 1))
-        ag_lua_argerror(L, "%s: argument 'self' must be a SQL expression (call it as expr:%s(...)), got %s", method, method,
-                        ag_lua_typename(L, 1));
+        ag_lua_argerror(L, "%s: argument 'self' must be a SQL expression (call it as expr:%s(...)), got %s", method,
+                        method, ag_lua_typename(L, 1));
 }
 
 static int compare(lua_State *L, int op, const char *method) {
@@ -273,8 +272,7 @@ static int in_list(lua_State *L, int op, const char *method) {
     ag_node *sub = ag_lua_test_node(L, 2);
     if (sub) {
         if (sub->tag != AG_N_SELECT && sub->tag != AG_N_COMPOUND && sub->tag != AG_N_SUBQUERY && sub->tag != AG_N_LIST)
-            return ag_lua_argerror(L, "%s: argument must be a list of values or a select, got an expression",
-                                   method);
+            return ag_lua_argerror(L, "%s: argument must be a list of values or a select, got an expression", method);
         push_binary(L, op, 1, 2, method);
         return 1;
     }
@@ -364,7 +362,8 @@ static int m_label(lua_State *L) {
 static ag_node *push_cast(lua_State *L, int ix, int itype, const char *what) {
     ag_sqltype t;
     if (ag_lua_to_sqltype(L, itype, &t) != 0)
-        ag_lua_argerror(L, "%s: argument 'type' must be an argent type (argent.Integer, argent.String(20), ...), got %s",
+        ag_lua_argerror(L,
+                        "%s: argument 'type' must be an argent type (argent.Integer, argent.String(20), ...), got %s",
                         what, ag_lua_typename(L, itype));
     ag_node *x = ag_lua_to_expr(L, ix, 0, what);
     ag_node *n = ag_lua_push_new_node(L, AG_N_CAST, 1);
@@ -510,7 +509,8 @@ static int f_func(lua_State *L) {
     if (len == 0 || len > 128) return ag_lua_argerror(L, "func: bad function name");
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && ((c >= '0' && c <= '9') || c == '.'));
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                 (i > 0 && ((c >= '0' && c <= '9') || c == '.'));
         if (!ok) return ag_lua_argerror(L, "func: '%s' is not a valid SQL function name", name);
     }
     int nargs = lua_gettop(L) - 1;
@@ -518,7 +518,8 @@ static int f_func(lua_State *L) {
     int fidx = lua_gettop(L);
     if (ag_node_set_name(f, name, len) != 0) nomem(L);
     if (strcasecmp(name, "count") == 0) f->type.kind = AG_TYPE_INTEGER;
-    else if (strcasecmp(name, "current_timestamp") == 0 || strcasecmp(name, "now") == 0) f->type.kind = AG_TYPE_DATETIME;
+    else if (strcasecmp(name, "current_timestamp") == 0 || strcasecmp(name, "now") == 0)
+        f->type.kind = AG_TYPE_DATETIME;
     else if (strcasecmp(name, "current_date") == 0) f->type.kind = AG_TYPE_DATE;
     else if (strcasecmp(name, "current_time") == 0) f->type.kind = AG_TYPE_TIME;
     else if (strcasecmp(name, "lower") == 0 || strcasecmp(name, "upper") == 0) f->type.kind = AG_TYPE_STRING;
@@ -621,8 +622,11 @@ static int f_cast(lua_State *L) {
 /* keyword(name): "null", "true", "false", "*" */
 static int f_keyword(lua_State *L) {
     const char *w = luaL_checkstring(L, 1);
-    int op = strcmp(w, "null") == 0 ? AG_KW_NULL : strcmp(w, "true") == 0 ? AG_KW_TRUE
-           : strcmp(w, "false") == 0 ? AG_KW_FALSE : strcmp(w, "*") == 0 ? AG_KW_STAR : 0;
+    int op = strcmp(w, "null") == 0    ? AG_KW_NULL
+             : strcmp(w, "true") == 0  ? AG_KW_TRUE
+             : strcmp(w, "false") == 0 ? AG_KW_FALSE
+             : strcmp(w, "*") == 0     ? AG_KW_STAR
+                                       : 0;
     if (!op) return ag_lua_argerror(L, "keyword: unknown keyword '%s'", w);
     ag_node *n = ag_lua_push_new_node(L, AG_N_KEYWORD, 0);
     n->op = (uint8_t)op;
@@ -692,27 +696,39 @@ static int f_json_decode(lua_State *L) {
 
 void ag_lua_open_expression(lua_State *L, int module_idx) {
     static const luaL_Reg expr_methods[] = {
-        {"eq", m_eq},           {"ne", m_ne},
-        {"lt", m_lt},           {"le", m_le},
-        {"gt", m_gt},           {"ge", m_ge},
-        {"like", m_like},       {"not_like", m_not_like},
-        {"ilike", m_ilike},     {"not_ilike", m_not_ilike},
-        {"is_", m_is},          {"is_not", m_is_not},
-        {"in_", m_in},          {"not_in", m_not_in},
-        {"is_null", m_is_null}, {"is_not_null", m_is_not_null},
-        {"between", m_between}, {"startswith", m_startswith},
-        {"endswith", m_endswith}, {"contains", m_contains},
-        {"asc", m_asc},         {"desc", m_desc},
-        {"label", m_label},     {"cast", m_cast},
-        {"distinct", m_distinct}, {NULL, NULL},
+        {"eq", m_eq},
+        {"ne", m_ne},
+        {"lt", m_lt},
+        {"le", m_le},
+        {"gt", m_gt},
+        {"ge", m_ge},
+        {"like", m_like},
+        {"not_like", m_not_like},
+        {"ilike", m_ilike},
+        {"not_ilike", m_not_ilike},
+        {"is_", m_is},
+        {"is_not", m_is_not},
+        {"in_", m_in},
+        {"not_in", m_not_in},
+        {"is_null", m_is_null},
+        {"is_not_null", m_is_not_null},
+        {"between", m_between},
+        {"startswith", m_startswith},
+        {"endswith", m_endswith},
+        {"contains", m_contains},
+        {"asc", m_asc},
+        {"desc", m_desc},
+        {"label", m_label},
+        {"cast", m_cast},
+        {"distinct", m_distinct},
+        {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
-        {"__gc", node_gc},   {"__add", mm_add},       {"__sub", mm_sub},         {"__mul", mm_mul},
-        {"__div", mm_div},   {"__mod", mm_mod},       {"__concat", mm_concat},   {"__unm", mm_unm},
-        {"__tostring", mm_tostring}, {NULL, NULL},
+        {"__gc", node_gc}, {"__add", mm_add},       {"__sub", mm_sub}, {"__mul", mm_mul},           {"__div", mm_div},
+        {"__mod", mm_mod}, {"__concat", mm_concat}, {"__unm", mm_unm}, {"__tostring", mm_tostring}, {NULL, NULL},
     };
-    static const char *const kind_names[KIND_COUNT] = {NULL, "Expression", "Select", "Insert", "Update",
-                                                       "Delete", "FromClause", "DDL"};
+    static const char *const kind_names[KIND_COUNT] = {NULL,     "Expression", "Select",     "Insert",
+                                                       "Update", "Delete",     "FromClause", "DDL"};
     luaL_newmetatable(L, AG_NODE_TYPE);
     int mt = lua_gettop(L);
     lua_pushvalue(L, mt);
@@ -735,12 +751,24 @@ void ag_lua_open_expression(lua_State *L, int module_idx) {
     lua_settop(L, mt - 1);
 
     static const luaL_Reg funcs[] = {
-        {"and_", f_and},       {"or_", f_or},           {"not_", f_not},
-        {"distinct", f_distinct}, {"exists", f_exists}, {"func", f_func},
-        {"literal", f_literal}, {"bindparam", f_bindparam}, {"case", f_case},
-        {"cast", f_cast},      {"keyword", f_keyword},  {"to_expr", f_to_expr},
-        {"tag", f_tag},        {"info", f_info},        {"same", f_same},
-        {"type_of", f_type_of}, {"json_encode", f_json_encode}, {"json_decode", f_json_decode},
+        {"and_", f_and},
+        {"or_", f_or},
+        {"not_", f_not},
+        {"distinct", f_distinct},
+        {"exists", f_exists},
+        {"func", f_func},
+        {"literal", f_literal},
+        {"bindparam", f_bindparam},
+        {"case", f_case},
+        {"cast", f_cast},
+        {"keyword", f_keyword},
+        {"to_expr", f_to_expr},
+        {"tag", f_tag},
+        {"info", f_info},
+        {"same", f_same},
+        {"type_of", f_type_of},
+        {"json_encode", f_json_encode},
+        {"json_decode", f_json_decode},
         {NULL, NULL},
     };
     lua_pushvalue(L, module_idx);

@@ -80,8 +80,7 @@ static int fs_kind(lua_State *L) {
 }
 
 void ag_lua_open_fs(lua_State *L) {
-    static const luaL_Reg funcs[] = {
-        {"list", fs_list}, {"mkdir", fs_mkdir}, {"kind", fs_kind}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"list", fs_list}, {"mkdir", fs_mkdir}, {"kind", fs_kind}, {NULL, NULL}};
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);
     lua_setfield(L, -2, "fs");

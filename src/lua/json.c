@@ -216,9 +216,7 @@ static json_t *to_json(lua_State *L, int idx, int depth, ag_error *err) {
     return v;
 }
 
-static int dump_callback(const char *buffer, size_t size, void *data) {
-    return ag_buf_append(data, buffer, size);
-}
+static int dump_callback(const char *buffer, size_t size, void *data) { return ag_buf_append(data, buffer, size); }
 
 int ag_lua_json_encode(lua_State *L, int idx, ag_buf *out, ag_error *err) {
     ag_error_clear(err);
@@ -333,7 +331,6 @@ static void new_sentinel(lua_State *L, const char *name, const void *key) {
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
-
 
 void ag_lua_open_json(lua_State *L) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;

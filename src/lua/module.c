@@ -53,7 +53,7 @@ int luaopen_argent_core(lua_State *L) {
     ag_lua_open_transaction(L);
     ag_lua_open_result(L);
     ag_lua_open_database(L); /* database_exists, create_database, drop_database */
-    ag_lua_open_sql(L); /* argent.core.sql: the expression language (expression.c, statement.c) */
+    ag_lua_open_sql(L);      /* argent.core.sql: the expression language (expression.c, statement.c) */
     ag_orm_open(L);          /* argent.core.orm: the ORM's C half (src/orm/) */
     ag_lua_open_fs(L);       /* argent.core.fs: directories for argent.migrate (fs.c) */
     lua_pushcfunction(L, ag_lua_create_engine);
@@ -62,8 +62,8 @@ int luaopen_argent_core(lua_State *L) {
     lua_setfield(L, -2, "make_url");
     /* method tables, so that init.lua can add methods written in Lua */
     lua_newtable(L);
-    const char *types[] = {AG_ENGINE_TYPE, AG_CONNECTION_TYPE, AG_RESULT_TYPE, AG_TRANSACTION_TYPE,
-                           AG_URL_TYPE, AG_POOL_TYPE, NULL};
+    const char *types[] = {
+        AG_ENGINE_TYPE, AG_CONNECTION_TYPE, AG_RESULT_TYPE, AG_TRANSACTION_TYPE, AG_URL_TYPE, AG_POOL_TYPE, NULL};
     int methods = lua_gettop(L);
     for (int i = 0; types[i]; i++) {
         int top = lua_gettop(L);

@@ -20,10 +20,10 @@
 #include "lua/sql_binding.h"
 
 struct ag_lua_result {
-    ag_stmt *stmt;     /* NULL once finished or closed */
+    ag_stmt *stmt; /* NULL once finished or closed */
     ag_lua_conn *conn;
     int closed;
-    int ncols;         /* 0: the statement returns no rows */
+    int ncols; /* 0: the statement returns no rows */
     lua_Integer rowcount;
     int has_lastrowid;
     lua_Integer lastrowid;
@@ -444,10 +444,17 @@ static int result_index(lua_State *L) {
 
 void ag_lua_open_result(lua_State *L) {
     static const luaL_Reg methods[] = {
-        {"rows", result_rows},     {"tuples", result_tuples},   {"all", result_all},
-        {"first", result_first},   {"one", result_one},         {"one_or_none", result_one_or_none},
-        {"scalar", result_scalar}, {"scalars", result_scalars}, {"columns", result_columns},
-        {"close", result_close},   {NULL, NULL},
+        {"rows", result_rows},
+        {"tuples", result_tuples},
+        {"all", result_all},
+        {"first", result_first},
+        {"one", result_one},
+        {"one_or_none", result_one_or_none},
+        {"scalar", result_scalar},
+        {"scalars", result_scalars},
+        {"columns", result_columns},
+        {"close", result_close},
+        {NULL, NULL},
     };
     static const luaL_Reg meta[] = {{"__gc", result_close}, {"__close", result_close}, {NULL, NULL}};
     ag_lua_new_type(L, AG_RESULT_TYPE, methods, meta, result_index);

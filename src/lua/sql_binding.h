@@ -108,18 +108,18 @@ void ag_lua_push_bind_value(lua_State *L, const ag_node *b);
 int ag_lua_conn_scratch(ag_lua_conn *c, int n, ag_error *err);
 /* One execution.  Stack indexes are absolute. */
 typedef struct ag_lua_exec {
-    int conn_idx;             /* the connection's userdata */
-    int result_idx;           /* the result object that will own the statement */
-    const ag_compiled *comp;  /* a compiled statement, or NULL for SQL text: */
-    const char *sql;          /*   the text (kept alive by the caller) */
+    int conn_idx;            /* the connection's userdata */
+    int result_idx;          /* the result object that will own the statement */
+    const ag_compiled *comp; /* a compiled statement, or NULL for SQL text: */
+    const char *sql;         /*   the text (kept alive by the caller) */
     size_t len;
-    int rewrite;              /*   1: :name / ? placeholders rewritten to the driver's; 0: as is */
-    int stmt_idx;             /* the statement's node (comp), for echo */
-    int params_idx;           /* the table of parameters, or 0 */
-    int nil_is_null;          /* comp: an absent parameter is NULL (the ORM's values tables) */
-    int names_base;           /* comp: 0, or where the parameters' names were pushed once (nil for a
+    int rewrite;       /*   1: :name / ? placeholders rewritten to the driver's; 0: as is */
+    int stmt_idx;      /* the statement's node (comp), for echo */
+    int params_idx;    /* the table of parameters, or 0 */
+    int nil_is_null;   /* comp: an absent parameter is NULL (the ORM's values tables) */
+    int names_base;    /* comp: 0, or where the parameters' names were pushed once (nil for a
                                  parameter with its own value) */
-    int64_t *affected;        /* NULL, or where to store the rows the statement changed */
+    int64_t *affected; /* NULL, or where to store the rows the statement changed */
 } ag_lua_exec;
 /* Prepares, binds, executes x on c into the result r (at x->result_idx; it
  * may be reused for one execution after another), reads the types of a

@@ -37,8 +37,8 @@ static int s_make(lua_State *L) {
     if (nkids < 0 || nkids > 1000000) return ag_lua_argerror(L, "make: bad child count");
     for (int i = 0; i < nkids; i++)
         if (!lua_isnoneornil(L, 6 + i) && !ag_lua_test_node(L, 6 + i))
-            return ag_lua_argerror(L, "make: child %d of a %s must be a SQL element, got %s", i + 1,
-                                   lua_tostring(L, 1), ag_lua_typename(L, 6 + i));
+            return ag_lua_argerror(L, "make: child %d of a %s must be a SQL element, got %s", i + 1, lua_tostring(L, 1),
+                                   ag_lua_typename(L, 6 + i));
     luaL_checkstack(L, (int)nkids + 8, "too many children");
     lua_settop(L, 5 + (int)nkids); /* absent children are nil, not the node pushed next */
     ag_node *n = ag_lua_push_new_node(L, (ag_node_tag)tag, (int)nkids);
@@ -79,7 +79,8 @@ static ag_node *check_slot(lua_State *L, int *slot) {
 static int s_derive(lua_State *L) {
     ag_node *n = ag_lua_check_node(L, 1, "argument 1");
     lua_Integer slot = luaL_checkinteger(L, 2);
-    if (slot < -1 || slot >= n->nkids) return ag_lua_argerror(L, "a %s has no slot %d", ag_node_tag_name(n->tag), (int)slot);
+    if (slot < -1 || slot >= n->nkids)
+        return ag_lua_argerror(L, "a %s has no slot %d", ag_node_tag_name(n->tag), (int)slot);
     ag_node *kid = NULL;
     if (!lua_isnoneornil(L, 3)) kid = ag_lua_check_node(L, 3, "derive: the new part");
     int set = (int)luaL_optinteger(L, 4, 0), clear = (int)luaL_optinteger(L, 5, 0);
@@ -245,13 +246,10 @@ static int s_column_ddl(lua_State *L) {
     ag_error err;
     char *type_sql, *default_sql;
     if (!d) return ag_lua_argerror(L, "column_ddl: unknown dialect");
-    if (ag_compile_column_parts(n, d, &type_sql, &default_sql, &err) != 0)
-        return ag_lua_raise(L, &err, NULL);
+    if (ag_compile_column_parts(n, d, &type_sql, &default_sql, &err) != 0) return ag_lua_raise(L, &err, NULL);
     lua_pushstring(L, type_sql);
-    if (default_sql)
-        lua_pushstring(L, default_sql);
-    else
-        lua_pushnil(L);
+    if (default_sql) lua_pushstring(L, default_sql);
+    else lua_pushnil(L);
     free(type_sql);
     free(default_sql);
     return 2;
@@ -278,10 +276,17 @@ int ag_lua_push_execute_hook(lua_State *L) {
 
 void ag_lua_open_statement(lua_State *L, int module_idx) {
     static const luaL_Reg funcs[] = {
-        {"make", s_make},       {"list", s_list},         {"derive", s_derive},
-        {"extend", s_extend},   {"conjoin", s_conjoin},   {"kid", s_kid},
-        {"shape", s_shape},     {"set_type", s_set_type}, {"attach", s_attach},
-        {"set_server_default", s_set_server_default},     {"compile", s_compile},
+        {"make", s_make},
+        {"list", s_list},
+        {"derive", s_derive},
+        {"extend", s_extend},
+        {"conjoin", s_conjoin},
+        {"kid", s_kid},
+        {"shape", s_shape},
+        {"set_type", s_set_type},
+        {"attach", s_attach},
+        {"set_server_default", s_set_server_default},
+        {"compile", s_compile},
         {"column_ddl", s_column_ddl},
         {"set_execute_hook", s_set_execute_hook},
         {NULL, NULL},

@@ -113,7 +113,6 @@ static int tx_tostring(lua_State *L) {
 void ag_lua_open_transaction(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"commit", tx_commit}, {"rollback", tx_rollback}, {"close", tx_close}, {NULL, NULL}};
-    static const luaL_Reg meta[] = {
-        {"__close", tx_close}, {"__gc", tx_gc}, {"__tostring", tx_tostring}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__close", tx_close}, {"__gc", tx_gc}, {"__tostring", tx_tostring}, {NULL, NULL}};
     ag_lua_new_type(L, AG_TRANSACTION_TYPE, methods, meta, tx_index);
 }

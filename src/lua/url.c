@@ -57,8 +57,7 @@ static int url_index(lua_State *L) {
             }
             lua_rawseti(L, -2, (int)i + 1);
         }
-    }
-    else if (strcmp(key, "port") == 0) {
+    } else if (strcmp(key, "port") == 0) {
         if (url->port) lua_pushinteger(L, url->port);
         else lua_pushnil(L);
     } else if (strcmp(key, "database") == 0) push_opt_string(L, url->database);
@@ -135,8 +134,7 @@ int ag_lua_make_url(lua_State *L) {
 
 void ag_lua_open_url(lua_State *L) {
     static const luaL_Reg methods[] = {{"render_as_string", url_render_as_string}, {NULL, NULL}};
-    static const luaL_Reg meta[] = {{"__tostring", url_tostring}, {"__newindex", url_newindex},
-                                    {"__eq", url_eq},             {"__gc", url_gc},
-                                    {NULL, NULL}};
+    static const luaL_Reg meta[] = {
+        {"__tostring", url_tostring}, {"__newindex", url_newindex}, {"__eq", url_eq}, {"__gc", url_gc}, {NULL, NULL}};
     ag_lua_new_type(L, AG_URL_TYPE, methods, meta, url_index);
 }

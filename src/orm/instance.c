@@ -61,9 +61,7 @@ static int attr_kind(ag_type_kind kind) {
     }
 }
 
-
-static const char *const state_names[] = {"transient", "pending", "persistent",
-                                          "detached",  "deleted", NULL};
+static const char *const state_names[] = {"transient", "pending", "persistent", "detached", "deleted", NULL};
 
 /* The Session's hooks (registry keys): load(inst, key) -> value, called for
  * an unloaded attribute (key false: every unloaded column); set(inst, key,
@@ -106,16 +104,13 @@ static void load_unloaded(lua_State *L, ag_orm_instance *inst, int idx) {
     lua_pop(L, 1);
 }
 
-ag_orm_instance *ag_orm_test_instance(lua_State *L, int idx) {
-    return luaL_testudata(L, idx, AG_INSTANCE_TYPE);
-}
+ag_orm_instance *ag_orm_test_instance(lua_State *L, int idx) { return luaL_testudata(L, idx, AG_INSTANCE_TYPE); }
 
 ag_orm_instance *ag_orm_check_instance(lua_State *L, int idx, const char *fname) {
     ag_orm_instance *inst = ag_orm_test_instance(L, idx);
     if (!inst)
-        ag_lua_argerror(
-            L, "%s: argument must be a model instance (made by a model, e.g. User{...}), got %s",
-            fname, ag_lua_typename(L, idx));
+        ag_lua_argerror(L, "%s: argument must be a model instance (made by a model, e.g. User{...}), got %s", fname,
+                        ag_lua_typename(L, idx));
     return inst;
 }
 
@@ -141,8 +136,7 @@ static int push_attr_info(lua_State *L, int idx, int key_idx) {
 }
 
 /* Raises: value at val_idx does not fit attribute key_idx (info at info_idx). */
-static int wrong_type(lua_State *L, int inst_idx, int key_idx, int info_idx, int val_idx,
-                      const char *wanted) {
+static int wrong_type(lua_State *L, int inst_idx, int key_idx, int info_idx, int val_idx, const char *wanted) {
     const char *model = model_name(L, inst_idx);
     lua_getfield(L, info_idx, "type");
     const char *type = luaL_tolstring(L, -1, NULL);
@@ -152,14 +146,11 @@ static int wrong_type(lua_State *L, int inst_idx, int key_idx, int info_idx, int
         size_t len;
         const char *s = luaL_tolstring(L, val_idx, &len);
         if (lua_type(L, val_idx) == LUA_TSTRING)
-            shown =
-                lua_pushfstring(L, " ('%s%s')", len > 40 ? "" : s, len > 40 ? "<long string>" : "");
-        else
-            shown = lua_pushfstring(L, " (%s)", s);
+            shown = lua_pushfstring(L, " ('%s%s')", len > 40 ? "" : s, len > 40 ? "<long string>" : "");
+        else shown = lua_pushfstring(L, " (%s)", s);
     }
-    return ag_lua_argerror(L, "%s.%s (%s) takes %s or nil, got %s%s", model,
-                           lua_tostring(L, key_idx), type, wanted, ag_lua_typename(L, val_idx),
-                           shown);
+    return ag_lua_argerror(L, "%s.%s (%s) takes %s or nil, got %s%s", model, lua_tostring(L, key_idx), type, wanted,
+                           ag_lua_typename(L, val_idx), shown);
 }
 
 /* Is the string at idx one of the values of the Enum type at type_idx? */
@@ -200,8 +191,7 @@ static void check_value(lua_State *L, int inst_idx, int key_idx, int info_idx, i
             ag_lua_argerror(L,
                             "%s.%s is a relationship: it takes a model instance, a list of them, "
                             "or nil, got %s",
-                            model_name(L, inst_idx), lua_tostring(L, key_idx),
-                            ag_lua_typename(L, val_idx));
+                            model_name(L, inst_idx), lua_tostring(L, key_idx), ag_lua_typename(L, val_idx));
         return;
     case ATTR_INTEGER:
         if (lua_isinteger(L, val_idx)) return;
@@ -247,8 +237,7 @@ static void check_value(lua_State *L, int inst_idx, int key_idx, int info_idx, i
         lua_pop(L, 1);
         return;
     case ATTR_TEMPORAL:
-        if (vt != LUA_TSTRING)
-            wrong_type(L, inst_idx, key_idx, info_idx, val_idx, "an ISO-8601 string");
+        if (vt != LUA_TSTRING) wrong_type(L, inst_idx, key_idx, info_idx, val_idx, "an ISO-8601 string");
         if (lua_getfield(L, info_idx, "check") == LUA_TFUNCTION) {
             lua_pushvalue(L, val_idx); /* raises an ArgumentError naming the column */
             lua_call(L, 1, 0);
@@ -277,9 +266,8 @@ static void set_attribute(lua_State *L, int inst_idx, int key_idx, int val_idx) 
     if (lua_type(L, key_idx) != LUA_TSTRING || push_attr_info(L, inst_idx, key_idx) == LUA_TNIL) {
         const char *model = model_name(L, inst_idx);
         const char *key = luaL_tolstring(L, key_idx, NULL);
-        ag_lua_argerror(
-            L, "%s has no attribute '%s' to set (its attributes are its columns and relationships)",
-            model, key);
+        ag_lua_argerror(L, "%s has no attribute '%s' to set (its attributes are its columns and relationships)", model,
+                        key);
     }
     int info_idx = lua_gettop(L);
     lua_pushvalue(L, val_idx);
@@ -359,7 +347,7 @@ static int instance_index(lua_State *L) {
     if (vt != LUA_TNIL && vt != LUA_TBOOLEAN) return 1;
     lua_settop(L, 2);
     if (push_attr_info(L, 1, 2) != LUA_TNIL) { /* 3: a column or a relationship */
-        ag_lua_getuservalue(L, 1, UV_VALUES); /* 4 */
+        ag_lua_getuservalue(L, 1, UV_VALUES);  /* 4 */
         lua_pushvalue(L, 2);
         int t = lua_rawget(L, 4);
         if (t != LUA_TNIL && t != LUA_TBOOLEAN) return 1;
@@ -453,10 +441,8 @@ static int instance_tostring(lua_State *L) {
         lua_pushfstring(L, " %s=", lua_tostring(L, key));
         lua_pushvalue(L, key);
         lua_rawget(L, 3);
-        if (lua_type(L, -1) == LUA_TSTRING)
-            push_quoted(L, -1);
-        else
-            luaL_tolstring(L, -1, NULL);
+        if (lua_type(L, -1) == LUA_TSTRING) push_quoted(L, -1);
+        else luaL_tolstring(L, -1, NULL);
         lua_remove(L, -2);  /* the raw value */
         lua_remove(L, key); /* the key */
         lua_concat(L, 3);   /* text .. " key=" .. value */
@@ -503,7 +489,7 @@ void ag_orm_new_instance(lua_State *L, int mapper_idx, int values_idx, int sessi
 /* construct(class, init): a new transient instance of the model class (its
  * mapper is class.__mapper__), with init's attributes set as by assignment. */
 static int orm_construct(lua_State *L) {
-    lua_settop(L, 2); /* the initial values are argument 2, absent or not */
+    lua_settop(L, 2);                 /* the initial values are argument 2, absent or not */
     if (lua_type(L, 1) != LUA_TTABLE) /* getmetatable(User).__call(5): reachable from a script */
         return ag_lua_argerror(L, "not a model class (got %s): make models with Base:model(name, spec)",
                                ag_lua_typename(L, 1));
@@ -513,9 +499,8 @@ static int orm_construct(lua_State *L) {
     ag_orm_check_mapper(L, mapper);
     if (!lua_isnoneornil(L, 2) && (lua_type(L, 2) != LUA_TTABLE || lua_getmetatable(L, 2))) {
         lua_getfield(L, mapper, "name");
-        return ag_lua_argerror(
-            L, "%s{...}: the argument must be a plain table of attribute values, got %s",
-            lua_tostring(L, -1), ag_lua_typename(L, 2));
+        return ag_lua_argerror(L, "%s{...}: the argument must be a plain table of attribute values, got %s",
+                               lua_tostring(L, -1), ag_lua_typename(L, 2));
     }
     lua_newtable(L);
     ag_orm_new_instance(L, mapper, lua_gettop(L), 0, STATE_TRANSIENT);
@@ -618,9 +603,9 @@ static int orm_is_dirty(lua_State *L) {
 static int orm_expire(lua_State *L) {
     ag_orm_instance *inst = ag_orm_check_instance(L, 1, "expire");
     lua_settop(L, 2);
-    ag_lua_getuservalue(L, 1, UV_VALUES); /* 3 */
-    ag_lua_getuservalue(L, 1, UV_DIRTY);  /* 4 */
-    ag_lua_getuservalue(L, 1, UV_MAPPER); /* 5 */
+    ag_lua_getuservalue(L, 1, UV_VALUES);                       /* 3 */
+    ag_lua_getuservalue(L, 1, UV_DIRTY);                        /* 4 */
+    ag_lua_getuservalue(L, 1, UV_MAPPER);                       /* 5 */
     if (ag_lua_getuservalue(L, 1, UV_UNLOADED) != LUA_TTABLE) { /* 6 */
         lua_pop(L, 1);
         lua_newtable(L);
@@ -787,4 +772,3 @@ void ag_orm_open(lua_State *L) {
     ag_orm_open_txstate(L);
     lua_setfield(L, -2, "orm");
 }
-

@@ -65,7 +65,8 @@ static void load_current(lua_State *L, ag_lua_result *r, int mapper, int session
         ag_lua_result_push(L, r, (int)pkcol - 1);
         if (lua_isnil(L, -1)) return; /* no row for this entity */
         if (lua_rawget(L, bucket) != LUA_TNIL) {
-            const ag_orm_instance *found = ag_orm_test_instance(L, -1); /* (anything else in the map counts as absent) */
+            const ag_orm_instance *found =
+                ag_orm_test_instance(L, -1); /* (anything else in the map counts as absent) */
             if (found && !found->unloaded) return;
         }
         lua_pop(L, 1);
@@ -188,11 +189,8 @@ static int orm_row_instance(lua_State *L) {
 }
 
 void ag_orm_open_load(lua_State *L) {
-    static const luaL_Reg funcs[] = {{"identity_key", orm_identity_key},
-                                     {"load", orm_load},
-                                     {"step", orm_step},
-                                     {"column", orm_column},
-                                     {"row_instance", orm_row_instance},
-                                     {NULL, NULL}};
+    static const luaL_Reg funcs[] = {
+        {"identity_key", orm_identity_key}, {"load", orm_load}, {"step", orm_step}, {"column", orm_column},
+        {"row_instance", orm_row_instance}, {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
 }

@@ -25,26 +25,20 @@ enum { UV_VALUES = 1, UV_MAPPER = 2, UV_DIRTY = 3, UV_SESSION = 4, UV_UNLOADED =
 /* What an attribute takes (mapper.attrs[name].kind), from its column's type. */
 enum {
     ATTR_RELATIONSHIP = 0, /* an instance, a list of them, or nil */
-    ATTR_INTEGER,  /* Integer, BigInteger, SmallInteger: an integer (integral floats converted) */
-    ATTR_FLOAT,    /* Float, Double: a number */
-    ATTR_NUMERIC,  /* Numeric: a number or a numeric string (exact) */
-    ATTR_BOOLEAN,  /* Boolean: a boolean */
-    ATTR_STRING,   /* String, Text: a string */
-    ATTR_ENUM,     /* Enum: one of the type's values */
-    ATTR_TEMPORAL, /* Date, DateTime, Time: a string in ISO form (mapper's check function) */
-    ATTR_BINARY,   /* LargeBinary: a string */
-    ATTR_JSON,     /* JSON: a table, string, number or boolean */
+    ATTR_INTEGER,          /* Integer, BigInteger, SmallInteger: an integer (integral floats converted) */
+    ATTR_FLOAT,            /* Float, Double: a number */
+    ATTR_NUMERIC,          /* Numeric: a number or a numeric string (exact) */
+    ATTR_BOOLEAN,          /* Boolean: a boolean */
+    ATTR_STRING,           /* String, Text: a string */
+    ATTR_ENUM,             /* Enum: one of the type's values */
+    ATTR_TEMPORAL,         /* Date, DateTime, Time: a string in ISO form (mapper's check function) */
+    ATTR_BINARY,           /* LargeBinary: a string */
+    ATTR_JSON,             /* JSON: a table, string, number or boolean */
 };
 
 /* The life-cycle states of API.md section 6; only TRANSIENT is reached
  * before the Session exists. */
-typedef enum {
-    STATE_TRANSIENT,
-    STATE_PENDING,
-    STATE_PERSISTENT,
-    STATE_DETACHED,
-    STATE_DELETED
-} ag_orm_state;
+typedef enum { STATE_TRANSIENT, STATE_PENDING, STATE_PERSISTENT, STATE_DETACHED, STATE_DELETED } ag_orm_state;
 
 typedef struct ag_orm_instance {
     ag_orm_state state;

@@ -77,7 +77,6 @@ static int orm_group_insert(lua_State *L) {
     return 3;
 }
 
-
 /* After an instance's row was inserted: its unloaded set is the nexpire
  * attribute names of the list at expire_idx (values the database computed,
  * read on first access), it is persistent and clean, entered in the
@@ -135,7 +134,7 @@ static int orm_insert(lua_State *L) {
     int nret = lua_istable(L, 5) ? (int)lua_rawlen(L, 5) : 0;
     lua_Integer out_len = (lua_Integer)lua_rawlen(L, 8);
     int rowid_key = lua_getfield(L, 4, "rowid") == LUA_TSTRING ? lua_gettop(L) : 0; /* 9 */
-    lua_getfield(L, 4, "expire"); /* 10 */
+    lua_getfield(L, 4, "expire");                                                   /* 10 */
     int expire_idx = lua_gettop(L);
     int nexpire = lua_istable(L, expire_idx) ? (int)lua_rawlen(L, expire_idx) : 0;
     int unmatched_idx = lua_getfield(L, 4, "unmatched") == LUA_TTABLE ? lua_gettop(L) : 0; /* 11 */
@@ -158,9 +157,15 @@ static int orm_insert(lua_State *L) {
         ag_lua_getuservalue(L, obj, UV_VALUES);
         int values = obj + 1;
         int64_t affected = -1;
-        ag_lua_exec x = {.conn_idx = 1, .result_idx = ridx, .comp = comp, .stmt_idx = 2, .params_idx = values,
-                         .nil_is_null = 1, .names_base = names_base, .affected = unmatched_idx ? &affected : NULL};
-        ag_lua_run(L, c, &x, r); /* sets the columns' types, reads an implicit RETURNING's key */
+        ag_lua_exec x = {.conn_idx = 1,
+                         .result_idx = ridx,
+                         .comp = comp,
+                         .stmt_idx = 2,
+                         .params_idx = values,
+                         .nil_is_null = 1,
+                         .names_base = names_base,
+                         .affected = unmatched_idx ? &affected : NULL};
+        ag_lua_run(L, c, &x, r);              /* sets the columns' types, reads an implicit RETURNING's key */
         if (unmatched_idx && affected == 0) { /* (an UPDATE whose row is gone) */
             lua_pushvalue(L, obj);
             lua_rawseti(L, unmatched_idx, (lua_Integer)lua_rawlen(L, unmatched_idx) + 1);
@@ -173,7 +178,8 @@ static int orm_insert(lua_State *L) {
                     lua_rawset(L, values);
                 }
             }
-            while (ag_lua_result_next(L, r)) {} /* (one row) -- then the statement goes back */
+            while (ag_lua_result_next(L, r)) {
+            } /* (one row) -- then the statement goes back */
         }
         if (rowid_key) { /* the key is the row id the database gave (SQLite: no RETURNING) */
             lua_Integer id;

@@ -70,9 +70,7 @@ int ag_txstate_event(ag_txstate *t, ag_txevent ev, ag_error *err) {
         if (t->flushing) return 0;
         t->flushing = 1;
         return 1;
-    case AG_EV_FLUSH_END:
-        t->flushing = 0;
-        return 1;
+    case AG_EV_FLUSH_END: t->flushing = 0; return 1;
     case AG_EV_FLUSH_FAILED:
         t->flushing = 0;
         if (t->savepoints == 0 && t->state == AG_SESS_ACTIVE) t->state = AG_SESS_FAILED;

@@ -21,9 +21,9 @@
 #define AG_TXSTATE_TYPE "argent.TxState"
 
 static const char *const op_names[] = {"use", "work", "commit", "begin", "begin_nested", "rollback", NULL};
-static const char *const event_names[] = {"begun",           "changed",         "flush_start", "flush_end",
-                                          "flush_failed",    "savepoint_begun", "savepoint_ended",
-                                          "committed",       "rolled_back",     "closed",      NULL};
+static const char *const event_names[] = {
+    "begun",     "changed",     "flush_start", "flush_end", "flush_failed", "savepoint_begun", "savepoint_ended",
+    "committed", "rolled_back", "closed",      NULL};
 
 static ag_txstate *check_txstate(lua_State *L) { return ag_lua_check_self(L, 1, AG_TXSTATE_TYPE); }
 

@@ -37,8 +37,8 @@ struct ag_pool {
     int checked_out;
     int open;
     unsigned generation;
-    ag_slot *shared;          /* singleton mode: the one slot */
-    int resetting;            /* singleton mode: its last holder is rolling it back */
+    ag_slot *shared; /* singleton mode: the one slot */
+    int resetting;   /* singleton mode: its last holder is rolling it back */
 };
 
 double ag_monotonic_seconds(void) {
@@ -47,8 +47,8 @@ double ag_monotonic_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-ag_pool *ag_pool_create(const ag_driver *driver, const ag_connect_params *params,
-                        const ag_pool_config *config, ag_error *err) {
+ag_pool *ag_pool_create(const ag_driver *driver, const ag_connect_params *params, const ag_pool_config *config,
+                        ag_error *err) {
     ag_pool *pool = ag_calloc(1, sizeof *pool);
     if (!pool) {
         ag_error_nomem(err);

@@ -43,23 +43,23 @@ typedef void (*ag_slot_hook)(ag_slot *slot, void *ctx);
 struct ag_slot {
     const ag_driver *driver;
     ag_driver_conn *dconn;
-    double created_at;        /* monotonic seconds when connected */
-    unsigned generation;      /* pool generation when connected (dispose bumps it) */
-    void *owner_data;         /* the engine's per-connection state (statement cache) */
-    int tx_depth;             /* 0 none, 1 transaction, 2.. savepoints */
+    double created_at;   /* monotonic seconds when connected */
+    unsigned generation; /* pool generation when connected (dispose bumps it) */
+    void *owner_data;    /* the engine's per-connection state (statement cache) */
+    int tx_depth;        /* 0 none, 1 transaction, 2.. savepoints */
     uint64_t tx_ids[AG_MAX_TX_DEPTH + 1];
     uint64_t next_tx_id;
-    int users;                /* checkouts sharing this slot (singleton mode) */
+    int users; /* checkouts sharing this slot (singleton mode) */
     ag_slot *next_idle;
 };
 
 typedef struct ag_pool_config {
-    int size;             /* pool_size, >= 0 */
-    int max_overflow;     /* >= 0, or -1 for no limit */
-    double timeout;       /* seconds to wait for a free slot */
-    double recycle;       /* seconds; < 0 never */
+    int size;         /* pool_size, >= 0 */
+    int max_overflow; /* >= 0, or -1 for no limit */
+    double timeout;   /* seconds to wait for a free slot */
+    double recycle;   /* seconds; < 0 never */
     int pre_ping;
-    int singleton;        /* one shared slot (SQLite :memory:) */
+    int singleton; /* one shared slot (SQLite :memory:) */
     ag_slot_hook on_close;
     void *hook_ctx;
 } ag_pool_config;
@@ -74,8 +74,8 @@ typedef struct ag_pool_status {
 typedef struct ag_pool ag_pool;
 
 /* params must outlive the pool.  NULL with err when memory runs out. */
-ag_pool *ag_pool_create(const ag_driver *driver, const ag_connect_params *params,
-                        const ag_pool_config *config, ag_error *err);
+ag_pool *ag_pool_create(const ag_driver *driver, const ag_connect_params *params, const ag_pool_config *config,
+                        ag_error *err);
 
 /* Closes idle slots and frees the pool.  Every slot must have been checked in. */
 void ag_pool_destroy(ag_pool *pool);

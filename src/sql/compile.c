@@ -39,14 +39,14 @@ typedef struct compiler {
     const ag_node **params;
     int nparams, cap_params;
     int depth;
-    int bare_columns;         /* write column names without their table (INSERT, RETURNING, DDL) */
-    int literal_binds;        /* DDL: write values as literals */
-    const node_set *outer;    /* the FROM elements of the enclosing SELECT (correlation) */
-    int top_columns_done;     /* the result column types were recorded */
+    int bare_columns;      /* write column names without their table (INSERT, RETURNING, DDL) */
+    int literal_binds;     /* DDL: write values as literals */
+    const node_set *outer; /* the FROM elements of the enclosing SELECT (correlation) */
+    int top_columns_done;  /* the result column types were recorded */
     ag_sqltype *col_types;
     int ncols;
     int implicit_returning;
-    long visits;              /* nodes walked: bounded, since a shared subtree is walked once per use */
+    long visits; /* nodes walked: bounded, since a shared subtree is walked once per use */
 } compiler;
 
 static int nomem(compiler *c) { return ag_error_nomem(c->err); }
@@ -72,8 +72,8 @@ static int ident(compiler *c, const ag_node *n) {
 /* Child i of n, or NULL when n has fewer: trees may come from anywhere (a fuzzer). */
 static const ag_node *slot(const ag_node *n, int i) { return i < n->nkids ? n->kids[i] : NULL; }
 
-#define TRY(x)                  \
-    do {                        \
+#define TRY(x) \
+    do { \
         if ((x) != 0) return -1; \
     } while (0)
 
@@ -171,8 +171,7 @@ static int write_literal(compiler *c, const ag_node *n) {
         TRY(emitn(c, s + start, len - start));
         return emit(c, "'");
     }
-    default:
-        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "a binary value cannot be a server default");
+    default: return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "a binary value cannot be a server default");
     }
 }
 
@@ -318,9 +317,7 @@ static int compile_unary(compiler *c, const ag_node *n) {
         if (x->tag == AG_N_LABEL) TRY(compile_node(c, x, IN_ORDER));
         else TRY(operand(c, x, 1, 0));
         return emit(c, n->op == AG_OP_ASC ? " ASC" : " DESC");
-    case AG_OP_DISTINCT:
-        TRY(emit(c, "DISTINCT "));
-        return operand(c, x, 10, 0);
+    case AG_OP_DISTINCT: TRY(emit(c, "DISTINCT ")); return operand(c, x, 10, 0);
     case AG_OP_EXISTS:
         TRY(emit(c, "EXISTS "));
         if (x->tag == AG_N_SELECT || x->tag == AG_N_COMPOUND) return compile_node(c, x, IN_EXPR);
@@ -357,7 +354,8 @@ static int compile_func(compiler *c, const ag_node *n) {
     int plain = !(n->name[0] >= '0' && n->name[0] <= '9');
     for (size_t i = 0; i < n->name_len && plain; i++) {
         char ch = n->name[i];
-        plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.';
+        plain =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.';
     }
     if (plain) TRY(emitn(c, n->name, n->name_len));
     else TRY(ident(c, n));
@@ -424,7 +422,9 @@ static int compile_from(compiler *c, const ag_node *n) {
         if (n->op == AG_JOIN_FULL && !c->d->has_full_join)
             return ag_error_set(c->err, AG_ERR_NOT_SUPPORTED, NULL, "%s has no FULL OUTER JOIN", c->d->name);
         TRY(compile_from(c, slot(n, 0)));
-        TRY(emit(c, n->op == AG_JOIN_LEFT ? " LEFT OUTER JOIN " : n->op == AG_JOIN_FULL ? " FULL OUTER JOIN " : " JOIN "));
+        TRY(emit(c, n->op == AG_JOIN_LEFT   ? " LEFT OUTER JOIN "
+                    : n->op == AG_JOIN_FULL ? " FULL OUTER JOIN "
+                                            : " JOIN "));
         TRY(compile_from(c, slot(n, 1)));
         if (slot(n, 2)) {
             TRY(emit(c, " ON "));
@@ -558,7 +558,6 @@ static int compile_limit(compiler *c, const ag_node *limit, const ag_node *offse
     (void)before;
     return rc;
 }
-
 
 static int compile_select(compiler *c, const ag_node *n, int top) {
     const ag_node *cols = slot(n, AG_SEL_COLUMNS);
@@ -739,9 +738,8 @@ static int compile_insert(compiler *c, const ag_node *n) {
             for (int r = 0; r < nrows; r++) {
                 const ag_node *row = rows->kids[r];
                 if (!row || row->tag != AG_N_LIST || row->nkids != ncols)
-                    return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL,
-                                        "INSERT row %d has %d values for %d columns", r + 1, row ? row->nkids : 0,
-                                        ncols);
+                    return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "INSERT row %d has %d values for %d columns",
+                                        r + 1, row ? row->nkids : 0, ncols);
                 if (r) TRY(emit(c, ", "));
                 TRY(compile_node(c, row, IN_EXPR));
             }
@@ -1027,8 +1025,7 @@ static const ag_node *alter_column_operand(compiler *c, const ag_node *n, const 
 
 static int not_supported(compiler *c, const char *what) {
     return ag_error_set(c->err, AG_ERR_NOT_SUPPORTED, NULL,
-                        "%s cannot %s with ALTER TABLE (argent.migrate rebuilds the table)",
-                        c->d->name, what);
+                        "%s cannot %s with ALTER TABLE (argent.migrate rebuilds the table)", c->d->name, what);
 }
 
 /* ALTER TABLE t ALTER COLUMN ...: the parts that flags name, as PostgreSQL
@@ -1036,9 +1033,7 @@ static int not_supported(compiler *c, const char *what) {
  * the whole definition (MariaDB) when the type or nullability changes. */
 static int compile_alter_column(compiler *c, const ag_node *n, const ag_node *col) {
     int parts = n->flags & (AG_ALTER_SET_TYPE | AG_ALTER_SET_NULLABLE | AG_ALTER_SET_DEFAULT);
-    if (!parts)
-        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "ALTER COLUMN %s changes nothing",
-                            col->name);
+    if (!parts) return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "ALTER COLUMN %s changes nothing", col->name);
     if (!c->d->has_alter_column) return not_supported(c, "change a column");
     if (c->d->alter_column_modify && (parts & (AG_ALTER_SET_TYPE | AG_ALTER_SET_NULLABLE))) {
         TRY(emit(c, "MODIFY COLUMN "));
@@ -1060,8 +1055,7 @@ static int compile_alter_column(compiler *c, const ag_node *n, const ag_node *co
         TRY(emit(c, sep));
         TRY(emit(c, "ALTER COLUMN "));
         TRY(ident(c, col));
-        TRY(emit(c, (col->flags & (AG_COL_NOT_NULL | AG_COL_PRIMARY_KEY)) ? " SET NOT NULL"
-                                                                          : " DROP NOT NULL"));
+        TRY(emit(c, (col->flags & (AG_COL_NOT_NULL | AG_COL_PRIMARY_KEY)) ? " SET NOT NULL" : " DROP NOT NULL"));
         sep = ", ";
     }
     if (parts & AG_ALTER_SET_DEFAULT) {
@@ -1077,8 +1071,7 @@ static int compile_alter_column(compiler *c, const ag_node *n, const ag_node *co
 
 static int compile_drop_constraint(compiler *c, const ag_node *k) {
     if (!k || k->tag != AG_N_CONSTRAINT || !k->name)
-        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL,
-                            "DROP CONSTRAINT needs the constraint's name");
+        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "DROP CONSTRAINT needs the constraint's name");
     if (!c->d->has_alter_constraint) return not_supported(c, "drop a constraint");
     if (c->d->drop_constraint_by_kind) {
         switch (k->op) {
@@ -1111,15 +1104,13 @@ static int compile_alter_table(compiler *c, const ag_node *n) {
         return ident(c, col);
     case AG_ALTER_RENAME_COLUMN:
         if (!(col = alter_column_operand(c, n, "RENAME COLUMN"))) return -1;
-        if (!n->name)
-            return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "RENAME COLUMN needs the new name");
+        if (!n->name) return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "RENAME COLUMN needs the new name");
         TRY(emit(c, "RENAME COLUMN "));
         TRY(ident(c, col));
         TRY(emit(c, " TO "));
         return ident(c, n);
     case AG_ALTER_RENAME_TABLE:
-        if (!n->name)
-            return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "RENAME TO needs the new name");
+        if (!n->name) return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "RENAME TO needs the new name");
         TRY(emit(c, "RENAME TO "));
         return ident(c, n);
     case AG_ALTER_COLUMN:
@@ -1130,28 +1121,24 @@ static int compile_alter_table(compiler *c, const ag_node *n) {
         TRY(emit(c, "ADD "));
         return compile_constraint(c, slot(n, 1));
     case AG_ALTER_DROP_CONSTRAINT: return compile_drop_constraint(c, slot(n, 1));
-    default:
-        return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "unknown ALTER TABLE action %d", n->op);
+    default: return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "unknown ALTER TABLE action %d", n->op);
     }
 }
 
 static int enum_value(compiler *c, const ag_node *v) {
-    if (!v || v->tag != AG_N_BIND || !(v->flags & AG_BIND_HAS_VALUE) ||
-        v->value.type != AG_VALUE_TEXT)
+    if (!v || v->tag != AG_N_BIND || !(v->flags & AG_BIND_HAS_VALUE) || v->value.type != AG_VALUE_TEXT)
         return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "an enum's values must be strings");
     return write_literal(c, v);
 }
 
 static int compile_enum_type(compiler *c, const ag_node *n) {
-    if (!c->d->native_enum)
-        return ag_error_set(c->err, AG_ERR_NOT_SUPPORTED, NULL, "%s has no enum types", c->d->name);
+    if (!c->d->native_enum) return ag_error_set(c->err, AG_ERR_NOT_SUPPORTED, NULL, "%s has no enum types", c->d->name);
     if (!n->name) return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "an enum type needs a name");
     switch (n->tag) {
     case AG_N_CREATE_TYPE: {
         const ag_node *values = slot(n, 0);
         if (!values || values->tag != AG_N_LIST || values->nkids == 0)
-            return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "enum type %s needs its values",
-                                n->name);
+            return ag_error_set(c->err, AG_ERR_ARGUMENT, NULL, "enum type %s needs its values", n->name);
         TRY(emit(c, "CREATE TYPE "));
         TRY(ident(c, n));
         TRY(emit(c, " AS ENUM ("));
@@ -1268,12 +1255,11 @@ ag_compiled *ag_compile_uncached(const ag_node *stmt, const ag_sql_dialect *dial
     return out;
 }
 
-int ag_compile_column_parts(const ag_node *col, const ag_sql_dialect *dialect, char **type_sql,
-                            char **default_sql, ag_error *err) {
+int ag_compile_column_parts(const ag_node *col, const ag_sql_dialect *dialect, char **type_sql, char **default_sql,
+                            ag_error *err) {
     *type_sql = *default_sql = NULL;
     ag_error_clear(err);
-    if (!col || col->tag != AG_N_COLUMN)
-        return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "expected a column");
+    if (!col || col->tag != AG_N_COLUMN) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "expected a column");
     compiler c;
     memset(&c, 0, sizeof c);
     c.d = dialect;

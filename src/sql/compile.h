@@ -15,14 +15,14 @@
 #include "sql/node.h"
 
 struct ag_compiled {
-    char *sql;                  /* NUL-terminated */
+    char *sql; /* NUL-terminated */
     size_t len;
-    uint64_t hash;              /* ag_hash_sql(sql, len) (base/hash.h): the statement cache's key hash */
+    uint64_t hash; /* ag_hash_sql(sql, len) (base/hash.h): the statement cache's key hash */
     int nparams;
-    const ag_node **params;     /* BIND nodes: value, or name to look up at execution */
-    int ncols;                  /* result columns (SELECT, RETURNING), 0 when none */
-    ag_sqltype *col_types;      /* their argent types (kind NONE when unknown) */
-    int implicit_returning;     /* a RETURNING of the key was added for lastrowid */
+    const ag_node **params; /* BIND nodes: value, or name to look up at execution */
+    int ncols;              /* result columns (SELECT, RETURNING), 0 when none */
+    ag_sqltype *col_types;  /* their argent types (kind NONE when unknown) */
+    int implicit_returning; /* a RETURNING of the key was added for lastrowid */
     int is_ddl;
 };
 
@@ -42,8 +42,8 @@ void ag_compiled_free(ag_compiled *c); /* NULL-safe */
  * *default_sql, NULL when it has none; both malloc'd, the caller frees them.
  * What schema comparison (argent.migrate) sets against a reflected
  * database.  0, or -1 with err (and both NULL). */
-int ag_compile_column_parts(const ag_node *col, const ag_sql_dialect *dialect, char **type_sql,
-                            char **default_sql, ag_error *err);
+int ag_compile_column_parts(const ag_node *col, const ag_sql_dialect *dialect, char **type_sql, char **default_sql,
+                            ag_error *err);
 
 #define AG_COMPILE_MAX_DEPTH 200
 /* Bounds on one compilation: a tree that shares subtrees can stand for an

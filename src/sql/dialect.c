@@ -13,6 +13,8 @@
 
 #include "sql/dialect.h"
 
+/* one alphabetical run, many words a line */
+/* clang-format off */
 static const char *const reserved_words[] = {
     "abort", "action", "add", "after", "all", "alter", "always", "analyse", "analyze", "and", "any",
     "array", "as", "asc", "asymmetric", "attach", "authorization", "autoincrement", "before", "begin",
@@ -35,6 +37,7 @@ static const char *const reserved_words[] = {
     "update", "user", "using", "vacuum", "values", "variadic", "verbose", "view", "virtual", "when",
     "where", "window", "with", "within", "without",
 };
+/* clang-format on */
 
 static int compare_word(const void *key, const void *elem) {
     return strcmp((const char *)key, *(const char *const *)elem);
@@ -48,8 +51,8 @@ int ag_sql_is_reserved(const char *word, size_t len) {
         lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
     lower[len] = '\0';
-    return bsearch(lower, reserved_words, sizeof reserved_words / sizeof *reserved_words,
-                   sizeof *reserved_words, compare_word) != NULL;
+    return bsearch(lower, reserved_words, sizeof reserved_words / sizeof *reserved_words, sizeof *reserved_words,
+                   compare_word) != NULL;
 }
 
 static int needs_quotes(const char *name, size_t len) {

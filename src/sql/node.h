@@ -35,6 +35,8 @@
 #include "base/error.h"
 #include "base/value.h"
 
+/* these enums are laid out by hand, in groups */
+/* clang-format off */
 typedef enum ag_node_tag {
     AG_N_TABLE = 1,    /* name: the table's SQL name */
     AG_N_COLUMN,       /* name; kids[0] its table / alias / subquery, or NULL; kids[1] server default
@@ -170,6 +172,7 @@ typedef enum ag_type_kind {
     AG_TYPE_BINARY, AG_TYPE_JSON,
     AG_TYPE_COUNT
 } ag_type_kind;
+/* clang-format on */
 
 typedef struct ag_sqltype {
     uint8_t kind;      /* ag_type_kind */
@@ -184,15 +187,15 @@ typedef struct ag_node ag_node;
 
 struct ag_node {
     int refs;
-    uint8_t tag;   /* ag_node_tag */
-    uint8_t op;    /* ag_op, AG_KW_*, AG_JOIN_*, ... as the tag says */
+    uint8_t tag; /* ag_node_tag */
+    uint8_t op;  /* ag_op, AG_KW_*, AG_JOIN_*, ... as the tag says */
     uint16_t flags;
     int nkids;
     ag_node **kids;
-    char *name;    /* NUL-terminated copy (identifiers hold no NUL), or NULL */
+    char *name; /* NUL-terminated copy (identifiers hold no NUL), or NULL */
     size_t name_len;
-    char *name2;   /* COLUMN: the key, or NULL (same as name) */
-    ag_value value;  /* BIND: owned copy; text and blob bytes are malloc'd */
+    char *name2;    /* COLUMN: the key, or NULL (same as name) */
+    ag_value value; /* BIND: owned copy; text and blob bytes are malloc'd */
     ag_sqltype type;
     ag_compiled *cache[AG_DIALECT_COUNT];
 };

@@ -71,8 +71,7 @@ static void pause_ms(long ms) {
 /* Runs db->forever on conn in a worker thread and cancels it (the
  * connection itself, or through the engine) until the worker returns.
  * Returns 1 when the worker returned, with *w filled. */
-static int cancel_running(const database *db, argent_connection *conn, argent_engine *engine,
-                          worker *w) {
+static int cancel_running(const database *db, argent_connection *conn, argent_engine *engine, worker *w) {
     memset(w, 0, sizeof *w);
     w->conn = conn;
     w->sql = db->forever;
@@ -82,8 +81,7 @@ static int cancel_running(const database *db, argent_connection *conn, argent_en
     int requests_failed = 0, sent = 0;
     for (long waited = 0; !atomic_load(&w->done); waited += 20) {
         if (waited > CANCEL_CAP_SECONDS * 1000L) {
-            fprintf(stderr, "%s: the statement was not stopped within %d s\n", db->name,
-                    CANCEL_CAP_SECONDS);
+            fprintf(stderr, "%s: the statement was not stopped within %d s\n", db->name, CANCEL_CAP_SECONDS);
             exit(1); /* the worker is stuck: nothing sensible is left to test */
         }
         argent_error err;
@@ -111,8 +109,7 @@ static void check_stopped(const database *db, const worker *w) {
     }
     CHECK_INT(w->rc, -1);
     if (w->rc != -1) {
-        fprintf(stderr, "%s: the statement ended without an error (value %lld)\n", db->name,
-                (long long)w->value);
+        fprintf(stderr, "%s: the statement ended without an error (value %lld)\n", db->name, (long long)w->value);
         return;
     }
     CHECK_INT(w->err.kind, ARGENT_ERR_OPERATIONAL);
@@ -212,8 +209,7 @@ int main(void) {
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
     const char *tmp = getenv("TMPDIR");
     char path[512], url[600];
-    snprintf(path, sizeof path, "%s/argent_test_cancel_%ld.db", tmp && *tmp ? tmp : "/tmp",
-             (long)getpid());
+    snprintf(path, sizeof path, "%s/argent_test_cancel_%ld.db", tmp && *tmp ? tmp : "/tmp", (long)getpid());
     snprintf(url, sizeof url, "sqlite:///%s", path);
     database file = {"sqlite file", url, forever_sqlite, "9", 0};
     test_database(&file);

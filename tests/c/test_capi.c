@@ -183,7 +183,7 @@ static void test_replicas(const char *file_url) {
     CHECK(a != NULL && b != NULL);
     argent_pool_status st;
     CHECK_INT(argent_engine_pool_status(e, &st, &err), 0);
-    CHECK_INT(st.checked_out, 0); /* the primary's pool is untouched */
+    CHECK_INT(st.checked_out, 0);    /* the primary's pool is untouched */
     for (size_t i = 0; i < 2; i++) { /* round robin: one from each */
         CHECK_INT(argent_engine_replica_pool_status(e, i, &st, &err), 0);
         CHECK_INT(st.checked_out, 1);
@@ -245,8 +245,7 @@ static void test_bad_urls(void) {
 
 #ifdef ARGENT_WITH_POSTGRES
     /* nothing listens on port 1: the engine is made, connecting fails */
-    e = argent_engine_create("postgresql://postgres:pw@127.0.0.1:1/x?connect_timeout=2", NULL,
-                             &err);
+    e = argent_engine_create("postgresql://postgres:pw@127.0.0.1:1/x?connect_timeout=2", NULL, &err);
     CHECK(e != NULL);
     CHECK(argent_connect(e, &err) == NULL);
     CHECK_INT(err.kind, ARGENT_ERR_OPERATIONAL);
@@ -282,17 +281,13 @@ static void test_bad_urls(void) {
 static void create_items(argent_connection *conn) {
     run(conn, "DROP TABLE IF EXISTS capi_items");
     if (is_pg) {
-        CHECK_INT(
-            run(conn,
-                "CREATE TABLE capi_items (id SERIAL PRIMARY KEY, i BIGINT, d DOUBLE PRECISION, "
-                "t TEXT, b BYTEA, flag BOOLEAN, code TEXT UNIQUE)"),
-            0);
+        CHECK_INT(run(conn, "CREATE TABLE capi_items (id SERIAL PRIMARY KEY, i BIGINT, d DOUBLE PRECISION, "
+                            "t TEXT, b BYTEA, flag BOOLEAN, code TEXT UNIQUE)"),
+                  0);
     } else {
-        CHECK_INT(
-            run(conn,
-                "CREATE TABLE capi_items (id INTEGER PRIMARY KEY, i BIGINT, d DOUBLE PRECISION, "
-                "t TEXT, b BLOB, flag BOOLEAN, code TEXT UNIQUE)"),
-            0);
+        CHECK_INT(run(conn, "CREATE TABLE capi_items (id INTEGER PRIMARY KEY, i BIGINT, d DOUBLE PRECISION, "
+                            "t TEXT, b BLOB, flag BOOLEAN, code TEXT UNIQUE)"),
+                  0);
     }
 }
 
@@ -300,13 +295,11 @@ static void test_values(argent_connection *conn) {
     argent_error err;
     create_items(conn);
     static const unsigned char blob[] = {'a', 0, 'b', 0xff};
-    argent_value row1[] = {
-        argent_int64(INT64_MAX - 1),    argent_double(3.25), argent_text("h\xc3\xa9llo"),
-        argent_blob(blob, sizeof blob), argent_bool(1),      argent_text("one")};
+    argent_value row1[] = {argent_int64(INT64_MAX - 1),    argent_double(3.25), argent_text("h\xc3\xa9llo"),
+                           argent_blob(blob, sizeof blob), argent_bool(1),      argent_text("one")};
     argent_result *res;
-    CHECK_INT(argent_execute(
-                  conn, "INSERT INTO capi_items (i, d, t, b, flag, code) VALUES (?, ?, ?, ?, ?, ?)",
-                  row1, 6, &res, &err),
+    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (i, d, t, b, flag, code) VALUES (?, ?, ?, ?, ?, ?)", row1, 6,
+                             &res, &err),
               0);
     CHECK_INT(argent_result_rowcount(res), 1);
     CHECK_INT(argent_result_column_count(res), 0);
@@ -323,9 +316,8 @@ static void test_values(argent_connection *conn) {
 
     argent_value row2[] = {argent_null(), argent_null(), argent_text(NULL),
                            argent_null(), argent_null(), argent_textn("two", 3)};
-    CHECK_INT(argent_execute(
-                  conn, "INSERT INTO capi_items (i, d, t, b, flag, code) VALUES (?, ?, ?, ?, ?, ?)",
-                  row2, 6, &res, &err),
+    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (i, d, t, b, flag, code) VALUES (?, ?, ?, ?, ?, ?)", row2, 6,
+                             &res, &err),
               0);
     if (!is_pg) {
         CHECK_INT(argent_result_lastrowid(res, &id), 1);
@@ -335,14 +327,12 @@ static void test_values(argent_connection *conn) {
     /* an empty text and an empty blob are values, not NULL */
     argent_value row3[] = {argent_int64(-5),     argent_double(-0.5), argent_textn("", 0),
                            argent_blob(NULL, 0), argent_bool(0),      argent_text("three")};
-    CHECK_INT(argent_execute(
-                  conn, "INSERT INTO capi_items (i, d, t, b, flag, code) VALUES (?, ?, ?, ?, ?, ?)",
-                  row3, 6, NULL, &err),
+    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (i, d, t, b, flag, code) VALUES (?, ?, ?, ?, ?, ?)", row3, 6,
+                             NULL, &err),
               0);
 
-    CHECK_INT(argent_execute(conn, "SELECT id, i, d, t, b, flag, code FROM capi_items ORDER BY id",
-                             NULL, 0, &res, &err),
-              0);
+    CHECK_INT(
+        argent_execute(conn, "SELECT id, i, d, t, b, flag, code FROM capi_items ORDER BY id", NULL, 0, &res, &err), 0);
     CHECK_INT(argent_result_column_count(res), 7);
     CHECK_STR(argent_result_column_name(res, 0), "id");
     CHECK_STR(argent_result_column_name(res, 6), "code");
@@ -427,9 +417,8 @@ static void test_values(argent_connection *conn) {
 
     /* text parsed as numbers */
     argent_value num_text[] = {argent_text("123abc"), argent_text("2.5")};
-    CHECK_INT(argent_execute(conn,
-                             is_pg ? "SELECT CAST(? AS TEXT), CAST(? AS TEXT)" : "SELECT ?, ?",
-                             num_text, 2, &res, &err),
+    CHECK_INT(argent_execute(conn, is_pg ? "SELECT CAST(? AS TEXT), CAST(? AS TEXT)" : "SELECT ?, ?", num_text, 2, &res,
+                             &err),
               0);
     CHECK_INT(argent_result_next(res, &err), 1);
     CHECK_INT(argent_result_column_type(res, 0), ARGENT_TEXT);
@@ -439,13 +428,9 @@ static void test_values(argent_connection *conn) {
 
     /* a float that needs 17 digits reads back exactly */
     argent_value tenth[] = {argent_double(0.1), argent_double(1.0 / 3.0)};
-    CHECK_INT(
-        argent_execute(conn, "SELECT d FROM capi_items WHERE d < ? OR d = ?", tenth, 2, NULL, &err),
-        0);
+    CHECK_INT(argent_execute(conn, "SELECT d FROM capi_items WHERE d < ? OR d = ?", tenth, 2, NULL, &err), 0);
     CHECK_INT(argent_execute(conn,
-                             is_pg
-                                 ? "SELECT CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION)"
-                                 : "SELECT ?, ?",
+                             is_pg ? "SELECT CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION)" : "SELECT ?, ?",
                              tenth, 2, &res, &err),
               0);
     CHECK_INT(argent_result_next(res, &err), 1);
@@ -455,23 +440,17 @@ static void test_values(argent_connection *conn) {
 
     /* named parameters: in order of first appearance, a repeated name takes one */
     argent_value named[] = {argent_text("one"), argent_int64(3)};
-    CHECK_INT(
-        scalar(conn,
-               "SELECT count(*) FROM capi_items WHERE code = :code OR id = :id OR code = :code",
-               named, 2),
-        2);
+    CHECK_INT(scalar(conn, "SELECT count(*) FROM capi_items WHERE code = :code OR id = :id OR code = :code", named, 2),
+              2);
     /* placeholders in quotes are text */
     argent_value one[] = {argent_int64(1)};
-    CHECK_INT(argent_execute(conn, "SELECT 'is it ? or :x', id FROM capi_items WHERE id = ?", one,
-                             1, &res, &err),
-              0);
+    CHECK_INT(argent_execute(conn, "SELECT 'is it ? or :x', id FROM capi_items WHERE id = ?", one, 1, &res, &err), 0);
     CHECK_INT(argent_result_next(res, &err), 1);
     CHECK_STR(argent_result_column_text(res, 0, NULL), "is it ? or :x");
     argent_result_close(res);
 
     /* UPDATE and DELETE rowcounts */
-    CHECK_INT(argent_execute(conn, "UPDATE capi_items SET i = 0 WHERE id >= ?", one, 1, &res, &err),
-              0);
+    CHECK_INT(argent_execute(conn, "UPDATE capi_items SET i = 0 WHERE id >= ?", one, 1, &res, &err), 0);
     CHECK_INT(argent_result_rowcount(res), 3);
     CHECK_INT(argent_result_lastrowid(res, &id), 0);
     argent_result_close(res);
@@ -482,14 +461,11 @@ static void test_values(argent_connection *conn) {
 
     /* a result open while other statements run on the same connection */
     argent_result *outer, *inner;
-    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items ORDER BY id", NULL, 0, &outer, &err),
-              0);
+    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items ORDER BY id", NULL, 0, &outer, &err), 0);
     int seen = 0;
     while (argent_result_next(outer, &err) == 1) {
         argent_value p[] = {argent_int64(argent_result_column_int64(outer, 0))};
-        CHECK_INT(
-            argent_execute(conn, "SELECT id FROM capi_items ORDER BY id", NULL, 0, &inner, &err),
-            0);
+        CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items ORDER BY id", NULL, 0, &inner, &err), 0);
         CHECK_INT(argent_result_next(inner, &err), 1);
         argent_result_close(inner);
         CHECK_INT(scalar(conn, "SELECT count(*) FROM capi_items WHERE id = ?", p, 1), 1);
@@ -505,11 +481,10 @@ static void test_values(argent_connection *conn) {
     CHECK_INT(scalar(conn, "SELECT count(*) FROM capi_items", NULL, 0), 2);
 
     /* several statements in one script */
-    CHECK_INT(argent_execute_script(
-                  conn,
-                  "CREATE TABLE capi_script (x INTEGER); INSERT INTO capi_script VALUES (1); "
-                  "INSERT INTO capi_script VALUES (2)",
-                  &err),
+    CHECK_INT(argent_execute_script(conn,
+                                    "CREATE TABLE capi_script (x INTEGER); INSERT INTO capi_script VALUES (1); "
+                                    "INSERT INTO capi_script VALUES (2)",
+                                    &err),
               0);
     CHECK_INT(scalar(conn, "SELECT sum(x) FROM capi_script", NULL, 0), 3);
     CHECK_INT(argent_execute_script(conn, "DROP TABLE capi_script", &err), 0);
@@ -521,34 +496,26 @@ static void test_parameter_errors(argent_connection *conn) {
     argent_error err;
     argent_result *res = (argent_result *)&err; /* any non-NULL value: it must become NULL */
     argent_value two[] = {argent_int64(1), argent_int64(2)};
-    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ?", two, 2, &res, &err),
-              -1);
+    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ?", two, 2, &res, &err), -1);
     CHECK(res == NULL);
     CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
     CHECK(strstr(err.message, "takes 1 parameter but 2 were given") != NULL);
-    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ?", NULL, 0, &res, &err),
-              -1);
+    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ?", NULL, 0, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
-    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ?", NULL, 1, &res, &err),
-              -1);
+    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ?", NULL, 1, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
     CHECK_INT(argent_execute(conn, "SELECT 1", two, -1, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
     argent_value bad = argent_int64(1);
     bad.type = (argent_type)42;
-    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ?", &bad, 1, &res, &err),
-              -1);
+    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ?", &bad, 1, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
     CHECK(strstr(err.message, "unknown type") != NULL);
     argent_value dangling = argent_textn(NULL, 3);
-    CHECK_INT(
-        argent_execute(conn, "SELECT id FROM capi_items WHERE code = ?", &dangling, 1, &res, &err),
-        -1);
+    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE code = ?", &dangling, 1, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
     /* `?` and `:name` in one statement */
-    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ? OR code = :c", two, 2,
-                             &res, &err),
-              -1);
+    CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items WHERE id = ? OR code = :c", two, 2, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
     CHECK_INT(argent_execute(conn, NULL, NULL, 0, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_ARGUMENT);
@@ -559,17 +526,14 @@ static void test_parameter_errors(argent_connection *conn) {
 static void test_database_errors(argent_connection *conn) {
     argent_error err;
     argent_value dup[] = {argent_int64(1)};
-    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (id) VALUES (?)", dup, 1, NULL, &err),
-              -1);
+    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (id) VALUES (?)", dup, 1, NULL, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_INTEGRITY);
     CHECK_STR(err.kind_name, "IntegrityError");
-    CHECK_STR(err.code,
-              is_pg ? "23505" : "1555"); /* unique_violation / SQLITE_CONSTRAINT_PRIMARYKEY */
+    CHECK_STR(err.code, is_pg ? "23505" : "1555"); /* unique_violation / SQLITE_CONSTRAINT_PRIMARYKEY */
     CHECK_INT(err.disconnect, 0);
 
     argent_value again[] = {argent_text("one")};
-    CHECK_INT(
-        argent_execute(conn, "INSERT INTO capi_items (code) VALUES (?)", again, 1, NULL, &err), -1);
+    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (code) VALUES (?)", again, 1, NULL, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_INTEGRITY);
 
     argent_result *res;
@@ -579,18 +543,15 @@ static void test_database_errors(argent_connection *conn) {
     CHECK(strstr(err.message, "capi_no_such_table") != NULL);
     CHECK_INT(argent_execute(conn, "SELEKT 1", NULL, 0, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_PROGRAMMING);
-    CHECK_INT(argent_execute(conn, "SELECT no_such_column FROM capi_items", NULL, 0, &res, &err),
-              -1);
+    CHECK_INT(argent_execute(conn, "SELECT no_such_column FROM capi_items", NULL, 0, &res, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_PROGRAMMING);
 
     /* a failed statement in a transaction: rolled back, nothing half-done */
     argent_tx tx;
     CHECK_INT(argent_begin(conn, &tx, &err), 0);
     argent_value fresh[] = {argent_text("fresh")};
-    CHECK_INT(
-        argent_execute(conn, "INSERT INTO capi_items (code) VALUES (?)", fresh, 1, NULL, &err), 0);
-    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (id) VALUES (?)", dup, 1, NULL, &err),
-              -1);
+    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (code) VALUES (?)", fresh, 1, NULL, &err), 0);
+    CHECK_INT(argent_execute(conn, "INSERT INTO capi_items (id) VALUES (?)", dup, 1, NULL, &err), -1);
     CHECK_INT(err.kind, ARGENT_ERR_INTEGRITY);
     CHECK(argent_in_transaction(conn));
     CHECK_INT(argent_rollback(conn, tx, &err), 0);
@@ -699,15 +660,12 @@ static void test_closed_connection(argent_engine *engine) {
     CHECK(conn != NULL);
     if (!conn) return;
     argent_result *rows, *pending, *done, *dml;
-    CHECK_INT(
-        argent_execute(conn, "SELECT id, code FROM capi_items ORDER BY id", NULL, 0, &rows, &err),
-        0);
+    CHECK_INT(argent_execute(conn, "SELECT id, code FROM capi_items ORDER BY id", NULL, 0, &rows, &err), 0);
     CHECK_INT(argent_execute(conn, "SELECT id FROM capi_items", NULL, 0, &pending, &err), 0);
     CHECK_INT(argent_execute(conn, "SELECT 1 WHERE 1 = 0", NULL, 0, &done, &err), 0);
     CHECK_INT(argent_result_next(done, &err), 0);
     argent_value v[] = {argent_int64(1)};
-    CHECK_INT(argent_execute(conn, "UPDATE capi_items SET i = 1 WHERE id = ?", v, 1, &dml, &err),
-              0);
+    CHECK_INT(argent_execute(conn, "UPDATE capi_items SET i = 1 WHERE id = ?", v, 1, &dml, &err), 0);
     CHECK_INT(argent_result_next(rows, &err), 1);
     CHECK_INT(argent_result_column_int64(rows, 0), 1);
     const char *kept = argent_result_column_text(rows, 1, NULL); /* a copy the result owns */
@@ -772,8 +730,7 @@ static void run_suite(const char *label, const char *url) {
         return;
     }
     is_pg = strcmp(argent_engine_dialect(engine), "postgresql") == 0;
-    is_memory =
-        strstr(url, "sqlite://") == url && (strlen(url) == 9 || strstr(url, ":memory:") != NULL);
+    is_memory = strstr(url, "sqlite://") == url && (strlen(url) == 9 || strstr(url, ":memory:") != NULL);
     argent_connection *conn = argent_connect(engine, &err);
     CHECK(conn != NULL);
     if (conn) {

@@ -176,15 +176,17 @@ static void test_select_basics(void) {
     ag_node *users = table("users");
     ag_node *id = column(users, "id", AG_TYPE_INTEGER, 0), *email = column(users, "email", AG_TYPE_STRING, 0);
     ag_node *q = select_of(list(2, R(id), R(email)));
-    with(q, AG_SEL_WHERE, boolean(AG_OP_AND, 2, bin(AG_OP_LIKE, R(email), vstr("%@x.org")), bin(AG_OP_GT, R(id), vint(10))));
+    with(q, AG_SEL_WHERE,
+         boolean(AG_OP_AND, 2, bin(AG_OP_LIKE, R(email), vstr("%@x.org")), bin(AG_OP_GT, R(id), vint(10))));
     with(q, AG_SEL_ORDER_BY, list(1, un(AG_OP_DESC, R(id))));
     with(q, AG_SEL_LIMIT, vint(10));
     with(q, AG_SEL_OFFSET, vint(20));
-    GOLDEN3(q,
-           "SELECT users.id, users.email FROM users WHERE users.email LIKE ? AND users.id > ? ORDER BY users.id DESC LIMIT ? OFFSET ?",
-           "SELECT users.id, users.email FROM users WHERE users.email LIKE $1 AND users.id > $2 ORDER BY users.id DESC LIMIT $3 OFFSET $4",
-           "SELECT users.id, users.email FROM users WHERE users.email LIKE ? AND users.id > ? ORDER BY users.id DESC LIMIT ? OFFSET ?",
-           4);
+    GOLDEN3(
+        q,
+        "SELECT users.id, users.email FROM users WHERE users.email LIKE ? AND users.id > ? ORDER BY users.id DESC LIMIT ? OFFSET ?",
+        "SELECT users.id, users.email FROM users WHERE users.email LIKE $1 AND users.id > $2 ORDER BY users.id DESC LIMIT $3 OFFSET $4",
+        "SELECT users.id, users.email FROM users WHERE users.email LIKE ? AND users.id > ? ORDER BY users.id DESC LIMIT ? OFFSET ?",
+        4);
 
     /* offset alone; distinct; for update */
     q = select_of(list(1, R(id)));
@@ -197,13 +199,16 @@ static void test_select_basics(void) {
     /* IS NULL, IN, NOT IN (), BETWEEN, NOT, OR inside AND */
     q = select_of(list(1, R(id)));
     with(q, AG_SEL_WHERE,
-         boolean(AG_OP_AND, 4, boolean(AG_OP_OR, 2, un(AG_OP_IS_NULL, R(email)), bin(AG_OP_IN, R(id), list(3, vint(1), vint(2), vint(3)))),
+         boolean(AG_OP_AND, 4,
+                 boolean(AG_OP_OR, 2, un(AG_OP_IS_NULL, R(email)),
+                         bin(AG_OP_IN, R(id), list(3, vint(1), vint(2), vint(3)))),
                  bin(AG_OP_NOT_IN, R(id), list(0)), between(R(id), vint(1), vint(9)),
                  un(AG_OP_NOT, bin(AG_OP_EQ, R(email), vstr("x")))));
-    GOLDEN(q,
-           "SELECT users.id FROM users WHERE (users.email IS NULL OR users.id IN (?, ?, ?)) AND 1 = 1 AND users.id BETWEEN ? AND ? AND NOT (users.email = ?)",
-           "SELECT users.id FROM users WHERE (users.email IS NULL OR users.id IN ($1, $2, $3)) AND 1 = 1 AND users.id BETWEEN $4 AND $5 AND NOT (users.email = $6)",
-           6);
+    GOLDEN(
+        q,
+        "SELECT users.id FROM users WHERE (users.email IS NULL OR users.id IN (?, ?, ?)) AND 1 = 1 AND users.id BETWEEN ? AND ? AND NOT (users.email = ?)",
+        "SELECT users.id FROM users WHERE (users.email IS NULL OR users.id IN ($1, $2, $3)) AND 1 = 1 AND users.id BETWEEN $4 AND $5 AND NOT (users.email = $6)",
+        6);
 
     /* ILIKE differs; empty IN is false */
     q = select_of(list(1, R(id)));
@@ -241,10 +246,11 @@ static void test_arithmetic_and_functions(void) {
     q = select_of(list(6, lbl, func("count", 1, un(AG_OP_DISTINCT, R(b))), func("coalesce", 2, R(c), vint(0)),
                        func("current_timestamp", 0), cast, named(AG_N_LABEL, "Size", kase)));
     with(q, AG_SEL_ORDER_BY, list(1, un(AG_OP_DESC, named(AG_N_LABEL, "n", func("count", 0)))));
-    GOLDEN(q,
-           "SELECT count(*) AS n, count(DISTINCT t.b), coalesce(t.c, ?), CURRENT_TIMESTAMP, CAST(t.a AS VARCHAR(20)), CASE WHEN t.a > ? THEN ? WHEN t.a = ? THEN ? ELSE ? END AS \"Size\" FROM t ORDER BY n DESC",
-           "SELECT count(*) AS n, count(DISTINCT t.b), coalesce(t.c, $1), CURRENT_TIMESTAMP, CAST(t.a AS VARCHAR(20)), CASE WHEN t.a > $2 THEN $3 WHEN t.a = $4 THEN $5 ELSE $6 END AS \"Size\" FROM t ORDER BY n DESC",
-           6);
+    GOLDEN(
+        q,
+        "SELECT count(*) AS n, count(DISTINCT t.b), coalesce(t.c, ?), CURRENT_TIMESTAMP, CAST(t.a AS VARCHAR(20)), CASE WHEN t.a > ? THEN ? WHEN t.a = ? THEN ? ELSE ? END AS \"Size\" FROM t ORDER BY n DESC",
+        "SELECT count(*) AS n, count(DISTINCT t.b), coalesce(t.c, $1), CURRENT_TIMESTAMP, CAST(t.a AS VARCHAR(20)), CASE WHEN t.a > $2 THEN $3 WHEN t.a = $4 THEN $5 ELSE $6 END AS \"Size\" FROM t ORDER BY n DESC",
+        6);
 
     /* booleans as keywords */
     q = select_of(list(1, R(a)));
@@ -263,11 +269,12 @@ static void test_quoting(void) {
     ag_node *q = select_of(list(4, R(sel), R(mixed), R(odd), R(plain)));
     with(q, AG_SEL_WHERE, bin(AG_OP_EQ, R(mixed), vstr("'; DROP TABLE x; --")));
     with(q, AG_SEL_GROUP_BY, list(1, R(sel)));
-    GOLDEN3(q,
-           "SELECT \"order\".\"select\", \"order\".\"Mixed Case\", \"order\".\"we\"\"ird\", \"order\".group_id FROM \"order\" WHERE \"order\".\"Mixed Case\" = ? GROUP BY \"order\".\"select\"",
-           "SELECT \"order\".\"select\", \"order\".\"Mixed Case\", \"order\".\"we\"\"ird\", \"order\".group_id FROM \"order\" WHERE \"order\".\"Mixed Case\" = $1 GROUP BY \"order\".\"select\"",
-           "SELECT `order`.`select`, `order`.`Mixed Case`, `order`.`we\"ird`, `order`.group_id FROM `order` WHERE `order`.`Mixed Case` = ? GROUP BY `order`.`select`",
-           1);
+    GOLDEN3(
+        q,
+        "SELECT \"order\".\"select\", \"order\".\"Mixed Case\", \"order\".\"we\"\"ird\", \"order\".group_id FROM \"order\" WHERE \"order\".\"Mixed Case\" = ? GROUP BY \"order\".\"select\"",
+        "SELECT \"order\".\"select\", \"order\".\"Mixed Case\", \"order\".\"we\"\"ird\", \"order\".group_id FROM \"order\" WHERE \"order\".\"Mixed Case\" = $1 GROUP BY \"order\".\"select\"",
+        "SELECT `order`.`select`, `order`.`Mixed Case`, `order`.`we\"ird`, `order`.group_id FROM `order` WHERE `order`.`Mixed Case` = ? GROUP BY `order`.`select`",
+        1);
     ag_node_release(sel);
     ag_node_release(mixed);
     ag_node_release(odd);
@@ -289,20 +296,22 @@ static void test_joins_and_subqueries(void) {
     with(q, AG_SEL_FROM, list(1, j));
     with(q, AG_SEL_GROUP_BY, list(1, R(uname)));
     with(q, AG_SEL_HAVING, bin(AG_OP_GT, func("count", 1, R(pid)), vint(3)));
-    GOLDEN(q,
-           "SELECT users.name, count(posts.id) AS n FROM users LEFT OUTER JOIN posts ON posts.owner_id = users.id GROUP BY users.name HAVING count(posts.id) > ?",
-           "SELECT users.name, count(posts.id) AS n FROM users LEFT OUTER JOIN posts ON posts.owner_id = users.id GROUP BY users.name HAVING count(posts.id) > $1",
-           1);
+    GOLDEN(
+        q,
+        "SELECT users.name, count(posts.id) AS n FROM users LEFT OUTER JOIN posts ON posts.owner_id = users.id GROUP BY users.name HAVING count(posts.id) > ?",
+        "SELECT users.name, count(posts.id) AS n FROM users LEFT OUTER JOIN posts ON posts.owner_id = users.id GROUP BY users.name HAVING count(posts.id) > $1",
+        1);
 
     /* correlated EXISTS: the inner query leaves users out of its FROM */
     ag_node *inner = select_of(list(1, R(pid)));
     with(inner, AG_SEL_WHERE, boolean(AG_OP_AND, 2, bin(AG_OP_EQ, R(owner), R(uid)), bin(AG_OP_GT, R(pid), vint(7))));
     q = select_of(list(1, R(uid)));
     with(q, AG_SEL_WHERE, boolean(AG_OP_AND, 2, bin(AG_OP_EQ, R(uname), vstr("ann")), un(AG_OP_EXISTS, inner)));
-    GOLDEN(q,
-           "SELECT users.id FROM users WHERE users.name = ? AND EXISTS (SELECT posts.id FROM posts WHERE posts.owner_id = users.id AND posts.id > ?)",
-           "SELECT users.id FROM users WHERE users.name = $1 AND EXISTS (SELECT posts.id FROM posts WHERE posts.owner_id = users.id AND posts.id > $2)",
-           2);
+    GOLDEN(
+        q,
+        "SELECT users.id FROM users WHERE users.name = ? AND EXISTS (SELECT posts.id FROM posts WHERE posts.owner_id = users.id AND posts.id > ?)",
+        "SELECT users.id FROM users WHERE users.name = $1 AND EXISTS (SELECT posts.id FROM posts WHERE posts.owner_id = users.id AND posts.id > $2)",
+        2);
 
     /* a derived table with its own columns */
     ag_node *sub = select_of(list(2, R(owner), named(AG_N_LABEL, "n", func("count", 0))));
@@ -311,10 +320,11 @@ static void test_joins_and_subqueries(void) {
     ag_node *sq_n = column(sq, "n", AG_TYPE_INTEGER, 0), *sq_owner = column(sq, "owner_id", AG_TYPE_INTEGER, 0);
     q = select_of(list(2, R(uname), R(sq_n)));
     with(q, AG_SEL_WHERE, bin(AG_OP_EQ, R(sq_owner), R(uid)));
-    GOLDEN(q,
-           "SELECT users.name, s.n FROM users, (SELECT posts.owner_id, count(*) AS n FROM posts GROUP BY posts.owner_id) AS s WHERE s.owner_id = users.id",
-           "SELECT users.name, s.n FROM users, (SELECT posts.owner_id, count(*) AS n FROM posts GROUP BY posts.owner_id) AS s WHERE s.owner_id = users.id",
-           0);
+    GOLDEN(
+        q,
+        "SELECT users.name, s.n FROM users, (SELECT posts.owner_id, count(*) AS n FROM posts GROUP BY posts.owner_id) AS s WHERE s.owner_id = users.id",
+        "SELECT users.name, s.n FROM users, (SELECT posts.owner_id, count(*) AS n FROM posts GROUP BY posts.owner_id) AS s WHERE s.owner_id = users.id",
+        0);
 
     /* IN (SELECT ...), UNION with ORDER BY and LIMIT */
     ag_node *ids = select_of(list(1, R(owner)));
@@ -386,8 +396,8 @@ static void test_dml(void) {
            "INSERT INTO users (email, name) VALUES ($1, $2), ($3, NULL) RETURNING id, email", 3);
 
     /* DEFAULT VALUES */
-    GOLDEN3(insert_of(R(users), list(0), list(0)), "INSERT INTO users DEFAULT VALUES", "INSERT INTO users DEFAULT VALUES",
-            "INSERT INTO users () VALUES ()", 0);
+    GOLDEN3(insert_of(R(users), list(0), list(0)), "INSERT INTO users DEFAULT VALUES",
+            "INSERT INTO users DEFAULT VALUES", "INSERT INTO users () VALUES ()", 0);
 
     /* upserts */
     ins = insert_of(R(users), list(1, R(email)), list(1, list(1, vstr("a@x"))));
@@ -440,15 +450,17 @@ static void test_ddl(void) {
     check->op = AG_CONS_CHECK;
     own(check, 3, text("length(email) > 3"));
     own(ct, 2, list(1, check));
-    GOLDEN3(ct,
-           "CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(128) NOT NULL, status VARCHAR DEFAULT 'it''s new', created_at DATETIME DEFAULT CURRENT_TIMESTAMP, data JSON, \"Blob\" BLOB, UNIQUE (email), CHECK (length(email) > 3))",
-           "CREATE TABLE users (id SERIAL NOT NULL, email VARCHAR(128) NOT NULL, status VARCHAR DEFAULT 'it''s new', created_at TIMESTAMP WITHOUT TIME ZONE DEFAULT CURRENT_TIMESTAMP, data JSON, \"Blob\" BYTEA, PRIMARY KEY (id), UNIQUE (email), CHECK (length(email) > 3))",
-           "CREATE TABLE users (id INTEGER NOT NULL AUTO_INCREMENT, email VARCHAR(128) NOT NULL, status VARCHAR(255) DEFAULT 'it''s new', created_at DATETIME(6) DEFAULT CURRENT_TIMESTAMP, data JSON, `Blob` LONGBLOB, PRIMARY KEY (id), UNIQUE (email), CHECK (length(email) > 3))",
-           0);
+    GOLDEN3(
+        ct,
+        "CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(128) NOT NULL, status VARCHAR DEFAULT 'it''s new', created_at DATETIME DEFAULT CURRENT_TIMESTAMP, data JSON, \"Blob\" BLOB, UNIQUE (email), CHECK (length(email) > 3))",
+        "CREATE TABLE users (id SERIAL NOT NULL, email VARCHAR(128) NOT NULL, status VARCHAR DEFAULT 'it''s new', created_at TIMESTAMP WITHOUT TIME ZONE DEFAULT CURRENT_TIMESTAMP, data JSON, \"Blob\" BYTEA, PRIMARY KEY (id), UNIQUE (email), CHECK (length(email) > 3))",
+        "CREATE TABLE users (id INTEGER NOT NULL AUTO_INCREMENT, email VARCHAR(128) NOT NULL, status VARCHAR(255) DEFAULT 'it''s new', created_at DATETIME(6) DEFAULT CURRENT_TIMESTAMP, data JSON, `Blob` LONGBLOB, PRIMARY KEY (id), UNIQUE (email), CHECK (length(email) > 3))",
+        0);
 
     /* a child with a composite key and a foreign key */
     ag_node *posts = table("group");
-    ag_node *a = column(posts, "a", AG_TYPE_BIGINT, AG_COL_PRIMARY_KEY), *b = column(posts, "b", AG_TYPE_INTEGER, AG_COL_PRIMARY_KEY);
+    ag_node *a = column(posts, "a", AG_TYPE_BIGINT, AG_COL_PRIMARY_KEY),
+            *b = column(posts, "b", AG_TYPE_INTEGER, AG_COL_PRIMARY_KEY);
     ag_node *owner = column(posts, "owner_id", AG_TYPE_INTEGER, 0);
     ag_node *fk = ag_node_new(AG_N_CONSTRAINT, 4);
     fk->op = AG_CONS_FOREIGN_KEY;
@@ -461,17 +473,19 @@ static void test_ddl(void) {
     own(ct, 0, R(posts));
     own(ct, 1, list(3, R(a), R(b), R(owner)));
     own(ct, 2, list(1, fk));
-    GOLDEN(ct,
-           "CREATE TABLE IF NOT EXISTS \"group\" (a BIGINT NOT NULL, b INTEGER NOT NULL, owner_id INTEGER, PRIMARY KEY (a, b), FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE CASCADE ON UPDATE SET NULL)",
-           "CREATE TABLE IF NOT EXISTS \"group\" (a BIGINT NOT NULL, b INTEGER NOT NULL, owner_id INTEGER, PRIMARY KEY (a, b), FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE CASCADE ON UPDATE SET NULL)",
-           0);
+    GOLDEN(
+        ct,
+        "CREATE TABLE IF NOT EXISTS \"group\" (a BIGINT NOT NULL, b INTEGER NOT NULL, owner_id INTEGER, PRIMARY KEY (a, b), FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE CASCADE ON UPDATE SET NULL)",
+        "CREATE TABLE IF NOT EXISTS \"group\" (a BIGINT NOT NULL, b INTEGER NOT NULL, owner_id INTEGER, PRIMARY KEY (a, b), FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE CASCADE ON UPDATE SET NULL)",
+        0);
 
     ag_node *ix = ag_node_new(AG_N_CREATE_INDEX, 2);
     ag_node_set_name(ix, "ix_users_email", 14);
     ix->flags = AG_DDL_UNIQUE;
     own(ix, 0, R(users));
     own(ix, 1, list(1, R(email)));
-    GOLDEN(ix, "CREATE UNIQUE INDEX ix_users_email ON users (email)", "CREATE UNIQUE INDEX ix_users_email ON users (email)", 0);
+    GOLDEN(ix, "CREATE UNIQUE INDEX ix_users_email ON users (email)",
+           "CREATE UNIQUE INDEX ix_users_email ON users (email)", 0);
     ag_node *drop = ag_node_new(AG_N_DROP_TABLE, 1);
     own(drop, 0, R(posts));
     GOLDEN(drop, "DROP TABLE \"group\"", "DROP TABLE \"group\"", 0);
@@ -522,16 +536,13 @@ static void test_alter(void) {
             "ALTER TABLE posts ADD COLUMN views INTEGER DEFAULT 0 NOT NULL",
             "ALTER TABLE posts ADD COLUMN views INTEGER DEFAULT 0 NOT NULL",
             "ALTER TABLE posts ADD COLUMN views INTEGER DEFAULT 0 NOT NULL", 0);
-    GOLDEN3(alter(AG_ALTER_DROP_COLUMN, R(posts), R(views), NULL, 0),
-            "ALTER TABLE posts DROP COLUMN views", "ALTER TABLE posts DROP COLUMN views",
-            "ALTER TABLE posts DROP COLUMN views", 0);
+    GOLDEN3(alter(AG_ALTER_DROP_COLUMN, R(posts), R(views), NULL, 0), "ALTER TABLE posts DROP COLUMN views",
+            "ALTER TABLE posts DROP COLUMN views", "ALTER TABLE posts DROP COLUMN views", 0);
     GOLDEN3(alter(AG_ALTER_RENAME_COLUMN, R(posts), R(views), "hits", 0),
-            "ALTER TABLE posts RENAME COLUMN views TO hits",
-            "ALTER TABLE posts RENAME COLUMN views TO hits",
+            "ALTER TABLE posts RENAME COLUMN views TO hits", "ALTER TABLE posts RENAME COLUMN views TO hits",
             "ALTER TABLE posts RENAME COLUMN views TO hits", 0);
-    GOLDEN3(alter(AG_ALTER_RENAME_TABLE, R(posts), NULL, "articles", 0),
-            "ALTER TABLE posts RENAME TO articles", "ALTER TABLE posts RENAME TO articles",
-            "ALTER TABLE posts RENAME TO articles", 0);
+    GOLDEN3(alter(AG_ALTER_RENAME_TABLE, R(posts), NULL, "articles", 0), "ALTER TABLE posts RENAME TO articles",
+            "ALTER TABLE posts RENAME TO articles", "ALTER TABLE posts RENAME TO articles", 0);
 
     /* a column changed: each part on PostgreSQL, MODIFY COLUMN on MariaDB; SQLite cannot */
     ag_node *title = column(NULL, "title", AG_TYPE_STRING, AG_COL_NOT_NULL);
@@ -543,18 +554,15 @@ static void test_alter(void) {
             "ALTER COLUMN title SET NOT NULL, ALTER COLUMN title SET DEFAULT 'untitled'",
             "ALTER TABLE posts MODIFY COLUMN title VARCHAR(300) DEFAULT 'untitled' NOT NULL", 0);
     ag_node *bare = column(NULL, "title", AG_TYPE_STRING, 0);
-    GOLDEN3(alter(AG_ALTER_COLUMN, R(posts), R(bare), NULL,
-                  AG_ALTER_SET_DEFAULT | AG_ALTER_SET_NULLABLE),
-            NULL,
+    GOLDEN3(alter(AG_ALTER_COLUMN, R(posts), R(bare), NULL, AG_ALTER_SET_DEFAULT | AG_ALTER_SET_NULLABLE), NULL,
             "ALTER TABLE posts ALTER COLUMN title DROP NOT NULL, ALTER COLUMN title DROP DEFAULT",
             "ALTER TABLE posts MODIFY COLUMN title VARCHAR(255)", 0);
     GOLDEN3(alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, AG_ALTER_SET_DEFAULT), NULL,
             "ALTER TABLE posts ALTER COLUMN title SET DEFAULT 'untitled'",
             "ALTER TABLE posts ALTER COLUMN title SET DEFAULT 'untitled'", 0);
-    expect_error(__LINE__, alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, AG_ALTER_SET_TYPE),
-                 AG_ERR_NOT_SUPPORTED, "rebuilds the table");
-    expect_error(__LINE__, alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, 0), AG_ERR_ARGUMENT,
-                 "changes nothing");
+    expect_error(__LINE__, alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, AG_ALTER_SET_TYPE), AG_ERR_NOT_SUPPORTED,
+                 "rebuilds the table");
+    expect_error(__LINE__, alter(AG_ALTER_COLUMN, R(posts), R(title), NULL, 0), AG_ERR_ARGUMENT, "changes nothing");
 
     /* constraints added and dropped by name */
     ag_node *uq = constraint(AG_CONS_UNIQUE, "uq_posts_title");
@@ -577,19 +585,14 @@ static void test_alter(void) {
             "ALTER TABLE posts DROP CONSTRAINT fk_posts_owner_id_users",
             "ALTER TABLE posts DROP FOREIGN KEY fk_posts_owner_id_users", 0);
     GOLDEN3(alter(AG_ALTER_DROP_CONSTRAINT, R(posts), R(uq), NULL, 0), NULL,
-            "ALTER TABLE posts DROP CONSTRAINT uq_posts_title",
-            "ALTER TABLE posts DROP INDEX uq_posts_title", 0);
-    GOLDEN3(alter(AG_ALTER_DROP_CONSTRAINT, R(posts), constraint(AG_CONS_CHECK, "ck_x"), NULL, 0),
-            NULL, "ALTER TABLE posts DROP CONSTRAINT ck_x",
-            "ALTER TABLE posts DROP CONSTRAINT ck_x", 0);
-    expect_error(__LINE__, alter(AG_ALTER_ADD_CONSTRAINT, R(posts), R(uq), NULL, 0),
-                 AG_ERR_NOT_SUPPORTED, "constraint");
-    expect_error(
-        __LINE__,
-        alter(AG_ALTER_DROP_CONSTRAINT, R(posts), constraint(AG_CONS_CHECK, NULL), NULL, 0),
-        AG_ERR_ARGUMENT, "name");
-    expect_error(__LINE__, alter(AG_ALTER_ADD_COLUMN, R(posts), NULL, NULL, 0), AG_ERR_ARGUMENT,
-                 "needs a column");
+            "ALTER TABLE posts DROP CONSTRAINT uq_posts_title", "ALTER TABLE posts DROP INDEX uq_posts_title", 0);
+    GOLDEN3(alter(AG_ALTER_DROP_CONSTRAINT, R(posts), constraint(AG_CONS_CHECK, "ck_x"), NULL, 0), NULL,
+            "ALTER TABLE posts DROP CONSTRAINT ck_x", "ALTER TABLE posts DROP CONSTRAINT ck_x", 0);
+    expect_error(__LINE__, alter(AG_ALTER_ADD_CONSTRAINT, R(posts), R(uq), NULL, 0), AG_ERR_NOT_SUPPORTED,
+                 "constraint");
+    expect_error(__LINE__, alter(AG_ALTER_DROP_CONSTRAINT, R(posts), constraint(AG_CONS_CHECK, NULL), NULL, 0),
+                 AG_ERR_ARGUMENT, "name");
+    expect_error(__LINE__, alter(AG_ALTER_ADD_COLUMN, R(posts), NULL, NULL, 0), AG_ERR_ARGUMENT, "needs a column");
     expect_error(__LINE__, alter(99, R(posts), NULL, NULL, 0), AG_ERR_ARGUMENT, "unknown ALTER");
 
     /* enum types: PostgreSQL's own; elsewhere the column is a VARCHAR */
@@ -626,23 +629,19 @@ static void test_alter(void) {
     /* the parts of a column's DDL, for schema comparison */
     char *type_sql, *default_sql;
     ag_error err;
-    CHECK(ag_compile_column_parts(title, &ag_sql_dialect_postgresql, &type_sql, &default_sql,
-                                  &err) == 0);
+    CHECK(ag_compile_column_parts(title, &ag_sql_dialect_postgresql, &type_sql, &default_sql, &err) == 0);
     CHECK_STR(type_sql, "VARCHAR(300)");
     CHECK_STR(default_sql, "'untitled'");
     free(type_sql);
     free(default_sql);
-    CHECK(ag_compile_column_parts(feeling, &ag_sql_dialect_postgresql, &type_sql, &default_sql,
-                                  &err) == 0);
+    CHECK(ag_compile_column_parts(feeling, &ag_sql_dialect_postgresql, &type_sql, &default_sql, &err) == 0);
     CHECK_STR(type_sql, "\"Mood\"");
     CHECK(default_sql == NULL);
     free(type_sql);
-    CHECK(ag_compile_column_parts(id, &ag_sql_dialect_postgresql, &type_sql, &default_sql, &err) ==
-          0);
+    CHECK(ag_compile_column_parts(id, &ag_sql_dialect_postgresql, &type_sql, &default_sql, &err) == 0);
     CHECK_STR(type_sql, "SERIAL");
     free(type_sql);
-    CHECK(ag_compile_column_parts(posts, &ag_sql_dialect_postgresql, &type_sql, &default_sql,
-                                  &err) == -1);
+    CHECK(ag_compile_column_parts(posts, &ag_sql_dialect_postgresql, &type_sql, &default_sql, &err) == -1);
     CHECK(type_sql == NULL && err.kind == AG_ERR_ARGUMENT);
 
     ag_node *nodes[] = {posts, views, title, bare, uq, fk, mood, feeling, declared, pk, id};
@@ -651,8 +650,8 @@ static void test_alter(void) {
 
 /* Values travel as parameters, byte for byte; the SQL never holds them. */
 static void test_values_never_in_sql(void) {
-    static const char *const hostile[] = {"'; DROP TABLE users; --", "?", ":name", "$1", "%", "\"quoted\"",
-                                          "-- comment", "/* c */", "x' OR '1'='1"};
+    static const char *const hostile[] = {
+        "'; DROP TABLE users; --", "?", ":name", "$1", "%", "\"quoted\"", "-- comment", "/* c */", "x' OR '1'='1"};
     size_t big_len = 100 * 1024;
     char *big = malloc(big_len);
     for (size_t i = 0; i < big_len; i++) big[i] = "a'?:$\"-;%"[i % 9];
@@ -674,15 +673,18 @@ static void test_values_never_in_sql(void) {
         CHECK_INT(c->nparams, n + 2);
         for (size_t i = 0; i < n; i++) {
             /* ("$1" is PostgreSQL's own placeholder) */
-            if (strlen(hostile[i]) > 1 && !(d && strcmp(hostile[i], "$1") == 0)) CHECK(strstr(c->sql, hostile[i]) == NULL);
+            if (strlen(hostile[i]) > 1 && !(d && strcmp(hostile[i], "$1") == 0))
+                CHECK(strstr(c->sql, hostile[i]) == NULL);
         }
         CHECK(c->len < 300);
         CHECK_INT(c->params[n]->value.u.bytes.len, big_len);
         CHECK(memcmp(c->params[n]->value.u.bytes.data, big, big_len) == 0);
         CHECK_INT(c->params[n + 1]->value.u.bytes.len, sizeof nul);
         CHECK(memcmp(c->params[n + 1]->value.u.bytes.data, nul, sizeof nul) == 0);
-        CHECK_STR(c->sql, d ? "SELECT \"Mixed Case\".\"order\" FROM \"Mixed Case\" WHERE \"Mixed Case\".\"order\" IN ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                            : "SELECT \"Mixed Case\".\"order\" FROM \"Mixed Case\" WHERE \"Mixed Case\".\"order\" IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        CHECK_STR(
+            c->sql,
+            d ? "SELECT \"Mixed Case\".\"order\" FROM \"Mixed Case\" WHERE \"Mixed Case\".\"order\" IN ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+              : "SELECT \"Mixed Case\".\"order\" FROM \"Mixed Case\" WHERE \"Mixed Case\".\"order\" IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     }
     ag_node_release(q);
     ag_node_release(col);

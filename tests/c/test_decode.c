@@ -19,8 +19,7 @@ typedef struct got {
 static void keep(const ag_value *v, void *ctx) {
     got *g = ctx;
     g->v = *v;
-    if ((v->type == AG_VALUE_TEXT || v->type == AG_VALUE_BLOB) &&
-        v->u.bytes.len < sizeof g->bytes) {
+    if ((v->type == AG_VALUE_TEXT || v->type == AG_VALUE_BLOB) && v->u.bytes.len < sizeof g->bytes) {
         memcpy(g->bytes, v->u.bytes.data, v->u.bytes.len);
         g->bytes[v->u.bytes.len] = '\0';
     }
@@ -47,8 +46,7 @@ static void test_postgres(void) {
     CHECK(pg(701, "2.5", &g) == 0 && g.v.type == AG_VALUE_FLOAT && g.v.u.number == 2.5);
     CHECK(pg(17, "\\x41ff00", &g) == 0 && g.v.type == AG_VALUE_BLOB && g.v.u.bytes.len == 3 &&
           memcmp(g.bytes, "A\xff\0", 3) == 0);
-    CHECK(pg(17, "a\\\\b\\001c", &g) == 0 && g.v.u.bytes.len == 5 &&
-          memcmp(g.bytes, "a\\b\001c", 5) == 0);
+    CHECK(pg(17, "a\\\\b\\001c", &g) == 0 && g.v.u.bytes.len == 5 && memcmp(g.bytes, "a\\b\001c", 5) == 0);
     /* a backslash before what is no escape: the bytes as they are (was a
      * left shift of a negative value) */
     CHECK(pg(17, "\\9zz", &g) == 0 && g.v.u.bytes.len == 4 && memcmp(g.bytes, "\\9zz", 4) == 0);
@@ -72,8 +70,7 @@ static void test_mariadb(void) {
     }
     CHECK(g.v.type == AG_VALUE_INTEGER && g.v.u.integer == -5);
     uint64_t big = UINT64_MAX;
-    CHECK(my(8, 32 /* UNSIGNED */, (const unsigned char *)&big, sizeof big, &g) == 0 &&
-          g.v.type == AG_VALUE_TEXT);
+    CHECK(my(8, 32 /* UNSIGNED */, (const unsigned char *)&big, sizeof big, &g) == 0 && g.v.type == AG_VALUE_TEXT);
     CHECK_STR(g.bytes, "18446744073709551615");
     /* DATETIME 2026-11-24 02:26:03.123456 as the wire sends it */
     const unsigned char dt[] = {0xea, 0x07, 11, 24, 2, 26, 3, 0x40, 0xe2, 0x01, 0x00};
@@ -84,16 +81,13 @@ static void test_mariadb(void) {
     CHECK(my(11, 0, tm, sizeof tm, &g) == 0);
     CHECK_STR(g.bytes, "-838:59:59");
     const unsigned char text[] = "h\0llo";
-    CHECK(my(253 /* VAR_STRING */, 0, text, 5, &g) == 0 && g.v.type == AG_VALUE_TEXT &&
-          g.v.u.bytes.len == 5);
+    CHECK(my(253 /* VAR_STRING */, 0, text, 5, &g) == 0 && g.v.type == AG_VALUE_TEXT && g.v.u.bytes.len == 5);
     /* a computed DECIMAL without fraction: an integer when it fits, exact text otherwise */
     ag_mariadb_field sum = {246, 0, 63, 0, 21, 0};
     memset(&g, 0, sizeof g);
-    CHECK(ag_mariadb_decode_binary(&sum, (const unsigned char *)"-9223372036854775808", 20, keep,
-                                   &g) == 0 &&
+    CHECK(ag_mariadb_decode_binary(&sum, (const unsigned char *)"-9223372036854775808", 20, keep, &g) == 0 &&
           g.v.type == AG_VALUE_INTEGER && g.v.u.integer == INT64_MIN);
-    CHECK(ag_mariadb_decode_binary(&sum, (const unsigned char *)"9223372036854775808", 19, keep,
-                                   &g) == 0 &&
+    CHECK(ag_mariadb_decode_binary(&sum, (const unsigned char *)"9223372036854775808", 19, keep, &g) == 0 &&
           g.v.type == AG_VALUE_TEXT);
 }
 

@@ -33,8 +33,8 @@ static size_t live_heap(void) {
 static const ag_driver *D = &ag_driver_mariadb;
 static ag_url *test_url;
 
-static ag_driver_conn *connect_with(const ag_url *url, const ag_url_param *args, size_t nargs,
-                                    const char *isolation, ag_error *err) {
+static ag_driver_conn *connect_with(const ag_url *url, const ag_url_param *args, size_t nargs, const char *isolation,
+                                    ag_error *err) {
     ag_connect_params params = {url, args, nargs, isolation, 0};
     ag_driver_conn *c = NULL;
     ag_error_clear(err);
@@ -68,12 +68,10 @@ static ag_driver_stmt *prep(ag_driver_conn *c, const char *sql) {
     return s;
 }
 
-
 /* Runs sql with params and returns the first column of the first row in *out
  * (text copied into a static buffer).  Returns 0, or -1 with err. */
 static char value_text[256 * 1024];
-static int query_one(ag_driver_conn *c, const char *sql, const ag_value *params, int n,
-                     ag_value *out, ag_error *err) {
+static int query_one(ag_driver_conn *c, const char *sql, const ag_value *params, int n, ag_value *out, ag_error *err) {
     ag_error_clear(err);
     ag_driver_stmt *s = NULL;
     if (D->prepare(c, sql, strlen(sql), &s, err) != 0) return -1;
@@ -159,9 +157,8 @@ static void test_connect_errors(void) {
     ag_url_param tls = {"ssl_mode", "REQUIRED"};
     ag_driver_conn *c = connect_with(test_url, &tls, 1, NULL, &err);
     if (c) {
-        const char *cipher =
-            text_of(c, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
-                       "WHERE VARIABLE_NAME = 'SSL_CIPHER'");
+        const char *cipher = text_of(c, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+                                        "WHERE VARIABLE_NAME = 'SSL_CIPHER'");
         CHECK(cipher && cipher[0]); /* the server has TLS: the session uses it */
         D->close(c);
     } else {
@@ -230,8 +227,7 @@ static void test_values(ag_driver_conn *c) {
                   "tiny TINYINT, d DATE, dt DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6), "
                   "num DECIMAL(10,2), bits BIT(8), e ENUM('a','b'), j JSON)") == 0);
 
-    static const int64_t ints[] = {0,         1,        -1, 2147483647, 2147483648LL, -2147483649LL,
-                                   INT64_MAX, INT64_MIN};
+    static const int64_t ints[] = {0, 1, -1, 2147483647, 2147483648LL, -2147483649LL, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         roundtrip(c, vint(ints[i]), &v);
         CHECK(v.type == AG_VALUE_INTEGER && v.u.integer == ints[i]);
@@ -273,15 +269,12 @@ static void test_values(ag_driver_conn *c) {
     char *big = malloc(big_len);
     for (size_t i = 0; i < big_len; i++) big[i] = (char)('a' + i % 26);
     stored(c, "t", vbytes(AG_VALUE_TEXT, big, big_len), &v);
-    CHECK(v.type == AG_VALUE_TEXT && v.u.bytes.len == big_len &&
-          memcmp(v.u.bytes.data, big, big_len) == 0);
+    CHECK(v.type == AG_VALUE_TEXT && v.u.bytes.len == big_len && memcmp(v.u.bytes.data, big, big_len) == 0);
     roundtrip(c, vbytes(AG_VALUE_TEXT, big, big_len), &v);
-    CHECK(v.type == AG_VALUE_TEXT && v.u.bytes.len == big_len &&
-          memcmp(v.u.bytes.data, big, big_len) == 0);
+    CHECK(v.type == AG_VALUE_TEXT && v.u.bytes.len == big_len && memcmp(v.u.bytes.data, big, big_len) == 0);
     for (size_t i = 0; i < big_len; i++) big[i] = (char)(i * 7);
     stored(c, "b", vbytes(AG_VALUE_BLOB, big, big_len), &v);
-    CHECK(v.type == AG_VALUE_BLOB && v.u.bytes.len == big_len &&
-          memcmp(v.u.bytes.data, big, big_len) == 0);
+    CHECK(v.type == AG_VALUE_BLOB && v.u.bytes.len == big_len && memcmp(v.u.bytes.data, big, big_len) == 0);
     free(big);
 
     char all[256];
@@ -391,8 +384,7 @@ static void test_rows_affected(ag_driver_conn *c) {
 static void test_streaming(ag_driver_conn *c) {
     ag_error err;
     /* the Sequence engine's seq_1_to_N tables make rows as they are read */
-    ag_driver_stmt *s =
-        prep(c, "SELECT seq, REPEAT('x', 200) FROM seq_1_to_1000000 WHERE seq <= ?");
+    ag_driver_stmt *s = prep(c, "SELECT seq, REPEAT('x', 200) FROM seq_1_to_1000000 WHERE seq <= ?");
     ag_value p = vint(100000);
     CHECK_INT(D->execute(s, &p, 1, &err), 0);
     int64_t n = 0, sum = 0;
@@ -421,8 +413,7 @@ static void test_streaming(ag_driver_conn *c) {
 static void test_interleaved(ag_driver_conn *c) {
     ag_error err;
     ag_driver_stmt *a = prep(c, "SELECT seq, CONCAT('row ', seq) FROM seq_1_to_1000");
-    ag_driver_stmt *b =
-        prep(c, "SELECT COUNT(*) FROM information_schema.character_sets WHERE ? > 0");
+    ag_driver_stmt *b = prep(c, "SELECT COUNT(*) FROM information_schema.character_sets WHERE ? > 0");
     CHECK(exec(c, "CREATE TEMPORARY TABLE il (x INT)") == 0);
     ag_driver_stmt *ins = prep(c, "INSERT INTO il VALUES (?)");
     CHECK_INT(D->execute(a, NULL, 0, &err), 0);
@@ -443,8 +434,7 @@ static void test_interleaved(ag_driver_conn *c) {
     D->column_value(b, 0, &v);
     CHECK(v.type == AG_VALUE_INTEGER && v.u.integer > 0);
     CHECK_INT(D->fetch(b, &err), 0);
-    CHECK(held.type == AG_VALUE_TEXT && held.u.bytes.len == 6 &&
-          memcmp(held.u.bytes.data, "row 10", 6) == 0);
+    CHECK(held.type == AG_VALUE_TEXT && held.u.bytes.len == 6 && memcmp(held.u.bytes.data, "row 10", 6) == 0);
 
     /* b streams while a (buffered) is read to its end and finishes: b's rows
      * must not be lost when a's result is freed */
@@ -516,8 +506,8 @@ static void test_reset(ag_driver_conn *c) {
 }
 
 /* Runs sql with params, expecting failure of kind and SQLSTATE code. */
-static void expect_error(ag_driver_conn *c, const char *sql, const ag_value *params, int n,
-                         ag_error_kind kind, const char *code, const char *absent) {
+static void expect_error(ag_driver_conn *c, const char *sql, const ag_value *params, int n, ag_error_kind kind,
+                         const char *code, const char *absent) {
     ag_error err;
     ag_error_clear(&err);
     ag_driver_stmt *s = NULL;
@@ -530,8 +520,7 @@ static void expect_error(ag_driver_conn *c, const char *sql, const ag_value *par
     CHECK_INT(err.kind, kind);
     CHECK_STR(err.code, code);
     CHECK_INT(err.disconnect, 0);
-    if (err.kind != kind || strcmp(err.code, code) != 0)
-        fprintf(stderr, "  %s: %s\n", sql, err.message);
+    if (err.kind != kind || strcmp(err.code, code) != 0) fprintf(stderr, "  %s: %s\n", sql, err.message);
     if (absent) CHECK(strstr(err.message, absent) == NULL);
 }
 
@@ -555,14 +544,12 @@ static void test_errors(ag_driver_conn *c) {
                   "age INT CHECK (age >= 0), nick VARCHAR(5), n TINYINT, d DATE)") == 0);
     CHECK(exec(c, "CREATE TABLE c_my_child (id INT PRIMARY KEY, parent_id INT NOT NULL, "
                   "FOREIGN KEY (parent_id) REFERENCES c_my_parent (id))") == 0);
-    CHECK(
-        exec(c, "INSERT INTO c_my_parent (id, email) VALUES (1, 'ann@example.org'), (2, 'b@x')") ==
-        0);
+    CHECK(exec(c, "INSERT INTO c_my_parent (id, email) VALUES (1, 'ann@example.org'), (2, 'b@x')") == 0);
     CHECK(exec(c, "INSERT INTO c_my_child VALUES (1, 1)") == 0);
 
     ag_value dup[] = {vint(3), vtext("ann@example.org")};
-    expect_error(c, "INSERT INTO c_my_parent (id, email) VALUES (?, ?)", dup, 2, AG_ERR_INTEGRITY,
-                 "23000", "ann@example.org"); /* 1062: no value in the message */
+    expect_error(c, "INSERT INTO c_my_parent (id, email) VALUES (?, ?)", dup, 2, AG_ERR_INTEGRITY, "23000",
+                 "ann@example.org"); /* 1062: no value in the message */
     {
         ag_error e;
         ag_driver_stmt *d = prep(c, "INSERT INTO c_my_parent (id, email) VALUES (?, ?)");
@@ -571,37 +558,33 @@ static void test_errors(ag_driver_conn *c) {
         D->finalize(d);
     }
     ag_value nul[] = {vint(2), vnull()};
-    expect_error(c, "INSERT INTO c_my_child (id, parent_id) VALUES (?, ?)", nul, 2,
-                 AG_ERR_INTEGRITY, "23000", NULL); /* 1048 */
+    expect_error(c, "INSERT INTO c_my_child (id, parent_id) VALUES (?, ?)", nul, 2, AG_ERR_INTEGRITY, "23000",
+                 NULL); /* 1048 */
     ag_value orphan[] = {vint(2), vint(999)};
-    expect_error(c, "INSERT INTO c_my_child (id, parent_id) VALUES (?, ?)", orphan, 2,
-                 AG_ERR_INTEGRITY, "23000", NULL); /* 1452 */
+    expect_error(c, "INSERT INTO c_my_child (id, parent_id) VALUES (?, ?)", orphan, 2, AG_ERR_INTEGRITY, "23000",
+                 NULL); /* 1452 */
     ag_value parent = vint(1);
-    expect_error(c, "DELETE FROM c_my_parent WHERE id = ?", &parent, 1, AG_ERR_INTEGRITY, "23000",
-                 NULL); /* 1451 */
+    expect_error(c, "DELETE FROM c_my_parent WHERE id = ?", &parent, 1, AG_ERR_INTEGRITY, "23000", NULL); /* 1451 */
     ag_value negative[] = {vint(3), vint(-1)};
-    expect_error(c, "INSERT INTO c_my_parent (id, age) VALUES (?, ?)", negative, 2,
-                 AG_ERR_INTEGRITY, "23000", NULL);                          /* 4025 */
-    expect_error(c, "SELEC 1", NULL, 0, AG_ERR_PROGRAMMING, "42000", NULL); /* 1064 */
-    expect_error(c, "SELECT * FROM c_my_nothing", NULL, 0, AG_ERR_PROGRAMMING, "42S02",
-                 NULL); /* 1146 */
-    expect_error(c, "SELECT nothing FROM c_my_parent", NULL, 0, AG_ERR_PROGRAMMING, "42S22",
-                 NULL); /* 1054 */
+    expect_error(c, "INSERT INTO c_my_parent (id, age) VALUES (?, ?)", negative, 2, AG_ERR_INTEGRITY, "23000",
+                 NULL);                                                                             /* 4025 */
+    expect_error(c, "SELEC 1", NULL, 0, AG_ERR_PROGRAMMING, "42000", NULL);                         /* 1064 */
+    expect_error(c, "SELECT * FROM c_my_nothing", NULL, 0, AG_ERR_PROGRAMMING, "42S02", NULL);      /* 1146 */
+    expect_error(c, "SELECT nothing FROM c_my_parent", NULL, 0, AG_ERR_PROGRAMMING, "42S22", NULL); /* 1054 */
     ag_value longnick[] = {vint(4), vtext("much too long")};
-    expect_error(c, "INSERT INTO c_my_parent (id, nick) VALUES (?, ?)", longnick, 2, AG_ERR_DATA,
-                 "22001", "much too long"); /* 1406 */
+    expect_error(c, "INSERT INTO c_my_parent (id, nick) VALUES (?, ?)", longnick, 2, AG_ERR_DATA, "22001",
+                 "much too long"); /* 1406 */
     ag_value big[] = {vint(5), vint(1000)};
-    expect_error(c, "INSERT INTO c_my_parent (id, n) VALUES (?, ?)", big, 2, AG_ERR_DATA, "22003",
-                 NULL); /* 1264 */
+    expect_error(c, "INSERT INTO c_my_parent (id, n) VALUES (?, ?)", big, 2, AG_ERR_DATA, "22003", NULL); /* 1264 */
     ag_value word[] = {vint(6), vtext("s3cret-word")};
     expect_error(c, "INSERT INTO c_my_parent (id, n) VALUES (?, ?)", word, 2, AG_ERR_DATA, "22007",
                  "s3cret-word"); /* 1366 */
     ag_value badutf8[] = {vint(8), vtext("x\xff\xfe")};
-    expect_error(c, "INSERT INTO c_my_parent (id, nick) VALUES (?, ?)", badutf8, 2, AG_ERR_DATA,
-                 "22007", "x\xff"); /* 1366, invalid UTF-8 */
+    expect_error(c, "INSERT INTO c_my_parent (id, nick) VALUES (?, ?)", badutf8, 2, AG_ERR_DATA, "22007",
+                 "x\xff"); /* 1366, invalid UTF-8 */
     ag_value baddate[] = {vint(7), vtext("s3cret-date")};
-    expect_error(c, "INSERT INTO c_my_parent (id, d) VALUES (?, ?)", baddate, 2, AG_ERR_DATA,
-                 "22007", "s3cret-date"); /* 1292 */
+    expect_error(c, "INSERT INTO c_my_parent (id, d) VALUES (?, ?)", baddate, 2, AG_ERR_DATA, "22007",
+                 "s3cret-date"); /* 1292 */
     ag_error err;
     CHECK_INT(D->ping(c, &err), 0); /* none of that broke the connection */
 
@@ -826,8 +809,7 @@ static int next_overlap(void *arg, ag_value *params, int nparams, ag_error *err)
     memcpy(ctx->blob, "a\0b\0", 4);
     ctx->blob[4] = (unsigned char)(id & 0xff);
     ctx->blob[5] = 0xff;
-    params[3] =
-        id % 5 == 0 ? vnull() : vbytes(AG_VALUE_BLOB, (const char *)ctx->blob, sizeof ctx->blob);
+    params[3] = id % 5 == 0 ? vnull() : vbytes(AG_VALUE_BLOB, (const char *)ctx->blob, sizeof ctx->blob);
     return 1;
 }
 
@@ -1022,8 +1004,7 @@ static void test_killed(void) {
     if (victim) {
         CHECK(exec(victim, "CREATE TEMPORARY TABLE k (id BIGINT PRIMARY KEY) ENGINE=InnoDB") == 0);
         kill_ctx kc = {.next = 1, .last = 10000, .kill_at = 1500, .killer = killer};
-        snprintf(kc.sql, sizeof kc.sql, "KILL CONNECTION %lld",
-                 (long long)count_of(victim, "SELECT CONNECTION_ID()"));
+        snprintf(kc.sql, sizeof kc.sql, "KILL CONNECTION %lld", (long long)count_of(victim, "SELECT CONNECTION_ID()"));
         ag_driver_stmt *s = prep(victim, "INSERT INTO k (id) VALUES (?)");
         int64_t affected = 0;
         ag_error_clear(&err);

@@ -45,8 +45,7 @@ static int parse_test_url(const char *s) {
         snprintf(url_storage[0], sizeof url_storage[0], "%.*s", (int)(uend - p), p);
         test_url.username = url_storage[0];
         if (colon) {
-            snprintf(url_storage[1], sizeof url_storage[1], "%.*s", (int)(at - colon - 1),
-                     colon + 1);
+            snprintf(url_storage[1], sizeof url_storage[1], "%.*s", (int)(at - colon - 1), colon + 1);
             test_url.password = url_storage[1];
         }
         p = at + 1;
@@ -68,8 +67,8 @@ static int parse_test_url(const char *s) {
     return 0;
 }
 
-static ag_driver_conn *connect_with(const ag_url *url, const ag_url_param *args, size_t nargs,
-                                    const char *isolation, ag_error *err) {
+static ag_driver_conn *connect_with(const ag_url *url, const ag_url_param *args, size_t nargs, const char *isolation,
+                                    ag_error *err) {
     ag_connect_params params = {url, args, nargs, isolation, 0};
     ag_driver_conn *c = NULL;
     ag_error_clear(err);
@@ -103,12 +102,10 @@ static ag_driver_stmt *prep(ag_driver_conn *c, const char *sql) {
     return s;
 }
 
-
 /* Runs sql with params and returns the first column of the first row in *out
  * (text copied into a static buffer).  Returns 0, or -1 with err. */
 static char value_text[256 * 1024];
-static int query_one(ag_driver_conn *c, const char *sql, const ag_value *params, int n,
-                     ag_value *out, ag_error *err) {
+static int query_one(ag_driver_conn *c, const char *sql, const ag_value *params, int n, ag_value *out, ag_error *err) {
     ag_driver_stmt *s = prep(c, sql);
     if (!s) return -1;
     ag_error_clear(err);
@@ -237,8 +234,7 @@ static void test_values(ag_driver_conn *c) {
     CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == 0);
     CHECK(v.type == AG_VALUE_BOOLEAN && v.u.boolean == 0);
 
-    CHECK(query_one(c, "SELECT 12345678901234567890.123456789000::numeric", NULL, 0, &v, &err) ==
-          0);
+    CHECK(query_one(c, "SELECT 12345678901234567890.123456789000::numeric", NULL, 0, &v, &err) == 0);
     CHECK_INT(v.type, AG_VALUE_TEXT);
     CHECK_STR(value_text, "12345678901234567890.123456789000");
     p[0] = vtext("1.10");
@@ -323,8 +319,7 @@ static void test_values(ag_driver_conn *c) {
     for (size_t i = 0; i < big; i++) text[i] = (char)('a' + i % 26);
     p[0] = vbytes(AG_VALUE_TEXT, text, big);
     CHECK(query_one(c, "SELECT $1", p, 1, &v, &err) == 0);
-    CHECK(v.type == AG_VALUE_TEXT && v.u.bytes.len == big &&
-          memcmp(v.u.bytes.data, text, big) == 0);
+    CHECK(v.type == AG_VALUE_TEXT && v.u.bytes.len == big && memcmp(v.u.bytes.data, text, big) == 0);
     free(text);
 
     CHECK(query_one(c, "SELECT DATE '2026-11-24'", NULL, 0, &v, &err) == 0);
@@ -346,9 +341,8 @@ static void test_values(ag_driver_conn *c) {
     CHECK_INT(v.type, AG_VALUE_NULL);
 
     /* every column of one row, through a table */
-    CHECK(exec(c,
-               "CREATE TEMP TABLE vals (i int4, s smallint, b bigint, f float8, ok boolean,"
-               " n numeric(12,3), t text, v varchar(20), d date, ts timestamp, bin bytea)") == 0);
+    CHECK(exec(c, "CREATE TEMP TABLE vals (i int4, s smallint, b bigint, f float8, ok boolean,"
+                  " n numeric(12,3), t text, v varchar(20), d date, ts timestamp, bin bytea)") == 0);
     ag_driver_stmt *ins = prep(c, "INSERT INTO vals VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)");
     CHECK(ins != NULL);
     if (ins) {
@@ -394,8 +388,7 @@ static void test_values(ag_driver_conn *c) {
         CHECK(out[6].type == AG_VALUE_TEXT && strcmp(out[6].u.bytes.data, utf8) == 0);
         CHECK(out[7].type == AG_VALUE_TEXT && strcmp(out[7].u.bytes.data, "short") == 0);
         CHECK(out[8].type == AG_VALUE_TEXT && strcmp(out[8].u.bytes.data, "2026-11-24") == 0);
-        CHECK(out[9].type == AG_VALUE_TEXT &&
-              strcmp(out[9].u.bytes.data, "2026-11-24 02:26:03") == 0);
+        CHECK(out[9].type == AG_VALUE_TEXT && strcmp(out[9].u.bytes.data, "2026-11-24 02:26:03") == 0);
         CHECK(out[10].type == AG_VALUE_BLOB && out[10].u.bytes.len == sizeof blob &&
               memcmp(out[10].u.bytes.data, blob, sizeof blob) == 0);
         CHECK_INT(D->fetch(sel, &err), 1);
@@ -434,13 +427,10 @@ static void test_variants(ag_driver_conn *c) {
     if (!s) return;
     CHECK_INT(D->param_count(s), 1);
     static const char blob[] = {1, 0, 2};
-    ag_value params[] = {vtext("abc"), vint(42), vtext("def"),
-                         vfloat(2.25), vbool(1), vbytes(AG_VALUE_BLOB, blob, 3),
-                         vint(-5),     vnull(),  vtext("ghi"),
-                         vbool(0)};
-    ag_value_type want[] = {AG_VALUE_TEXT,    AG_VALUE_INTEGER, AG_VALUE_TEXT,    AG_VALUE_FLOAT,
-                            AG_VALUE_BOOLEAN, AG_VALUE_BLOB,    AG_VALUE_INTEGER, AG_VALUE_NULL,
-                            AG_VALUE_TEXT,    AG_VALUE_BOOLEAN};
+    ag_value params[] = {vtext("abc"), vint(42), vtext("def"), vfloat(2.25), vbool(1), vbytes(AG_VALUE_BLOB, blob, 3),
+                         vint(-5),     vnull(),  vtext("ghi"), vbool(0)};
+    ag_value_type want[] = {AG_VALUE_TEXT, AG_VALUE_INTEGER, AG_VALUE_TEXT, AG_VALUE_FLOAT, AG_VALUE_BOOLEAN,
+                            AG_VALUE_BLOB, AG_VALUE_INTEGER, AG_VALUE_NULL, AG_VALUE_TEXT,  AG_VALUE_BOOLEAN};
     for (int i = 0; i < 10; i++) {
         ag_value v;
         CHECK_INT(D->execute(s, &params[i], 1, &err), 0);
@@ -452,8 +442,7 @@ static void test_variants(ag_driver_conn *c) {
         if (v.type == AG_VALUE_BOOLEAN) CHECK(v.u.boolean == params[i].u.boolean);
         if (v.type == AG_VALUE_TEXT)
             CHECK(v.u.bytes.len == 3 && memcmp(v.u.bytes.data, params[i].u.bytes.data, 3) == 0);
-        if (v.type == AG_VALUE_BLOB)
-            CHECK(v.u.bytes.len == 3 && memcmp(v.u.bytes.data, blob, 3) == 0);
+        if (v.type == AG_VALUE_BLOB) CHECK(v.u.bytes.len == 3 && memcmp(v.u.bytes.data, blob, 3) == 0);
         CHECK_INT(D->fetch(s, &err), 0);
     }
     ag_value two[2] = {vint(1), vint(2)};
@@ -651,8 +640,8 @@ static void test_reset(ag_driver_conn *c) {
     CHECK_INT(count_of(c, "SELECT 2"), 2);
 }
 
-static void expect_error(ag_driver_conn *c, const char *sql, const ag_value *p, int n,
-                         ag_error_kind kind, const char *code) {
+static void expect_error(ag_driver_conn *c, const char *sql, const ag_value *p, int n, ag_error_kind kind,
+                         const char *code) {
     ag_error err;
     ag_error_clear(&err);
     ag_driver_stmt *s = NULL;
@@ -672,11 +661,10 @@ static void expect_error(ag_driver_conn *c, const char *sql, const ag_value *p, 
 }
 
 static void test_errors(ag_driver_conn *c) {
-    CHECK(exec(c,
-               "CREATE TEMP TABLE parent (id int PRIMARY KEY);"
-               "CREATE TEMP TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent(id),"
-               " name varchar(5) NOT NULL, qty int CHECK (qty >= 0));"
-               "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1, 'a', 1)") == 0);
+    CHECK(exec(c, "CREATE TEMP TABLE parent (id int PRIMARY KEY);"
+                  "CREATE TEMP TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent(id),"
+                  " name varchar(5) NOT NULL, qty int CHECK (qty >= 0));"
+                  "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1, 'a', 1)") == 0);
     expect_error(c, "SELEC 1", NULL, 0, AG_ERR_PROGRAMMING, "42601");
     expect_error(c, "SELECT * FROM no_such_table", NULL, 0, AG_ERR_PROGRAMMING, "42P01");
     expect_error(c, "SELECT no_such_column FROM parent", NULL, 0, AG_ERR_PROGRAMMING, "42703");

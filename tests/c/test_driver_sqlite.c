@@ -62,8 +62,7 @@ static int execute(ag_driver_stmt *st, const ag_value *params, int n, ag_error *
 }
 
 /* Prepares, executes and finalizes sql with params; 0 or -1 with err. */
-static int run(ag_driver_conn *conn, const char *sql, const ag_value *params, int n,
-               ag_error *err) {
+static int run(ag_driver_conn *conn, const char *sql, const ag_value *params, int n, ag_error *err) {
     ag_driver_stmt *st = NULL;
     ag_error_clear(err);
     if (drv->prepare(conn, sql, strlen(sql), &st, err)) return -1;
@@ -112,8 +111,7 @@ static ag_value v_bytes(ag_value_type t, const char *s, size_t n) {
 static ag_value v_text(const char *s) { return v_bytes(AG_VALUE_TEXT, s, strlen(s)); }
 
 static int bytes_equal(const ag_value *v, ag_value_type t, const char *s, size_t n) {
-    return v->type == t && v->u.bytes.len == n && v->u.bytes.data != NULL &&
-           memcmp(v->u.bytes.data, s, n) == 0;
+    return v->type == t && v->u.bytes.len == n && v->u.bytes.data != NULL && memcmp(v->u.bytes.data, s, n) == 0;
 }
 
 /* ------------------------------------------------------------ the checks */
@@ -121,8 +119,7 @@ static int bytes_equal(const ag_value *v, ag_value_type t, const char *s, size_t
 static void test_types(ag_driver_conn *conn) {
     exec_ok(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, f REAL, s TEXT, b BLOB, "
                   "flag BOOLEAN, n INTEGER)");
-    ag_driver_stmt *ins =
-        prepare_ok(conn, "INSERT INTO t (i, f, s, b, flag, n) VALUES (?, ?, ?, ?, ?, ?)");
+    ag_driver_stmt *ins = prepare_ok(conn, "INSERT INTO t (i, f, s, b, flag, n) VALUES (?, ?, ?, ?, ?, ?)");
     if (!ins) return;
     CHECK_INT(drv->param_count(ins), 6);
     CHECK_INT(drv->column_count(ins), 0);
@@ -160,8 +157,7 @@ static void test_types(ag_driver_conn *conn) {
     CHECK_INT(execute(ins, p, 6, &err), 0);
     drv->finalize(ins);
 
-    CHECK_INT(
-        query_int(conn, "SELECT typeof(s) = 'text' AND typeof(b) = 'blob' FROM t WHERE id = 3"), 1);
+    CHECK_INT(query_int(conn, "SELECT typeof(s) = 'text' AND typeof(b) = 'blob' FROM t WHERE id = 3"), 1);
 
     ag_driver_stmt *sel = prepare_ok(conn, "SELECT id, i, f, s, b, flag, n FROM t ORDER BY id");
     if (!sel) return;
@@ -255,8 +251,7 @@ static void test_big_and_utf8(ag_driver_conn *conn) {
     ag_value p[2] = {v_bytes(AG_VALUE_TEXT, text, n), v_bytes(AG_VALUE_BLOB, blob, n)};
     ag_error err;
     CHECK_INT(run(conn, "INSERT INTO big VALUES (?, ?)", p, 2, &err), 0);
-    static const char utf8[] =
-        "h\xc3\xa9llo w\xc3\xb6rld \xe2\x82\xac \xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac";
+    static const char utf8[] = "h\xc3\xa9llo w\xc3\xb6rld \xe2\x82\xac \xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac";
     p[0] = v_text(utf8);
     p[1] = v_null();
     CHECK_INT(run(conn, "INSERT INTO big VALUES (?, ?)", p, 2, &err), 0);
@@ -343,16 +338,14 @@ static void test_rows_affected(ag_driver_conn *conn) {
         drv->finalize(ups);
     }
     /* REPLACE, comments before the keyword, and WITH ... DELETE. */
-    ag_driver_stmt *rep =
-        prepare_ok(conn, "  /* c */ -- line\n replace INTO r (id, k) VALUES (7, 7)");
+    ag_driver_stmt *rep = prepare_ok(conn, "  /* c */ -- line\n replace INTO r (id, k) VALUES (7, 7)");
     if (rep) {
         CHECK_INT(execute(rep, NULL, 0, &err), 0);
         CHECK_INT(drv->last_insert_id(rep, &id), 0);
         CHECK_INT(id, 7);
         drv->finalize(rep);
     }
-    ag_driver_stmt *with =
-        prepare_ok(conn, "WITH doomed AS (SELECT 7 AS id) DELETE FROM r WHERE id IN doomed");
+    ag_driver_stmt *with = prepare_ok(conn, "WITH doomed AS (SELECT 7 AS id) DELETE FROM r WHERE id IN doomed");
     if (with) {
         CHECK_INT(execute(with, NULL, 0, &err), 0);
         CHECK_INT(drv->rows_affected(with), 1);
@@ -382,8 +375,7 @@ typedef struct rows_ctx {
 
 static int rows_next(void *ctx, ag_value *params, int nparams, ag_error *err) {
     rows_ctx *c = ctx;
-    if (c->next == c->fail_at)
-        return ag_error_set(err, AG_ERR_DATA, NULL, "source failed at %d", c->next);
+    if (c->next == c->fail_at) return ag_error_set(err, AG_ERR_DATA, NULL, "source failed at %d", c->next);
     if (c->next >= c->count) return 0;
     snprintf(c->text, sizeof c->text, "row %d", c->next);
     params[0] = v_int(c->next);
@@ -457,8 +449,8 @@ static void test_execute_many(ag_driver_conn *conn) {
     }
 }
 
-static void check_error(ag_driver_conn *conn, const char *sql, const ag_value *p, int n,
-                        ag_error_kind kind, const char *code, const char *needle) {
+static void check_error(ag_driver_conn *conn, const char *sql, const ag_value *p, int n, ag_error_kind kind,
+                        const char *code, const char *needle) {
     ag_error err;
     CHECK_INT(run(conn, sql, p, n, &err), -1);
     CHECK_INT(err.kind, kind);
@@ -472,16 +464,13 @@ static void check_error(ag_driver_conn *conn, const char *sql, const ag_value *p
 static void test_errors(ag_driver_conn *conn) {
     exec_ok(conn, "CREATE TABLE parent (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, "
                   "age INTEGER CHECK (age >= 0))");
-    exec_ok(conn,
-            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id))");
+    exec_ok(conn, "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id))");
     exec_ok(conn, "INSERT INTO parent VALUES (1, 'a@x.org', 1)");
     ag_value p[2];
 
     check_error(conn, "SELEC 1", NULL, 0, AG_ERR_PROGRAMMING, "1", "syntax error");
-    check_error(conn, "SELECT * FROM nowhere", NULL, 0, AG_ERR_PROGRAMMING, "1",
-                "no such table: nowhere");
-    check_error(conn, "SELECT missing_col FROM parent", NULL, 0, AG_ERR_PROGRAMMING, "1",
-                "no such column");
+    check_error(conn, "SELECT * FROM nowhere", NULL, 0, AG_ERR_PROGRAMMING, "1", "no such table: nowhere");
+    check_error(conn, "SELECT missing_col FROM parent", NULL, 0, AG_ERR_PROGRAMMING, "1", "no such column");
     p[0] = v_text("a@x.org");
     check_error(conn, "INSERT INTO parent (email) VALUES (?)", p, 1, AG_ERR_INTEGRITY, "2067",
                 "UNIQUE constraint failed: parent.email");
@@ -492,8 +481,8 @@ static void test_errors(ag_driver_conn *conn) {
     check_error(conn, "INSERT INTO child (parent_id) VALUES (?)", p, 1, AG_ERR_INTEGRITY, "787",
                 "FOREIGN KEY constraint failed");
     p[0] = v_int(-1);
-    check_error(conn, "INSERT INTO parent (email, age) VALUES ('b', ?)", p, 1, AG_ERR_INTEGRITY,
-                "275", "CHECK constraint failed");
+    check_error(conn, "INSERT INTO parent (email, age) VALUES ('b', ?)", p, 1, AG_ERR_INTEGRITY, "275",
+                "CHECK constraint failed");
     /* STRICT tables reject a value of the wrong type: a DataError, per driver.h. */
     exec_ok(conn, "CREATE TABLE strict_t (n INTEGER) STRICT");
     p[0] = v_text("abc");
@@ -501,10 +490,8 @@ static void test_errors(ag_driver_conn *conn) {
 
     /* Wrong parameter count. */
     p[0] = v_int(1);
-    check_error(conn, "SELECT ?, ?", p, 1, AG_ERR_ARGUMENT, NULL,
-                "statement takes 2 parameters, 1 given");
-    check_error(conn, "SELECT 1", p, 1, AG_ERR_ARGUMENT, NULL,
-                "statement takes 0 parameters, 1 given");
+    check_error(conn, "SELECT ?, ?", p, 1, AG_ERR_ARGUMENT, NULL, "statement takes 2 parameters, 1 given");
+    check_error(conn, "SELECT 1", p, 1, AG_ERR_ARGUMENT, NULL, "statement takes 0 parameters, 1 given");
 
     /* One statement at a time; trailing blanks, semicolons and comments are fine. */
     check_error(conn, "SELECT 1; SELECT 2", NULL, 0, AG_ERR_PROGRAMMING, NULL,
@@ -702,10 +689,8 @@ static void test_connect(const char *dir, const char *file) {
     ag_driver_conn *conn = NULL;
     ag_error err;
 
-    ag_url_param args[] = {{"busy_timeout", "50"},
-                           {"journal_mode", "delete"},
-                           {"synchronous", "normal"},
-                           {"foreign_keys", "off"}};
+    ag_url_param args[] = {
+        {"busy_timeout", "50"}, {"journal_mode", "delete"}, {"synchronous", "normal"}, {"foreign_keys", "off"}};
     CHECK_INT(open_db(file, args, 4, "READ UNCOMMITTED", &conn, &err), 0);
     if (conn) {
         check_journal(conn, "delete");

@@ -64,7 +64,8 @@ static void expect_ok(int line, ag_dialect d, const char *sql, const char *want_
     CHECK_INT(r.nnames, nnames);
     CHECK(nnames == 0 ? r.names == NULL : r.names != NULL);
     CHECK_INT(r.npositional, style == POS ? nwant : 0);
-    if (check_failures != failures_before) fprintf(stderr, "  ^ line %d (%s): input [%s]\n", line, dialect_label(d), sql);
+    if (check_failures != failures_before)
+        fprintf(stderr, "  ^ line %d (%s): input [%s]\n", line, dialect_label(d), sql);
     ag_rewritten_sql_free(&r);
 }
 
@@ -72,10 +73,10 @@ static void expect_ok(int line, ag_dialect d, const char *sql, const char *want_
 
 /* The same input on every dialect: the SQLite/MariaDB output and the PostgreSQL one. */
 #define EXPECT_ALL(sql, want_qmark, want_dollar, style, slots_qmark, slots_dollar, names) \
-    do {                                                                                 \
-        EXPECT(S, sql, want_qmark, style, slots_qmark, names);                           \
-        EXPECT(M, sql, want_qmark, style, slots_qmark, names);                           \
-        EXPECT(P, sql, want_dollar, style, slots_dollar, names);                         \
+    do { \
+        EXPECT(S, sql, want_qmark, style, slots_qmark, names); \
+        EXPECT(M, sql, want_qmark, style, slots_qmark, names); \
+        EXPECT(P, sql, want_dollar, style, slots_dollar, names); \
     } while (0)
 
 static void expect_mixed(int line, ag_dialect d, const char *sql) {
@@ -131,8 +132,8 @@ static void test_strings(void) {
     EXPECT_ALL("SELECT '''?''', :n", "SELECT '''?''', ?", "SELECT '''?''', $1", NAMED, "0", "0", "n");
     EXPECT_ALL("SELECT '', ?, ''", "SELECT '', ?, ''", "SELECT '', $1, ''", POS, "0", "0", "");
     /* Double quotes: identifiers on SQLite and PostgreSQL, strings on MariaDB; both skipped. */
-    EXPECT_ALL("SELECT \"a?b\", \"c\"\":x\", ?", "SELECT \"a?b\", \"c\"\":x\", ?", "SELECT \"a?b\", \"c\"\":x\", $1", POS,
-               "0", "0", "");
+    EXPECT_ALL("SELECT \"a?b\", \"c\"\":x\", ?", "SELECT \"a?b\", \"c\"\":x\", ?", "SELECT \"a?b\", \"c\"\":x\", $1",
+               POS, "0", "0", "");
     /* Unterminated: not an error, the rest is copied. */
     EXPECT_ALL("SELECT ?, 'abc ? :x", "SELECT ?, 'abc ? :x", "SELECT $1, 'abc ? :x", POS, "0", "0", "");
     EXPECT_ALL("SELECT ?, \"abc ?", "SELECT ?, \"abc ?", "SELECT $1, \"abc ?", POS, "0", "0", "");
@@ -271,7 +272,8 @@ static void test_edges(void) {
 }
 
 static void test_utf8(void) {
-    EXPECT_ALL("SELECT 'é?', ?, \"ü:x\" FROM t WHERE nom = ? -- ß?\n", "SELECT 'é?', ?, \"ü:x\" FROM t WHERE nom = ? -- ß?\n",
+    EXPECT_ALL("SELECT 'é?', ?, \"ü:x\" FROM t WHERE nom = ? -- ß?\n",
+               "SELECT 'é?', ?, \"ü:x\" FROM t WHERE nom = ? -- ß?\n",
                "SELECT 'é?', $1, \"ü:x\" FROM t WHERE nom = $2 -- ß?\n", POS, "0,1", "0,1", "");
     EXPECT_ALL("WHERE ville = :ville AND nom = 'Zoë' AND x = :ville", "WHERE ville = ? AND nom = 'Zoë' AND x = ?",
                "WHERE ville = $1 AND nom = 'Zoë' AND x = $1", NAMED, "0,0", "0", "ville");

@@ -135,12 +135,12 @@ static ag_pool_status status_of(ag_pool *pool) {
     return st;
 }
 
-#define CHECK_STATUS(pool, in, out, over)                   \
-    do {                                                    \
-        ag_pool_status st_ = status_of(pool);               \
-        CHECK_INT(st_.checked_in, in);                      \
-        CHECK_INT(st_.checked_out, out);                    \
-        CHECK_INT(st_.overflow, over);                      \
+#define CHECK_STATUS(pool, in, out, over) \
+    do { \
+        ag_pool_status st_ = status_of(pool); \
+        CHECK_INT(st_.checked_in, in); \
+        CHECK_INT(st_.checked_out, out); \
+        CHECK_INT(st_.overflow, over); \
     } while (0)
 
 static ag_slot *checkout(ag_pool *pool) {
@@ -190,15 +190,15 @@ enum { THREADS = 8 };
 
 typedef struct stress_shared {
     ag_pool *pool;
-    int limit;          /* size + overflow */
+    int limit; /* size + overflow */
     int iterations;
-    atomic_int held;    /* slots the workers hold right now */
+    atomic_int held; /* slots the workers hold right now */
     atomic_int max_held;
     atomic_int double_handouts; /* a slot handed to two holders at once */
     atomic_int dirty_checkouts; /* a slot handed out inside a transaction */
     atomic_int failures;        /* checkouts or queries that failed */
     atomic_int checkouts;
-    atomic_int invalidations;   /* discards and disposes: each may replace every slot */
+    atomic_int invalidations; /* discards and disposes: each may replace every slot */
 } stress_shared;
 
 typedef struct stress_worker {
@@ -585,8 +585,8 @@ static void test_singleton(void) {
         CHECK(0);
         return;
     }
-    ag_pool *pool = make_pool(&mem, (pool_opts){.size = 5, .overflow = 10, .timeout = 1, .recycle = -1,
-                                                .singleton = 1});
+    ag_pool *pool =
+        make_pool(&mem, (pool_opts){.size = 5, .overflow = 10, .timeout = 1, .recycle = -1, .singleton = 1});
     ag_slot *a = checkout(pool), *b = checkout(pool);
     CHECK(a != NULL && a == b); /* one shared connection */
     CHECK_INT(atomic_load(&opens), 1);
@@ -672,8 +672,7 @@ static void kill_backends(target *t, const int64_t *pids, int n) {
 }
 
 static void test_pg_pre_ping(target *t) {
-    ag_pool *pool = make_pool(t, (pool_opts){.size = 2, .overflow = 0, .timeout = 5, .recycle = -1,
-                                             .pre_ping = 1});
+    ag_pool *pool = make_pool(t, (pool_opts){.size = 2, .overflow = 0, .timeout = 5, .recycle = -1, .pre_ping = 1});
     ag_slot *a = checkout(pool), *b = checkout(pool);
     if (!a || !b) {
         CHECK(0);

@@ -316,8 +316,8 @@ static void test_errors(void) {
     err = parse_fails("postgresql+://h/d");
     CHECK(strstr(err.message, "driver") != NULL);
 
-    const char *bad_ports[] = {"postgresql://u@h:abc/db", "postgresql://h:0/db", "postgresql://h:70000/db",
-                               "postgresql://h:65536/db", "postgresql://h:-1/db", "postgresql://h:/db",
+    const char *bad_ports[] = {"postgresql://u@h:abc/db", "postgresql://h:0/db",   "postgresql://h:70000/db",
+                               "postgresql://h:65536/db", "postgresql://h:-1/db",  "postgresql://h:/db",
                                "postgresql://h:12a/db",   "postgresql://h:1:2/db", "postgresql://h:0000000001/db",
                                "postgresql://[::1]:x/db"};
     for (size_t i = 0; i < sizeof bad_ports / sizeof bad_ports[0]; i++) {
@@ -328,7 +328,7 @@ static void test_errors(void) {
     CHECK(strstr(err.message, "'abc'") != NULL);
     CHECK(strstr(err.message, "postgresql://u@h:abc/db") != NULL);
 
-    const char *bad_percent[] = {"postgresql://u%zz@h/d", "postgresql://u:p%4@h/d", "postgresql://h/d%",
+    const char *bad_percent[] = {"postgresql://u%zz@h/d",  "postgresql://u:p%4@h/d", "postgresql://h/d%",
                                  "postgresql://h/d?k=%G1", "postgresql://h%2/d",     "postgresql://h/d%00x",
                                  "sqlite:///a%2"};
     for (size_t i = 0; i < sizeof bad_percent / sizeof bad_percent[0]; i++) {
@@ -473,8 +473,7 @@ static void test_host_lists(void) {
         CHECK(str_eq(u->more_hosts[0].host, "h2") && u->more_hosts[0].port == 5433);
         CHECK(str_eq(u->more_hosts[1].host, "::1") && u->more_hosts[1].port == 0);
         ag_url *c = ag_url_copy(u);
-        CHECK(c && c->nmore_hosts == 2 && c->more_hosts != u->more_hosts &&
-              str_eq(c->more_hosts[1].host, "::1"));
+        CHECK(c && c->nmore_hosts == 2 && c->more_hosts != u->more_hosts && str_eq(c->more_hosts[1].host, "::1"));
         ag_url_free(c);
     }
     ag_url_free(u);
