@@ -127,6 +127,9 @@ export ARGENT_FAILOVER_PG_URL="postgresql://postgres@127.0.0.1:$((extra_port + 3
 # 4. The suite, on each build.  Every run happens even when one fails; the
 # TSan run (the threaded tests only) comes before the ASan run, whose summary
 # ends the output.
+# The soak (tests/soak/) for 45 s in the test command (ARGENT_SOAK_SECONDS;
+# its own default, run by hand, is 2 minutes).
+export ARGENT_SOAK_SECONDS=${ARGENT_SOAK_SECONDS:-45}
 status=0
 # The Lua suites on the other Lua versions (without the two that do not depend
 # on the Lua version and take long: the SQLAlchemy oracle, the misuse walk),
@@ -161,10 +164,10 @@ for i in 0 1 2; do
         status=1
     fi
 done
-# Each fuzzer for a fixed time (ARGENT_FUZZ_SECONDS, 12 s), from the seeds
+# Each fuzzer for a fixed time (ARGENT_FUZZ_SECONDS, 6 s), from the seeds
 # of tests/fuzz/corpus/ and what earlier runs kept in build-fuzz/corpus/; a
 # failing input is written to build-fuzz/<fuzzer>-crash-*.
-fuzz_seconds=${ARGENT_FUZZ_SECONDS:-12}
+fuzz_seconds=${ARGENT_FUZZ_SECONDS:-6}
 for fuzzer in fuzz_compile fuzz_url fuzz_placeholders fuzz_json fuzz_pg_decode fuzz_my_decode; do
     mkdir -p "build-fuzz/corpus/$fuzzer"
     seeds=()

@@ -24,6 +24,8 @@
  * 4000), then every 7th: the walk stays bounded on a slow build.
  * Exit status 0 when every check held, 1 otherwise, 77 when this build has
  * no failing allocator.  It prints one line per path: allocations walked.
+ * FAILALLOC_FROM=N starts the Lua paths' walks at N; FAILALLOC_TRACE set
+ * prints each N before its run (to find where a walk stops).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +81,10 @@ static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return realloc(ptr, nsize);
 }
 
+static int trace; /* FAILALLOC_TRACE set: each N on stderr before its run */
+
 static void arm(long n) {
+    if (trace) fprintf(stderr, "failalloc: N = %ld\n", n);
     retry.pending = 0;
     ag_alloc_fail_at(n);
     lua_armed = 1;
@@ -252,7 +257,7 @@ static void walk_lua(lua_State *L, int scenario) {
         return;
     }
     int env = lua_gettop(L);
-    long n = 1, walked = 0;
+    long n = getenv("FAILALLOC_FROM") ? atol(getenv("FAILALLOC_FROM")) : 1, walked = 0;
     for (;; n = next_n(n)) {
         lua_getfield(L, scenario, "run");
         lua_pushvalue(L, env);
@@ -346,6 +351,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (argc > 3) max_n = atol(argv[3]);
+    trace = getenv("FAILALLOC_TRACE") != NULL;
     run_capi(argv[1]);
     run_lua(argv[1], argv[2]);
     if (failures) {
