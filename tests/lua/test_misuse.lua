@@ -406,7 +406,24 @@ local PURE = {
 }
 
 -- The migrations module, a table of functions like argent.
-PURE[#PURE + 1] = {"argent.migrate", function() return require "argent.migrate" end, nil, true}
+-- Its writers (init, revision, merge) make directories where they are told,
+-- relative to the current directory, which is the source tree: the walk's
+-- paths and the default directory are moved under the scratch directory.
+PURE[#PURE + 1] = {"argent.migrate", function()
+  local migrate = require "argent.migrate"
+  local scratch = helper.tmp .. "/misuse_migrate"
+  helper.mkdir(scratch)
+  migrate.DEFAULT_DIRECTORY = scratch .. "/migrations"
+  local walked = {}
+  for name, v in pairs(migrate) do walked[name] = v end
+  walked.init = function(directory, ...)
+    if type(directory) == "string" then
+      directory = scratch .. "/" .. directory
+    end
+    return migrate.init(directory, ...)
+  end
+  return walked
+end, nil, true}
 
 -- receivers bound to the database
 local BOUND = {
