@@ -394,17 +394,29 @@ static int wait_pending(ag_driver_conn *c) {
 }
 
 /* The owner's unread rows go into memory so that the wire is free.  A
- * failure is kept for the owner's next fetch. */
+ * failure is kept for the owner's next fetch.
+ * When the rows were all read already and only their end was on the wire,
+ * the connector stores nothing but counts the rows read as stored: it
+ * leaves the statement mid-result with no rows in memory, and its next
+ * execute would wait on the wire for the rest, forever.  One fetch, served
+ * from memory, takes such a statement to its end. */
 static void release_wire(ag_driver_conn *c) {
     if (c->pending) wait_pending(c);
     ag_driver_stmt *s = c->owner;
     if (!s) return;
     c->owner = NULL;
     s->state = ST_BUFFERED;
-    if (mysql_stmt_store_result(s->st) != 0 && !s->has_deferred) {
-        error_from_stmt(s, &s->deferred);
-        s->has_deferred = 1;
+    if (mysql_stmt_store_result(s->st) != 0) {
+        if (!s->has_deferred) {
+            error_from_stmt(s, &s->deferred);
+            s->has_deferred = 1;
+        }
+        /* the same state, after an error that ended the rows (the wire is
+         * idle again): COM_STMT_RESET takes the statement back to prepared */
+        if (!c->broken) mysql_stmt_reset(s->st);
+        return;
     }
+    if (!s->st->result.data) mysql_stmt_fetch(s->st); /* MYSQL_NO_DATA, no round trip */
 }
 
 /* ------------------------------------------------------------ connection */

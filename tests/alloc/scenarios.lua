@@ -159,16 +159,7 @@ return function(url)
   }
 
   local Session = argent.sessionmaker(engine)
-  -- Known bug, left out on MariaDB until it is fixed: walking this scenario,
-  -- an allocation failure near N = 550 leaves a MariaDB connection out of
-  -- step with Connector/C (its statement in MYSQL_STMT_USE_OR_STORE_CALLED
-  -- while the driver holds it idle), and a later lazy load then waits in
-  -- mysql_stmt_execute forever (the server holds the session idle).
-  -- FAILALLOC_ALL=1 FAILALLOC_FROM=540 FAILALLOC_TRACE=1
-  -- build-asan/tests/alloc/failalloc mariadb://... tests/alloc/scenarios.lua
-  -- reproduces it.
-  local known_hang = dialect == "mariadb" and not os.getenv("FAILALLOC_ALL")
-  S[known_hang and "flush_mariadb_known_hang" or #S + 1] = {
+  S[#S + 1] = {
     name = "flush (3 users with 2 posts each, commit; then an update and a delete)",
     setup = function()
       empty_tables()

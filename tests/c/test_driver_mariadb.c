@@ -410,6 +410,33 @@ static void test_streaming(ag_driver_conn *c) {
     D->finalize(s);
 }
 
+/* A statement read to its last row but not past it, whose end then goes
+ * to memory (another statement runs), then reset and run again: the
+ * connector kept it mid-result with nothing stored, and the second execute
+ * waited on the wire forever.  Also past its end, and with no row read. */
+static void test_exhausted_stream_moved_to_memory(ag_driver_conn *c) {
+    ag_error err;
+    ag_driver_stmt *a = prep(c, "SELECT seq FROM seq_1_to_3 WHERE seq = ?");
+    ag_driver_stmt *b = prep(c, "SELECT 2");
+    for (int round = 0; round < 3; round++) {
+        ag_value p = vint(1), v;
+        CHECK_INT(D->execute(a, &p, 1, &err), 0);
+        if (round < 2) CHECK_INT(D->fetch(a, &err), 1);
+        if (round == 1) CHECK_INT(D->fetch(a, &err), 0);
+        CHECK_INT(D->execute(b, NULL, 0, &err), 0); /* a's end to memory */
+        CHECK_INT(D->fetch(b, &err), 1);
+        CHECK_INT(D->fetch(b, &err), 0);
+        D->reset(a);
+        CHECK_INT(D->execute(a, &p, 1, &err), 0);
+        CHECK_INT(D->fetch(a, &err), 1);
+        D->column_value(a, 0, &v);
+        CHECK(v.type == AG_VALUE_INTEGER && v.u.integer == 1);
+        CHECK_INT(D->fetch(a, &err), 0);
+    }
+    D->finalize(a);
+    D->finalize(b);
+}
+
 static void test_interleaved(ag_driver_conn *c) {
     ag_error err;
     ag_driver_stmt *a = prep(c, "SELECT seq, CONCAT('row ', seq) FROM seq_1_to_1000");
@@ -1047,6 +1074,7 @@ int main(void) {
     test_rows_affected(c);
     test_streaming(c);
     test_interleaved(c);
+    test_exhausted_stream_moved_to_memory(c);
     test_reset(c);
     test_errors(c);
     test_transactions(c);

@@ -323,4 +323,47 @@ function TestResult:test_two_results_read_alternately()
     lu.assertEquals(rb.id, 3)
 end
 
+-- A result read to its last row but not past it, then another statement
+-- (which moves the first one's rest, only its end, into memory), then the
+-- first closed and its SQL run again (the cached statement).  MariaDB's
+-- connector left such a statement waiting for rows that never came.
+function TestResult:test_result_read_to_its_last_row_then_another_statement_then_run_again()
+    local sql = "SELECT id FROM t_res_items WHERE id = ?"
+    for round = 1, 3 do
+        local r = self.conn:execute(sql, {1})
+        local it = r:rows()
+        lu.assertEquals(it().id, 1)
+        lu.assertEquals(self.conn:execute("SELECT count(*) FROM t_res_items"):scalar(), 3)
+        if round == 2 then lu.assertNil(it()) end -- read past its end, this time
+        r:close()
+        lu.assertEquals(self.conn:execute(sql, {1}):scalar(), 1, "round " .. round)
+    end
+end
+
+function TestResult:test_result_left_unread_then_another_statement_then_run_again()
+    local sql = "SELECT id FROM t_res_items ORDER BY id"
+    local r = self.conn:execute(sql)
+    lu.assertEquals(self.conn:execute("SELECT count(*) FROM t_res_items"):scalar(), 3)
+    r:close()
+    lu.assertEquals(self.conn:execute(sql):scalars(), {1, 2, 3})
+    local empty = self.conn:execute("SELECT id FROM t_res_items WHERE id < 0")
+    lu.assertEquals(self.conn:execute("SELECT count(*) FROM t_res_items"):scalar(), 3)
+    empty:close()
+    lu.assertEquals(self.conn:execute("SELECT id FROM t_res_items WHERE id < 0"):all(), {})
+end
+
+function TestResult:test_result_abandoned_mid_row_by_an_error_then_run_again()
+    local sql = "SELECT id, name FROM t_res_items ORDER BY id"
+    local ok = pcall(function()
+        for row in self.conn:execute(sql):rows() do
+            self.conn:execute("SELECT 1"):scalar()
+            if row.id == 3 then error("stop at the last row") end
+        end
+    end)
+    lu.assertFalse(ok)
+    collectgarbage()
+    collectgarbage()
+    lu.assertEquals(#self.conn:execute(sql):all(), 3)
+end
+
 os.exit(helper.run(), true)
