@@ -32,7 +32,10 @@
  * while `WHERE int4_col = $1` needs no second variant.  Past PG_MAX_VARIANTS
  * the execution goes through the unnamed statement (PQsendQueryParams), which
  * costs no extra round trip, only the re-parse.  Preparing a variant sends
- * Parse and Describe in one pipeline (one round trip).
+ * Parse and Describe in one pipeline (one round trip).  A statement of
+ * PG_DESCRIBE_MAX_PARAMS parameters or more (an IN list of thousands) is
+ * neither prepared nor described, since libpq cannot read that description:
+ * each execution goes unnamed, typed by its values, and brings the columns.
  *
  * Results come in text format, single-row mode (libpq 15 has no chunked
  * mode), and are decoded by column type OID: int2/int4/int8/oid -> INTEGER,
@@ -79,6 +82,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 #include <inttypes.h>
@@ -92,7 +96,12 @@ enum {
     PG_MAX_VARIANTS = 4,      /* server-side variants (parameter types) per statement */
     PG_PIPELINE_BATCH = 1000, /* execute_many: statements per pipeline sync */
     PG_DEALLOCATE_BATCH = 16, /* finalized names deallocated together */
-    PG_ARENA_KEEP = 1 << 20   /* buffered-row memory kept for reuse up to this size */
+    PG_ARENA_KEEP = 1 << 20,  /* buffered-row memory kept for reuse up to this size */
+    /* libpq reads a ParameterDescription message of at most 30,000 bytes
+     * (VALID_LONG_MESSAGE_TYPE leaves it out): describing a statement of
+     * this many parameters or more loses the connection.  Such statements
+     * are never prepared nor described (see undescribed in pg_prepare). */
+    PG_DESCRIBE_MAX_PARAMS = 7499
 };
 
 /* Built-in type OIDs (pg_type.h is a server header). */
@@ -157,7 +166,8 @@ struct ag_driver_stmt {
     ag_driver_conn *conn;
     char *sql;
     int nparams, ncols;
-    PGresult *desc; /* variant 0's description: column names for the statement's life */
+    PGresult *desc;  /* variant 0's description: column names for the statement's life */
+    int undescribed; /* too many parameters to describe: always unnamed, columns from each execution */
     pg_variant variants[PG_MAX_VARIANTS];
     int nvariants, last_variant;
 
@@ -642,7 +652,7 @@ static int variant_fits(const ag_driver_stmt *s, const pg_variant *v) {
 
 /* The variant the bound values fit, the last used one first; -1 if none. */
 static int find_variant(ag_driver_stmt *s) {
-    if (s->conn->no_prepare) return -1;
+    if (s->conn->no_prepare || s->nvariants == 0) return -1;
     if (variant_fits(s, &s->variants[s->last_variant])) return s->last_variant;
     for (int i = 0; i < s->nvariants; i++)
         if (i != s->last_variant && variant_fits(s, &s->variants[i])) return s->last_variant = i;
@@ -727,7 +737,9 @@ static void flush_deallocations(ag_driver_conn *c) {
 }
 
 /* May execute add a server-side variant?  Never without prepared statements. */
-static int may_add_variant(const ag_driver_stmt *s) { return !s->conn->no_prepare && s->nvariants < PG_MAX_VARIANTS; }
+static int may_add_variant(const ag_driver_stmt *s) {
+    return !s->conn->no_prepare && !s->undescribed && s->nvariants < PG_MAX_VARIANTS;
+}
 
 /* The parameter types of an execution through the unnamed statement.
  * Without prepared statements (no_prepare), values that fit the types the
@@ -1016,6 +1028,54 @@ static void free_stmt(ag_driver_stmt *s) {
     free(s);
 }
 
+/* The highest $N in sql: the parameter count the server will find (a $N
+ * inside a literal or a comment only makes it larger, which is safe where
+ * it is used).  Texts too short to hold PG_DESCRIBE_MAX_PARAMS parameters
+ * are not read. */
+static int highest_parameter(const char *sql, size_t len) {
+    if (len < (size_t)PG_DESCRIBE_MAX_PARAMS * 2) return 0;
+    long highest = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (sql[i] != '$' || i + 1 >= len || !isdigit((unsigned char)sql[i + 1])) continue;
+        unsigned char before = i ? (unsigned char)sql[i - 1] : ' ';
+        if (isalnum(before) || before == '_' || before == '$' || before >= 0x80) continue; /* in a name */
+        long n = 0;
+        size_t j = i + 1;
+        while (j < len && isdigit((unsigned char)sql[j]) && n < 1000000) n = n * 10 + (sql[j++] - '0');
+        if (n > highest) highest = n;
+        i = j - 1;
+    }
+    return highest > 1000000 ? 1000000 : (int)highest;
+}
+
+/* An undescribed statement's columns, from the first result of an
+ * execution: names kept in s->desc (attributes only), kinds sized to them. */
+static int take_columns(ag_driver_stmt *s, const PGresult *r, ag_error *err) {
+    int n = PQnfields(r);
+    if (s->desc && n == s->ncols) {
+        int same = 1;
+        for (int i = 0; same && i < n; i++) same = strcmp(PQfname(s->desc, i), PQfname(r, i)) == 0;
+        if (same) return 0;
+    }
+    PGresult *names = PQcopyResult(r, PG_COPYRES_ATTRS);
+    unsigned char *kinds = ag_calloc((size_t)(n ? n : 1), sizeof *kinds);
+    if (!names || !kinds) {
+        PQclear(names);
+        free(kinds);
+        return ag_error_nomem(err);
+    }
+    if (s->col_bufs)
+        for (int i = 0; i < s->ncols; i++) ag_buf_free(&s->col_bufs[i]);
+    free(s->col_bufs);
+    s->col_bufs = NULL;
+    PQclear(s->desc);
+    s->desc = names;
+    free(s->col_kinds);
+    s->col_kinds = kinds;
+    s->ncols = n;
+    return 0;
+}
+
 static int pg_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_stmt **out, ag_error *err) {
     *out = NULL;
     if (memchr(sql, '\0', len)) return ag_error_set(err, AG_ERR_ARGUMENT, NULL, "SQL text contains a zero byte");
@@ -1030,14 +1090,21 @@ static int pg_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
     s->sql[len] = '\0';
     s->conn = c;
 
-    PGresult *desc;
-    if (prepare_named(s, NULL, s->variants[0].name, &desc, err) != 0) {
+    PGresult *desc = NULL;
+    int highest = highest_parameter(s->sql, len);
+    if (highest >= PG_DESCRIBE_MAX_PARAMS) {
+        /* Not described: the parameter count from the text, the columns
+         * from each execution (unnamed, through PQsendQueryParams). */
+        s->undescribed = 1;
+        s->nparams = highest;
+    } else if (prepare_named(s, NULL, s->variants[0].name, &desc, err) != 0) {
         free_stmt(s);
         return -1;
+    } else {
+        s->desc = desc;
+        s->nparams = PQnparams(desc);
+        s->ncols = PQnfields(desc);
     }
-    s->desc = desc;
-    s->nparams = PQnparams(desc);
-    s->ncols = PQnfields(desc);
     size_t np = (size_t)(s->nparams ? s->nparams : 1), nc = (size_t)(s->ncols ? s->ncols : 1);
     int ok = 1;
     for (int i = 0; i < PG_MAX_VARIANTS; i++) {
@@ -1059,8 +1126,10 @@ static int pg_prepare(ag_driver_conn *c, const char *sql, size_t len, ag_driver_
         free_stmt(s);
         return ag_error_nomem(err);
     }
-    for (int i = 0; i < s->nparams; i++) s->variants[0].server[i] = PQparamtype(desc, i);
-    s->nvariants = 1;
+    if (!s->undescribed) {
+        for (int i = 0; i < s->nparams; i++) s->variants[0].server[i] = PQparamtype(desc, i);
+        s->nvariants = 1;
+    }
     *out = s;
     return 0;
 }
@@ -1146,6 +1215,10 @@ static int pg_execute(ag_driver_stmt *s, const ag_value *params, int nparams, ag
     switch (st) {
     case PGRES_SINGLE_TUPLE:
     case PGRES_TUPLES_OK: {
+        if (s->undescribed && take_columns(s, r, err) != 0) {
+            failed = 1;
+            break;
+        }
         int n = PQnfields(r) < s->ncols ? PQnfields(r) : s->ncols;
         for (int i = 0; i < n; i++) s->col_kinds[i] = (unsigned char)column_kind_of(PQftype(r, i));
         if (st == PGRES_SINGLE_TUPLE) {

@@ -764,6 +764,33 @@ function TestStatement:test_bad_offset_is_argument_error()
     helper.assert_error("ArgumentError", "offset", function() return q:offset("x") end)
 end
 
+-- Statements with many parameters: an IN list of 10,000 values, a
+-- multi-row insert of 3 x 3,000.  libpq cannot read the server's
+-- description of a statement with more than 7,498 parameters (its message
+-- is over libpq's 30,000-byte limit for that kind), which lost the
+-- connection; such statements go unprepared on PostgreSQL.
+function TestStatement:test_ten_thousand_parameters()
+    self:fill()
+    local u = self.users
+    local ids = {}
+    for i = 1, 10000 do ids[i] = i end
+    local q = argent.select(func.count()):select_from(u):where(u.c.id:in_(ids))
+    for _ = 1, 2 do -- twice: the cached statement again
+        lu.assertEquals(self.conn:execute(q):scalar(), 3)
+    end
+    local names = self.conn:execute(argent.select(u.c.id, u.c.name):where(u.c.id:in_(ids)):order_by(u.c.id)):all()
+    lu.assertEquals(#names, 3)
+    lu.assertEquals(names[3].name, "cy")
+    local rows = {}
+    for i = 1, 3000 do rows[i] = {id = 100 + i, email = "e" .. i, name = "n" .. i, age = i % 90} end
+    local tx = self.conn:begin()
+    self.conn:execute(argent.insert(u):values(rows))
+    tx:commit()
+    lu.assertEquals(self.conn:execute(q):scalar(), 3003)
+    -- and the connection goes on as before
+    lu.assertEquals(self.conn:execute(argent.select(func.count()):select_from(u)):scalar(), 3003)
+end
+
 function TestStatement:test_update_without_values_is_argument_error()
     local u = self.users
     helper.assert_error("ArgumentError", "values", function()
