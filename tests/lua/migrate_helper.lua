@@ -150,6 +150,7 @@ function M.normalise(diffs)
       if d.changes.type then out[#out + 1] = ("modify_type %s.%s"):format(d.table, d.column) end
       if d.changes.nullable then out[#out + 1] = ("modify_nullable %s.%s"):format(d.table, d.column) end
       if d.changes.default then out[#out + 1] = ("modify_default %s.%s"):format(d.table, d.column) end
+      if d.changes.comment then out[#out + 1] = ("modify_comment %s.%s"):format(d.table, d.column) end
     elseif k == "add_index" or k == "remove_index" then
       out[#out + 1] = k .. " " .. d.name
     elseif k == "add_unique" or k == "remove_unique" then

@@ -281,6 +281,46 @@ function TestMigrateCompare:test_unique_constraints_and_foreign_keys()
   lu.assertEquals(texts(migrate.compare(self.engine, meta)), {})
 end
 
+-- Column comments, where the dialect keeps them (PostgreSQL; argent writes
+-- none on MariaDB and SQLite has none): a changed, a new and a removed
+-- comment are differences, as in Alembic; autogenerate's revision sets and
+-- drops them, and its downgrade puts them back.
+function TestMigrateCompare:test_column_comments()
+  if not self.engine.features.comments then lu.skip("no column comments on " .. self.engine.dialect) end
+  local function model(v)
+    local meta = argent.MetaData()
+    argent.Table("notes", meta, Column("id", Integer, {primary_key = true}),
+      Column("a", Integer, {comment = v == 1 and "first" or "second"}),
+      Column("b", Integer, {comment = v == 2 and "it's new" or nil}),
+      Column("c", Integer, {comment = v == 1 and "going" or nil}),
+      Column("d", Integer, {comment = "kept"}))
+    return meta
+  end
+  local meta1, meta2 = model(1), model(2)
+  meta1:create_all(self.engine)
+  lu.assertEquals(texts(migrate.compare(self.engine, meta1)), {})
+  local diffs = migrate.compare(self.engine, meta2)
+  local got = texts(diffs)
+  table.sort(got)
+  lu.assertEquals(got, {
+    "modify column notes.a: comment 'first' -> 'second'",
+    "modify column notes.b: comment none -> 'it''s new'",
+    "modify column notes.c: comment 'going' -> none",
+  })
+  self:assert_like_alembic(meta2, diffs)
+  migrate.stamp(self.engine, "base", {directory = self.dir})
+  local path = migrate.revision{directory = self.dir, message = "comments", autogenerate = true, bind = self.engine,
+                                metadata = meta2}
+  lu.assertNotNil(path)
+  migrate.upgrade(self.engine, "head", {directory = self.dir})
+  lu.assertEquals(texts(migrate.compare(self.engine, meta2)), {})
+  local cols = {}
+  for _, c in ipairs(argent.inspect(self.engine):get_columns("notes")) do cols[c.name] = c.comment end
+  lu.assertEquals(cols, {a = "second", b = "it's new", d = "kept"})
+  migrate.downgrade(self.engine, "-1", {directory = self.dir})
+  lu.assertEquals(texts(migrate.compare(self.engine, meta1)), {})
+end
+
 function TestMigrateCompare:test_enum_types()
   local function model(values)
     local meta = argent.MetaData()

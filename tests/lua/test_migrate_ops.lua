@@ -145,6 +145,37 @@ function TestMigrateOps:test_alter_column_type_nullability_default_and_name()
   self:assert_fks_hold()
 end
 
+function TestMigrateOps:test_alter_column_comment()
+  self:blog()
+  if not self.engine.features.comments then
+    local err = helper.raised(self.step, self, function(op) op.alter_column("posts", "title", {comment = "x"}) end)
+    helper.assert_has(tostring(err), "NotSupportedError")
+    helper.assert_has(tostring(err), "column comments are kept on PostgreSQL only")
+    return
+  end
+  self:step(function(op)
+    op.alter_column("posts", "title", {comment = "the post's title"})
+    op.alter_column("users", "name", {comment = "shown", nullable = true})
+  end)
+  lu.assertEquals(by_name(self:insp():get_columns("posts")).title.comment, "the post's title")
+  lu.assertEquals(by_name(self:insp():get_columns("users")).name.comment, "shown")
+  self:step(function(op)
+    op.alter_column("posts", "title", {comment = false, new_column_name = "headline"})
+    op.alter_column("users", "name", {comment = argent.null})
+  end)
+  lu.assertNil(by_name(self:insp():get_columns("posts")).headline.comment)
+  lu.assertNil(by_name(self:insp():get_columns("users")).name.comment)
+end
+
+function TestMigrateOps:test_alter_column_comment_misuse()
+  self:blog()
+  for _, bad in ipairs{5, true, {}} do
+    local err = helper.raised(self.step, self, function(op) op.alter_column("posts", "title", {comment = bad}) end)
+    helper.assert_has(tostring(err), "ArgumentError")
+    helper.assert_has(tostring(err), "option 'comment'")
+  end
+end
+
 function TestMigrateOps:test_a_failing_change_changes_nothing()
   self:blog()
   self:step(function(op) op.alter_column("users", "name", {nullable = true}) end)

@@ -9,7 +9,7 @@ tests/lua/test_migrate_compare.lua compares argent's with.
 MODEL.json describes the models as argent sees them (migrate_helper.lua
 writes it): {"url": argent's URL, "version_table": ..., "tables": [{"name",
 "columns": [{"name", "type", "kind", "serial", "nullable", "primary_key",
-"default"}], "indexes": [{"name", "columns", "unique"}], "uniques": [{"name",
+"default", "comment"}], "indexes": [{"name", "columns", "unique"}], "uniques": [{"name",
 "columns"}], "fks": [{"name", "columns", "referred_table", "referred_columns",
 "ondelete", "onupdate"}]}]}.  A column's "type" is the DDL text argent writes
 for the dialect, so both tools compare the same declared types (a
@@ -60,6 +60,8 @@ def build(model):
                   "autoincrement": bool(c.get("serial"))}
             if c.get("default") is not None:
                 kw["server_default"] = sa.text(c["default"])
+            if c.get("comment") is not None:
+                kw["comment"] = c["comment"]
             items.append(sa.Column(c["name"], typ, **kw))
         for fk in t.get("fks", []):
             items.append(sa.ForeignKeyConstraint(fk["columns"],
@@ -87,7 +89,7 @@ def normalise(diff):
         return "%s %s" % (kind, diff[1].name)
     if kind in ("add_column", "remove_column"):
         return "%s %s.%s" % (kind, diff[2], diff[3].name)
-    if kind in ("modify_type", "modify_nullable", "modify_default"):
+    if kind in ("modify_type", "modify_nullable", "modify_default", "modify_comment"):
         return "%s %s.%s" % (kind, diff[2], diff[3])
     if kind in ("add_index", "remove_index"):
         return "%s %s" % (kind, diff[1].name)

@@ -19,7 +19,8 @@ function M.json(meta, dialect, url, version_table)
       local ci = info(col)
       local type_text, default_text = core.sql.column_ddl(col, dialect)
       cols[#cols + 1] = {name = ci.name, type = type_text, kind = ci.type.__type, nullable = ci.nullable,
-                         primary_key = ci.primary_key, serial = ci.autoincrement or nil, default = default_text}
+                         primary_key = ci.primary_key, serial = ci.autoincrement or nil, default = default_text,
+                         comment = ci.comment ~= nil and tostring(ci.comment) or nil}
     end
     for _, ix in ipairs(t.indexes) do
       local names = {}

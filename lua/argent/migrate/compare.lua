@@ -200,6 +200,7 @@ end
 function C.compare(conn, metadata, opts)
   opts = opts or {}
   local dialect = conn.dialect
+  local comments = conn.features.comments -- (argent writes column comments only where the dialect keeps them)
   local skip = {[opts.version_table or "argent_version"] = true}
   local db, db_enums = inspect.snapshot(conn)
   local groups = {add_enum = {}, add_enum_value = {}, remove_fk = {}, remove_index = {}, remove_unique = {},
@@ -312,6 +313,8 @@ function C.compare(conn, metadata, opts)
               and C.normalize_default(dialect, mdefault) ~= C.normalize_default(dialect, rc.default) then
             changes.default = {from = rc.default, to = mdefault}
           end
+          local mcomment = ci.comment ~= nil and tostring(ci.comment) or nil
+          if comments and mcomment ~= rc.comment then changes.comment = {from = rc.comment, to = mcomment} end
           if next(changes) then
             local parts = {}
             if changes.type then parts[#parts + 1] = ("type %s -> %s"):format(rtype, mtype) end
@@ -321,6 +324,10 @@ function C.compare(conn, metadata, opts)
             if changes.default then
               parts[#parts + 1] = ("server default %s -> %s"):format(tostring(rc.default or "none"),
                 tostring(mdefault or "none"))
+            end
+            if changes.comment then
+              local function said(c) return c and ("'" .. c:gsub("'", "''") .. "'") or "none" end
+              parts[#parts + 1] = ("comment %s -> %s"):format(said(rc.comment), said(mcomment))
             end
             add("modify", diff("modify_column", {table = t.name, column = ci.name, model = col, reflected = rc,
               changes = changes}, ("modify column %s: %s"):format(qualified(t.name, ci.name), table.concat(parts, ", "))))

@@ -292,10 +292,20 @@ function O.new(ctx)
     if opts.type and opts.type.__type == "Enum" and #opts.type.enums == 0 then
       argerror("alter_column", "option 'type': Enum needs its values")
     end
+    local comment = opts.comment
+    if comment ~= nil and type(comment) ~= "string" and comment ~= false and comment ~= core.null then
+      argerror("alter_column", "option 'comment' must be a string, or false (or argent.null) to drop it, got "
+        .. describe(comment))
+    end
+    if comment ~= nil and not pg then
+      raise("NotSupportedError", ("op.alter_column: column comments are kept on PostgreSQL only (%s has none that "
+        .. "argent writes)"):format(d))
+    end
     local changes_default = opts.server_default ~= nil
     local new_default = changes_default and default_node(opts.server_default, cname) or nil
-    if opts.type == nil and opts.nullable == nil and not changes_default and opts.new_column_name == nil then
-      argerror("alter_column", "nothing to change: give type, nullable, server_default or new_column_name")
+    if opts.type == nil and opts.nullable == nil and not changes_default and opts.new_column_name == nil
+        and comment == nil then
+      argerror("alter_column", "nothing to change: give type, nullable, server_default, new_column_name or comment")
     end
     local name = cname
     if sqlite then
@@ -354,6 +364,11 @@ function O.new(ctx)
     if opts.new_column_name then
       ctx:run(make("ALTER_TABLE", ALTER.rename_column, 0, opts.new_column_name, 2, table_node(tname),
                    name_column(cname)))
+    end
+    if comment ~= nil then
+      local text = type(comment) == "string" and comment or core.null
+      ctx:run(make("COMMENT", 0, 0, nil, 2, make("COLUMN", 0, 0, opts.new_column_name or cname, 2, table_node(tname)),
+        sql.literal(text)))
     end
   end)
 

@@ -284,6 +284,10 @@ local function render_diff(d, dialect)
       up[#up + 1] = "server_default = " .. (new_default or "false")
       down[#down + 1] = "server_default = " .. (reflected_default or "false")
     end
+    if ch.comment then
+      up[#up + 1] = "comment = " .. (ch.comment.to and q(ch.comment.to) or "false")
+      down[#down + 1] = "comment = " .. (ch.comment.from and q(ch.comment.from) or "false")
+    end
     -- what MariaDB's MODIFY COLUMN restates (offline it cannot read it)
     up[#up + 1] = "existing_type = " .. M.type(rc.type)
     up[#up + 1] = "existing_nullable = " .. tostring(rc.nullable)
