@@ -22,44 +22,8 @@ die() {
     exit 1
 }
 
-# The directory of PostgreSQL's server programs: $PG_BINDIR, else PostgreSQL
-# 15's Debian location, else what pg_config says, else Debian's newest.
-find_bindir() {
-    local dir newest
-    newest=$(find /usr/lib/postgresql -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)
-    for dir in "${PG_BINDIR:-}" /usr/lib/postgresql/15/bin \
-        "$(pg_config --bindir 2>/dev/null || true)" "$newest"; do
-        if [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
-            echo "$dir"
-            return
-        fi
-    done
-    die "PostgreSQL server programs (initdb, pg_ctl) not found; install postgresql-15 or set PG_BINDIR"
-}
-
-# Runs a command as the user that owns the server ($1), from / so that a
-# working directory the user cannot read does not matter.
-as_user() {
-    local user=$1
-    shift
-    if [ "$(id -un)" = "$user" ]; then
-        (cd / && "$@")
-    else
-        (cd / && runuser -u "$user" -- "$@")
-    fi
-}
-
-server_user() {
-    if [ "$(id -u)" -ne 0 ]; then
-        id -un
-        return
-    fi
-    if ! id "$PG_USER" >/dev/null 2>&1; then
-        useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER" ||
-            die "cannot create the system user $PG_USER"
-    fi
-    echo "$PG_USER"
-}
+# pg_bindir, system_user, as_user
+. "$(dirname "${BASH_SOURCE[0]}")/pgcommon.sh"
 
 # The last lines of the server log, to explain a failure.
 show_log() {
@@ -76,8 +40,8 @@ start() {
     '' | *[!0-9]*) die "PORT must be a number, got '$port'" ;;
     esac
     local bindir user log
-    bindir=$(find_bindir)
-    user=$(server_user)
+    bindir=$(pg_bindir initdb pg_ctl)
+    user=$(system_user "$PG_USER")
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd) # absolute: the server runs from /
     log="$dir/server.log"
@@ -138,7 +102,7 @@ stop() {
     [ -e "$dir" ] || return 0 # already stopped and removed
     if [ -f "$dir/PG_VERSION" ]; then
         local bindir user status=0
-        bindir=$(find_bindir)
+        bindir=$(pg_bindir initdb pg_ctl)
         user=$(stat -c %U "$dir")
         as_user "$user" "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1 || status=$?
         if [ "$status" -eq 0 ]; then # running
@@ -157,7 +121,7 @@ stop() {
 restart() {
     local dir=$1 bindir user
     [ -f "$dir/PG_VERSION" ] || die "$dir is not a PostgreSQL data directory"
-    bindir=$(find_bindir)
+    bindir=$(pg_bindir initdb pg_ctl)
     user=$(stat -c %U "$dir")
     as_user "$user" "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w -t "$READY_TIMEOUT" -s restart ||
         {

@@ -27,40 +27,8 @@ die() {
     exit 1
 }
 
-bindir() {
-    local dir
-    for dir in "${PG_BINDIR:-}" /usr/lib/postgresql/15/bin "$(pg_config --bindir 2>/dev/null || true)"; do
-        if [ -n "$dir" ] && [ -x "$dir/pg_basebackup" ]; then
-            echo "$dir"
-            return
-        fi
-    done
-    die "pg_basebackup not found; install postgresql-15 or set PG_BINDIR"
-}
-
-# The user that runs a server: as root, a system user made when missing.
-user_for() {
-    local user=$1
-    if [ "$(id -u)" -ne 0 ]; then
-        id -un
-        return
-    fi
-    if ! id "$user" >/dev/null 2>&1; then
-        useradd --system --no-create-home --shell /usr/sbin/nologin "$user" ||
-            die "cannot create the system user $user"
-    fi
-    echo "$user"
-}
-
-as_user() {
-    local user=$1
-    shift
-    if [ "$(id -un)" = "$user" ]; then
-        (cd / && "$@")
-    else
-        (cd / && runuser -u "$user" -- "$@")
-    fi
-}
+# pg_bindir, system_user, as_user
+. scripts/pgcommon.sh
 
 start() {
     local dir=$1 port=$2 bouncer=$3
@@ -68,7 +36,7 @@ start() {
     '' | *[!0-9]*) die "PORT must be a number, got '$port'" ;;
     esac
     local bin standby_user bouncer_user
-    bin=$(bindir)
+    bin=$(pg_bindir pg_basebackup pg_ctl)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     chmod 755 "$dir"
@@ -78,7 +46,7 @@ start() {
 
     # 2. The standby: a base backup that streams from the primary (-R writes
     # primary_conninfo and standby.signal), on its own port and socket.
-    standby_user=$(user_for "$STANDBY_USER")
+    standby_user=$(system_user "$STANDBY_USER")
     if [ ! -f "$dir/standby/PG_VERSION" ]; then
         mkdir -p "$dir/standby"
         chown "$standby_user" "$dir/standby"
@@ -97,7 +65,7 @@ start() {
 
     [ "$bouncer" = yes ] || return 0
     # 3. PgBouncer in transaction mode, two server connections to the primary.
-    bouncer_user=$(user_for "$BOUNCER_USER")
+    bouncer_user=$(system_user "$BOUNCER_USER")
     mkdir -p "$dir/bouncer"
     chown "$bouncer_user" "$dir/bouncer"
     chmod 700 "$dir/bouncer"
@@ -155,7 +123,7 @@ stop() {
 
 promote() {
     local dir=$1 bin user
-    bin=$(bindir)
+    bin=$(pg_bindir pg_basebackup pg_ctl)
     user=$(stat -c %U "$dir/primary")
     as_user "$user" "$bin/pg_ctl" -D "$dir/primary" -m immediate -w -s stop || die "cannot stop the primary"
     user=$(stat -c %U "$dir/standby")

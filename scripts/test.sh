@@ -9,8 +9,8 @@
 #
 #   bash scripts/test.sh            (from anywhere)
 #
-# Environment: ARGENT_PG_PORT (default 55433), the server's port on 127.0.0.1;
-# ARGENT_MY_PORT (default 55434), the MariaDB server's (scripts/mariadb.sh);
+# Environment: ARGENT_PG_PORT (default 25433), the server's port on 127.0.0.1;
+# ARGENT_MY_PORT (default 25434), the MariaDB server's (scripts/mariadb.sh);
 # ARGENT_FAULT_PG_PORT and ARGENT_FAULT_MY_PORT (default: those plus 2), the
 # servers of the fault tests (tests/fault/), which restart them;
 # ARGENT_PG_EXTRA_PORT (default: ARGENT_PG_PORT plus 4) and the 4 ports after
@@ -18,6 +18,9 @@
 # streaming standby and PgBouncer in transaction mode, then a second primary
 # and standby that the failover test (tests/lua/test_topology.lua) promotes;
 # ARGENT_JOBS (default 2), parallel build and test jobs.
+# The default ports are below Linux's ephemeral range (32768-60999), where
+# one of the thousands of client connections of a run could hold a port that
+# a server restarted by the fault tests, or a standby, wants to listen on.
 # Exits non-zero when any run fails; the last run's ctest summary is the
 # last thing this script prints.
 set -euo pipefail
@@ -27,8 +30,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 jobs=${ARGENT_JOBS:-2}
 lua_build_dir() { if [ "$1" = luajit ]; then echo build-luajit; else echo "build-lua${1/./}"; fi; }
-pg_port=${ARGENT_PG_PORT:-55433}
-my_port=${ARGENT_MY_PORT:-55434}
+pg_port=${ARGENT_PG_PORT:-25433}
+my_port=${ARGENT_MY_PORT:-25434}
 fault_pg_port=${ARGENT_FAULT_PG_PORT:-$((pg_port + 2))}
 fault_my_port=${ARGENT_FAULT_MY_PORT:-$((my_port + 2))}
 extra_port=${ARGENT_PG_EXTRA_PORT:-$((pg_port + 4))}
