@@ -40,8 +40,18 @@
 extern "C" {
 #endif
 
-#define ARGENT_VERSION "0.1.0"
-#define ARGENT_VERSION_NUMBER 100 /* major * 10000 + minor * 100 + patch */
+/* The version, written here once (CMakeLists.txt reads these three lines). */
+#define ARGENT_VERSION_MAJOR 0
+#define ARGENT_VERSION_MINOR 1
+#define ARGENT_VERSION_PATCH 0
+#define ARGENT_VERSION_TEXT_(n) #n
+#define ARGENT_VERSION_TEXT(n) ARGENT_VERSION_TEXT_(n)
+/* "0.1.0" */
+#define ARGENT_VERSION \
+    ARGENT_VERSION_TEXT(ARGENT_VERSION_MAJOR) \
+    "." ARGENT_VERSION_TEXT(ARGENT_VERSION_MINOR) "." ARGENT_VERSION_TEXT(ARGENT_VERSION_PATCH)
+/* 100: major * 10000 + minor * 100 + patch, for #if */
+#define ARGENT_VERSION_NUMBER (ARGENT_VERSION_MAJOR * 10000 + ARGENT_VERSION_MINOR * 100 + ARGENT_VERSION_PATCH)
 
 /* "0.1.0": the version of the library linked in (ARGENT_VERSION is the header's). */
 const char *argent_version(void);

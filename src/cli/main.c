@@ -8,15 +8,13 @@
  */
 #include "cli/cli.h"
 
+#include "argent.h" /* ARGENT_VERSION */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
-#endif
-
-#ifndef ARGENT_VERSION
-#error "ARGENT_VERSION must be defined (CMakeLists.txt)"
 #endif
 
 struct command {

@@ -274,6 +274,15 @@ static void test_bad_urls(void) {
     CHECK_STR(argent_error_kind_name(ARGENT_OK), "OK");
     CHECK_STR(argent_error_kind_name((argent_error_kind)999), "Error");
     CHECK_STR(argent_version(), ARGENT_VERSION);
+    {
+        char number[32];
+        snprintf(number, sizeof number, "%d.%d.%d", ARGENT_VERSION_NUMBER / 10000, ARGENT_VERSION_NUMBER / 100 % 100,
+                 ARGENT_VERSION_NUMBER % 100);
+        CHECK_STR(number, ARGENT_VERSION);
+    }
+#if ARGENT_VERSION_NUMBER < 100
+    CHECK(0); /* usable in #if */
+#endif
 }
 
 /* ------------------------------------------------------------- statements */
