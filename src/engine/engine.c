@@ -237,14 +237,15 @@ void ag_engine_dispose(ag_engine *engine) {
     for (size_t i = 0; i < engine->nreplicas; i++) ag_pool_dispose(engine->replicas[i].pool);
 }
 
-static ag_conn *connect_from(ag_engine *engine, ag_pool *pool, const ag_url *url, ag_error *err) {
+/* wait: as ag_pool_checkout; else ag_pool_try_checkout. */
+static ag_conn *connect_from(ag_engine *engine, ag_pool *pool, const ag_url *url, int wait, ag_error *err) {
     ag_conn *conn = ag_calloc(1, sizeof *conn);
     if (!conn) {
         ag_error_nomem(err);
         return NULL;
     }
     conn->pool = pool;
-    conn->slot = ag_pool_checkout(pool, err);
+    conn->slot = wait ? ag_pool_checkout(pool, err) : ag_pool_try_checkout(pool, err);
     if (!conn->slot) {
         ag_error_mask(err, url->password);
         free(conn);
@@ -257,26 +258,36 @@ static ag_conn *connect_from(ag_engine *engine, ag_pool *pool, const ag_url *url
 }
 
 ag_conn *ag_engine_connect(ag_engine *engine, ag_error *err) {
-    return connect_from(engine, engine->pool, engine->url, err);
+    return connect_from(engine, engine->pool, engine->url, 1, err);
 }
 
+/* Round robin over the replicas, without waiting: a replica whose
+ * connections are all busy is passed over (and tried again next time), one
+ * that fails is skipped for AG_REPLICA_RETRY_SECONDS.  With every answering
+ * replica busy, the wait is for the first of them (up to pool_timeout, then
+ * a TimeoutError, as any exhausted pool); with none answering, the primary. */
 ag_conn *ag_engine_connect_readonly(ag_engine *engine, ag_error *err) {
     size_t n = engine->nreplicas;
     if (n) {
         unsigned start = atomic_fetch_add(&engine->next_replica, 1);
+        ag_replica *busy = NULL;
         for (size_t i = 0; i < n; i++) {
             ag_replica *r = &engine->replicas[(start + i) % n];
             if (ag_monotonic_seconds() < atomic_load(&r->skip_until)) continue;
             ag_error replica_err;
-            ag_conn *conn = connect_from(engine, r->pool, r->url, &replica_err);
+            ag_conn *conn = connect_from(engine, r->pool, r->url, 0, &replica_err);
             if (conn) return conn;
             if (replica_err.kind == AG_ERR_MEMORY) {
                 *err = replica_err;
                 return NULL;
             }
-            /* refused, or all its connections busy: the next one, and this one not for a while */
+            if (replica_err.kind == AG_ERR_TIMEOUT) {
+                if (!busy) busy = r;
+                continue;
+            }
             atomic_store(&r->skip_until, ag_monotonic_seconds() + AG_REPLICA_RETRY_SECONDS);
         }
+        if (busy) return connect_from(engine, busy->pool, busy->url, 1, err);
     }
     return ag_engine_connect(engine, err); /* the primary */
 }

@@ -195,7 +195,9 @@ static ag_slot *give_up_place(ag_pool *pool) {
     return NULL;
 }
 
-ag_slot *ag_pool_checkout(ag_pool *pool, ag_error *err) {
+/* wait: at the limit, wait up to the pool's timeout; else fail at once
+ * (AG_ERR_TIMEOUT, "busy"). */
+static ag_slot *checkout(ag_pool *pool, int wait, ag_error *err) {
     if (pool->config.singleton) return checkout_singleton(pool, err);
 
     struct timespec until;
@@ -231,6 +233,13 @@ ag_slot *ag_pool_checkout(ag_pool *pool, ag_error *err) {
             ag_slot *slot = slot_open(pool, generation, err);
             return slot ? slot : give_up_place(pool);
         }
+        if (!wait) {
+            pthread_mutex_unlock(&pool->mutex);
+            ag_error_set(err, AG_ERR_TIMEOUT, NULL,
+                         "pool limit of size %d overflow %d reached: every connection is busy", pool->config.size,
+                         pool->config.max_overflow);
+            return NULL;
+        }
         /* The deadline is taken only when a wait is needed: the uncontended
          * checkout reads no clock. */
         if (!have_deadline) {
@@ -252,6 +261,10 @@ ag_slot *ag_pool_checkout(ag_pool *pool, ag_error *err) {
         }
     }
 }
+
+ag_slot *ag_pool_checkout(ag_pool *pool, ag_error *err) { return checkout(pool, 1, err); }
+
+ag_slot *ag_pool_try_checkout(ag_pool *pool, ag_error *err) { return checkout(pool, 0, err); }
 
 /* Outside the lock: rolls back what the holder left open.  0 if the slot is clean. */
 static int slot_reset(ag_pool *pool, ag_slot *slot) {

@@ -83,6 +83,10 @@ void ag_pool_destroy(ag_pool *pool);
 /* A slot for the caller alone (or shared, in singleton mode); NULL with err. */
 ag_slot *ag_pool_checkout(ag_pool *pool, ag_error *err);
 
+/* The same without waiting: at the limit, NULL with an AG_ERR_TIMEOUT error
+ * at once (a singleton pool's checkout is ag_pool_checkout's). */
+ag_slot *ag_pool_try_checkout(ag_pool *pool, ag_error *err);
+
 /* Gives a slot back.  discard: close it instead of keeping it (it failed
  * with a disconnect error), and invalidate the slots connected before it.
  * Otherwise rolls back any open transaction (discarding the slot if that

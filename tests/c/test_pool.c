@@ -315,6 +315,29 @@ static void *wait_run(void *p) {
 
 /* ---------------------------------------------------------------- cases */
 
+/* try_checkout: a free or new slot as checkout gives it; at the limit, a
+ * busy error at once (whatever the timeout), and the pool as it was. */
+static void test_try_checkout(target *t) {
+    ag_pool *pool = make_pool(t, (pool_opts){.size = 1, .overflow = 1, .timeout = 60, .recycle = -1});
+    ag_error err;
+    ag_slot *a = ag_pool_try_checkout(pool, &err);
+    CHECK(a != NULL);
+    ag_slot *b = ag_pool_try_checkout(pool, &err); /* the overflow */
+    CHECK(b != NULL);
+    CHECK_STATUS(pool, 0, 2, 1);
+    CHECK(ag_pool_try_checkout(pool, &err) == NULL);
+    CHECK_INT(err.kind, AG_ERR_TIMEOUT);
+    CHECK(strstr(err.message, "busy") != NULL);
+    CHECK_STATUS(pool, 0, 2, 1);
+    ag_pool_checkin(pool, b, 0);
+    ag_slot *c = ag_pool_try_checkout(pool, &err); /* the one given back */
+    CHECK(c == b);
+    ag_pool_checkin(pool, c, 0);
+    ag_pool_checkin(pool, a, 0);
+    ag_pool_destroy(pool);
+    CHECK_INT(live(), 0);
+}
+
 static void test_timeout(target *t) {
     ag_pool *pool = make_pool(t, (pool_opts){.size = 1, .overflow = 0, .timeout = 0.2, .recycle = -1});
     ag_slot *a = checkout(pool);
@@ -770,6 +793,7 @@ int main(void) {
         return 77;
     }
     test_timeout(&file);
+    test_try_checkout(&file);
     test_waiter_gets_returned_slot(&file);
     test_lifo_and_overflow(&file);
     test_failed_connect_gives_place_back();

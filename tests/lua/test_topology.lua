@@ -302,4 +302,38 @@ function TestReplicas:test_replica_that_fails_is_skipped_then_the_primary()
     none:dispose()
 end
 
+-- A replica whose connections are all busy is passed over, not skipped: the
+-- next one serves at once, and the busy one serves again once a connection
+-- comes back.  With every replica busy the wait is an exhausted pool's
+-- (TimeoutError after pool_timeout), not the primary.
+function TestReplicas:test_busy_replica_is_passed_over_not_skipped()
+    only_postgresql(PRIMARY_URL, STANDBY_URL)
+    local engine = argent.create_engine(PRIMARY_URL, {replicas = {STANDBY_URL, STANDBY_URL}, pool_size = 1,
+                                                      max_overflow = 0, pool_timeout = 1})
+    local function out() -- checked-out counts of the two replica pools
+        local st = engine.pool:status().replicas
+        return {st[1].checked_out, st[2].checked_out}
+    end
+    local a = engine:connect({readonly = true}) -- the first replica
+    lu.assertEquals(out(), {1, 0})
+    local b = engine:connect({readonly = true}) -- the second
+    lu.assertEquals(out(), {1, 1})
+    b:close()
+    local c = engine:connect({readonly = true}) -- round robin says the first: busy, so the second
+    lu.assertEquals(out(), {1, 1})
+    lu.assertTrue(in_recovery(c))
+    local err = helper.raised(engine.connect, engine, {readonly = true}) -- both busy
+    lu.assertEquals(err.kind, "TimeoutError")
+    c:close()
+    a:close()
+    for _ = 1, 2 do -- the first replica was busy, never skipped: round robin reaches it again
+        local d = engine:connect({readonly = true})
+        local e = engine:connect({readonly = true})
+        lu.assertEquals(out(), {1, 1})
+        d:close()
+        e:close()
+    end
+    engine:dispose()
+end
+
 os.exit(helper.run(), true)
