@@ -1028,15 +1028,29 @@ static void free_stmt(ag_driver_stmt *s) {
     free(s);
 }
 
-/* The highest $N in sql: the parameter count the server will find (a $N
- * inside a literal or a comment only makes it larger, which is safe where
- * it is used).  Texts too short to hold PG_DESCRIBE_MAX_PARAMS parameters
- * are not read. */
+/* The highest $N in sql outside quotes and comments: the parameter count
+ * the server will find.  Texts too short to hold PG_DESCRIBE_MAX_PARAMS
+ * parameters are not read. */
 static int highest_parameter(const char *sql, size_t len) {
     if (len < (size_t)PG_DESCRIBE_MAX_PARAMS * 2) return 0;
     long highest = 0;
     for (size_t i = 0; i < len; i++) {
-        if (sql[i] != '$' || i + 1 >= len || !isdigit((unsigned char)sql[i + 1])) continue;
+        char ch = sql[i];
+        if (ch == '\'' || ch == '"') { /* a literal or a quoted name ('' and "" inside are two quotes) */
+            while (++i < len && sql[i] != ch) {
+            }
+            continue;
+        }
+        if (ch == '-' && i + 1 < len && sql[i + 1] == '-') {
+            while (i < len && sql[i] != '\n') i++;
+            continue;
+        }
+        if (ch == '/' && i + 1 < len && sql[i + 1] == '*') {
+            for (i += 2; i + 1 < len && !(sql[i] == '*' && sql[i + 1] == '/');) i++;
+            i++;
+            continue;
+        }
+        if (ch != '$' || i + 1 >= len || !isdigit((unsigned char)sql[i + 1])) continue;
         unsigned char before = i ? (unsigned char)sql[i - 1] : ' ';
         if (isalnum(before) || before == '_' || before == '$' || before >= 0x80) continue; /* in a name */
         long n = 0;

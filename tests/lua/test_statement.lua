@@ -791,6 +791,22 @@ function TestStatement:test_ten_thousand_parameters()
     lu.assertEquals(self.conn:execute(argent.select(func.count()):select_from(u)):scalar(), 3003)
 end
 
+-- The same in raw PostgreSQL SQL, with $N in a literal, a quoted name and
+-- comments, which are not parameters.
+function TestStatement:test_many_parameters_in_raw_sql_with_dollars_in_quotes()
+    if not helper.is_pg() then lu.skip("PostgreSQL's $n placeholders") end
+    local marks, params = {}, {}
+    for i = 1, 7600 do
+        marks[i] = "$" .. i
+        params[i] = i
+    end
+    local sql = "SELECT count(*) AS \"$9998\", '$9999' AS lit /* $8888 */ FROM generate_series(1, 7600) x "
+        .. "WHERE x IN (" .. table.concat(marks, ", ") .. ") -- $7777\n AND x > 7590"
+    local row = self.conn:exec_driver_sql(sql, params):first()
+    lu.assertEquals(row["$9998"], 10)
+    lu.assertEquals(row.lit, "$9999")
+end
+
 function TestStatement:test_update_without_values_is_argument_error()
     local u = self.users
     helper.assert_error("ArgumentError", "values", function()
