@@ -1096,7 +1096,12 @@ static int my_fetch(ag_driver_stmt *s, ag_error *err) {
         my_reset(s);
         return -1;
     }
-    int rc = mysql_stmt_fetch(s->st);
+    /* The connector marks the connection idle when a stored result runs
+     * out, even while another statement's rows stream on the wire (that
+     * owner's store or free would then fail, out of sync): with another
+     * owner, a stored result that has no row left ends here, without it. */
+    int rc = s->state == ST_BUFFERED && c->owner && c->owner != s && !s->st->result_cursor ? MYSQL_NO_DATA
+                                                                                           : mysql_stmt_fetch(s->st);
     if (rc == 0 || rc == MYSQL_DATA_TRUNCATED) {
         if (complete_truncated(s, err) != 0) {
             my_reset(s);

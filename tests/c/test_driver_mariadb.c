@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "interleave.h"
 #include "values.h"
 #include "driver/driver.h"
 
@@ -435,6 +436,20 @@ static void test_exhausted_stream_moved_to_memory(ag_driver_conn *c) {
     }
     D->finalize(a);
     D->finalize(b);
+}
+
+/* A seeded random walk over four statements of the connection
+ * (tests/c/interleave.h): every execute, fetch, reset, finalize and simple
+ * command checked against a model of what each statement gives next. */
+static void test_interleaving_walk(ag_driver_conn *c) {
+    char why[AG_ERROR_MESSAGE_MAX + 256];
+    for (unsigned seed = 1; seed <= 20; seed++) {
+        int rc = interleave_walk(D, c, "SELECT seq FROM seq_1_to_50 WHERE seq <= ? ORDER BY seq", "DO 1", seed, 2000,
+                                 why, sizeof why);
+        if (rc != 0) fprintf(stderr, "interleaving walk, seed %u: %s\n", seed, why);
+        CHECK_INT(rc, 0);
+        if (rc != 0) break;
+    }
 }
 
 static void test_interleaved(ag_driver_conn *c) {
@@ -1074,6 +1089,7 @@ int main(void) {
     test_rows_affected(c);
     test_streaming(c);
     test_interleaved(c);
+    test_interleaving_walk(c);
     test_exhausted_stream_moved_to_memory(c);
     test_reset(c);
     test_errors(c);

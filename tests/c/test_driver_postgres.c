@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "interleave.h"
 #include "values.h"
 #include "driver/driver.h"
 
@@ -524,6 +525,20 @@ static void test_streaming(ag_driver_conn *c) {
     D->finalize(s);
 }
 
+/* A seeded random walk over four statements of the connection
+ * (tests/c/interleave.h): every execute, fetch, reset, finalize and simple
+ * command checked against a model of what each statement gives next. */
+static void test_interleaving_walk(ag_driver_conn *c) {
+    char why[AG_ERROR_MESSAGE_MAX + 256];
+    for (unsigned seed = 1; seed <= 20; seed++) {
+        int rc = interleave_walk(D, c, "SELECT g FROM generate_series(1, $1::int) g ORDER BY g",
+                                 "SET application_name = 'walk'", seed, 2000, why, sizeof why);
+        if (rc != 0) fprintf(stderr, "interleaving walk, seed %u: %s\n", seed, why);
+        CHECK_INT(rc, 0);
+        if (rc != 0) break;
+    }
+}
+
 static void test_interleaved(ag_driver_conn *c) {
     ag_error err;
     ag_driver_stmt *a = prep(c, "SELECT g, 'row ' || g FROM generate_series(1, 1000) g");
@@ -956,6 +971,7 @@ int main(void) {
     test_rows_affected(c);
     test_streaming(c);
     test_interleaved(c);
+    test_interleaving_walk(c);
     test_reset(c);
     test_errors(c);
     test_execute_many(c);

@@ -366,4 +366,25 @@ function TestResult:test_result_abandoned_mid_row_by_an_error_then_run_again()
     lu.assertEquals(#self.conn:execute(sql):all(), 3)
 end
 
+-- A result whose rest went to memory, read to its end while another streams;
+-- then a third statement (which moves the second one's rest to memory).
+-- MariaDB's connector marked the connection idle under the streaming one,
+-- and the third statement found the connection out of sync.
+function TestResult:test_buffered_result_read_to_its_end_while_another_streams()
+    local a = self.conn:execute("SELECT id FROM t_res_items ORDER BY id")
+    local ra = a:rows()
+    lu.assertEquals(ra().id, 1)
+    local b = self.conn:execute("SELECT id FROM t_res_items ORDER BY id DESC") -- a's rest to memory
+    local rb = b:rows()
+    lu.assertEquals(rb().id, 3)
+    lu.assertEquals(ra().id, 2)
+    lu.assertEquals(ra().id, 3)
+    lu.assertNil(ra()) -- a's end, b still streaming
+    lu.assertEquals(self.conn:execute("SELECT count(*) FROM t_res_items"):scalar(), 3) -- b's rest to memory
+    lu.assertEquals(rb().id, 2)
+    lu.assertEquals(rb().id, 1)
+    lu.assertNil(rb())
+    lu.assertEquals(self.conn:execute("SELECT id FROM t_res_items ORDER BY id"):scalars(), {1, 2, 3})
+end
+
 os.exit(helper.run(), true)
