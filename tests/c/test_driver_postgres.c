@@ -525,12 +525,14 @@ static void test_streaming(ag_driver_conn *c) {
     D->finalize(s);
 }
 
-/* A seeded random walk over four statements of the connection
+/* A seeded random walk over four statements of the connection, for seeds
+ * 1..ARGENT_WALK_SEEDS (default 20)
  * (tests/c/interleave.h): every execute, fetch, reset, finalize and simple
  * command checked against a model of what each statement gives next. */
 static void test_interleaving_walk(ag_driver_conn *c) {
     char why[AG_ERROR_MESSAGE_MAX + 256];
-    for (unsigned seed = 1; seed <= 20; seed++) {
+    unsigned seeds = getenv("ARGENT_WALK_SEEDS") ? (unsigned)atoi(getenv("ARGENT_WALK_SEEDS")) : 20;
+    for (unsigned seed = 1; seed <= seeds; seed++) {
         int rc = interleave_walk(D, c, "SELECT g FROM generate_series(1, $1::int) g ORDER BY g",
                                  "SET application_name = 'walk'", seed, 2000, why, sizeof why);
         if (rc != 0) fprintf(stderr, "interleaving walk, seed %u: %s\n", seed, why);
