@@ -403,7 +403,7 @@ function TestResult:test_random_walk_over_results()
     local seed = tonumber(os.getenv("ARGENT_WALK_SEED") or "") or 20261205 -- (another seed: ARGENT_WALK_SEED)
     local function rnd(n)
         seed = (seed * 1103515245 + 12345) % 2147483648
-        return seed // 65536 % n + 1
+        return math.floor(seed / 65536) % n + 1
     end
     local slots, open = {}, 0
     for step = 1, 3000 do
