@@ -305,4 +305,83 @@ function TestTransaction:test_engine_begin_with_not_null_violation_leaves_nothin
     lu.assertEquals(count(conn), 0)
 end
 
+-- A seeded random walk over a transaction and its savepoints: rows written,
+-- savepoints opened, released and rolled back at random depths, the
+-- transaction committed or rolled back, a failing statement now and then
+-- (which must change nothing it did not do); after every step the rows the
+-- connection sees are the model's, and after each commit or rollback what
+-- another connection sees too.
+function TestTransaction:test_random_walk_over_savepoints()
+    local conn <close> = self.engine:connect()
+    local other <close> = self.engine:connect()
+    local seed = tonumber(os.getenv("ARGENT_WALK_SEED") or "") or 424242 -- (another seed: ARGENT_WALK_SEED)
+    local function rnd(n)
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        return math.floor(seed / 65536) % n + 1
+    end
+    local function ids(c)
+        return c:execute("SELECT id FROM t_tx_items ORDER BY id"):scalars()
+    end
+    local function sorted_keys(set)
+        local out = {}
+        for id in pairs(set) do out[#out + 1] = id end
+        table.sort(out)
+        return out
+    end
+    local committed, tx = {}, nil
+    local levels = {} -- {sp =, rows = set} for the transaction (1) and each savepoint
+    local next_id = 1
+    for step = 1, 600 do
+        local op = rnd(10)
+        local where = "step " .. step
+        if not tx then
+            tx = conn:begin()
+            levels = {{rows = {}}}
+        elseif op <= 3 then -- a row
+            conn:execute("INSERT INTO t_tx_items (id, name) VALUES (?, ?)", {next_id, "r"})
+            levels[#levels].rows[next_id] = true
+            next_id = next_id + 1
+        elseif op == 4 then -- a failing statement: the duplicate of a visible row, or NULL where NOT NULL
+            local ok = pcall(conn.execute, conn, "INSERT INTO t_tx_items (id, name) VALUES (?, ?)", {next_id, argent.null})
+            lu.assertFalse(ok, where)
+            if helper.is_pg() then -- PostgreSQL: the transaction is aborted until a savepoint or it rolls back
+                if #levels > 1 then
+                    levels[#levels].sp:rollback()
+                    table.remove(levels)
+                else
+                    tx:rollback()
+                    tx = nil
+                end
+            end
+        elseif op <= 6 and #levels < 5 then -- a savepoint
+            levels[#levels + 1] = {sp = conn:begin_nested(), rows = {}}
+        elseif op == 7 and #levels > 1 then -- release: its rows go to the level below
+            local top = table.remove(levels)
+            top.sp:commit()
+            for id in pairs(top.rows) do levels[#levels].rows[id] = true end
+        elseif op == 8 and #levels > 1 then -- roll a savepoint back
+            table.remove(levels).sp:rollback()
+        elseif op == 9 then -- commit all
+            tx:commit()
+            tx = nil
+            for _, level in ipairs(levels) do
+                for id in pairs(level.rows) do committed[id] = true end
+            end
+        elseif op == 10 then
+            tx:rollback()
+            tx = nil
+        end
+        local visible = {}
+        for id in pairs(committed) do visible[id] = true end
+        if tx then
+            for _, level in ipairs(levels) do
+                for id in pairs(level.rows) do visible[id] = true end
+            end
+        end
+        lu.assertEquals(ids(conn), sorted_keys(visible), where)
+        if not tx then lu.assertEquals(ids(other), sorted_keys(committed), where) end
+    end
+    if tx then tx:rollback() end
+end
+
 os.exit(helper.run(), true)
